@@ -1,0 +1,60 @@
+"""Interval estimates for the figures avis reports.
+
+Every function returns the point estimate with a two-sided interval at the
+requested confidence, so no screen ever shows a bare number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy.stats import norm
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    method: str
+
+
+def _z(confidence: float) -> float:
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
+    """A proportion with the Wilson score interval (good coverage even near 0 or 1)."""
+    if n == 0:
+        return Estimate(None, None, None, 0, "wilson")
+    z = _z(confidence)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n, "wilson")
+
+
+def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0.95) -> Estimate:
+    """Net Promoter Score in points (−100…100) with the adjusted-Wald interval.
+
+    Rocks (2016), "Interval estimation for the 'net promoter score'": add 3/4
+    of a response to promoters and to detractors before the Wald
+    formula, and 3 to the sample size; coverage stays close to nominal even
+    for small samples.
+    """
+    n = promoters + passives + detractors
+    if n == 0:
+        return Estimate(None, None, None, 0, "adjusted-wald")
+    z = _z(confidence)
+    score = (promoters - detractors) / n
+    n_adj = n + 3
+    p_adj = (promoters + 3 / 4) / n_adj
+    d_adj = (detractors + 3 / 4) / n_adj
+    centre = p_adj - d_adj
+    half = z * math.sqrt((p_adj + d_adj - centre**2) / n_adj)
+    return Estimate(
+        100 * score, 100 * max(-1.0, centre - half), 100 * min(1.0, centre + half), n, "adjusted-wald"
+    )

@@ -1,0 +1,99 @@
+"""The HTTP API under /api/v1/: one NinjaAPI, one router per domain, one error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from avis.accounts.models import Organisation
+from avis.accounts.services import authenticate_api_key
+from avis.errors import AvisError
+
+
+class BearerKey(HttpBearer):
+    """``Authorization: Bearer <api key>``; the key decides the organisation."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Organisation | None:
+        key = authenticate_api_key(token)
+        if key is None:
+            return None
+        request.organisation = key.organisation  # type: ignore[attr-defined]
+        return key.organisation
+
+
+class SessionOrganisation(APIKeyCookie):
+    """A signed-in user's session, for the UI's own calls (CSRF-checked)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Organisation | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return getattr(request, "organisation", None)
+
+
+api = NinjaAPI(
+    title="avis API",
+    version="1",
+    urls_namespace="api",
+    auth=[BearerKey(), SessionOrganisation()],
+    description="Interactions in, governance decisions, surveys, cases and metrics out. "
+    "Authenticate with `Authorization: Bearer <api key>`.",
+)
+
+
+def organisation_of(request: HttpRequest) -> Organisation:
+    return request.auth  # type: ignore[attr-defined, no-any-return]
+
+
+def _field_path(loc: list[Any]) -> str:
+    parts = [str(part) for part in loc]
+    while parts and parts[0] in {"body", "query", "path", "payload", "items"} and len(parts) > 1:
+        if parts[0] == "items" and len(parts) > 1 and parts[1].isdigit():
+            break
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [{"field": _field_path(list(e.get("loc", []))), "message": e.get("msg", "")} for e in exc.errors]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "Invalid request"
+    return api.create_response(
+        request, {"code": "validation_error", "message": message, "errors": errors}, status=422
+    )
+
+
+@api.exception_handler(AvisError)
+def on_avis_error(request: HttpRequest, exc: AvisError) -> HttpResponse:
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message}
+    if exc.field:
+        body["errors"] = [{"field": exc.field, "message": exc.message}]
+    return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, {"code": "unauthorized", "message": "A valid API key is required."}, status=401
+    )
+
+
+def _register_routers() -> None:
+    from avis.analytics.api import router as analytics_router
+    from avis.cases.api import router as cases_router
+    from avis.customers.api import router as customers_router
+    from avis.interactions.api import router as interactions_router
+
+    api.add_router("/interactions", interactions_router)
+    api.add_router("/customers", customers_router)
+    api.add_router("/cases", cases_router)
+    api.add_router("/metrics", analytics_router)
+
+
+_register_routers()

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.utils.translation import get_language
+from ninja import Router, Schema
+from pydantic import Field
+
+from avis.api import organisation_of
+from avis.customers.queries import customer_by_external_id
+from avis.customers.services import opt_out_customer
+from avis.governance.queries import contact_history, explain
+
+router = Router(tags=["customers"])
+
+
+class ContactDecisionOut(Schema):
+    interaction: str
+    touchpoint: str
+    occurred_at: datetime
+    outcome: str
+    reason: str
+    explanation: str
+    policy_version: int
+    decided_at: datetime
+    planned_at: datetime | None
+    channel: str | None
+
+
+class ContactHistoryOut(Schema):
+    customer: str
+    decisions: list[ContactDecisionOut]
+
+
+class OptOutIn(Schema):
+    channel: str = Field(default="all", description="all | email | sms")
+    source: str = Field(default="api", max_length=64)
+
+
+class OptOutOut(Schema):
+    customer: str
+    channel: str
+    source: str
+    created_at: datetime
+
+
+@router.get("/{external_id}/contact-history", response=ContactHistoryOut)
+def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistoryOut:
+    """Every decision about this customer, newest first, with the reason in plain words."""
+    organisation = organisation_of(request)
+    customer = customer_by_external_id(organisation=organisation, external_id=external_id)
+    language = get_language()
+    return ContactHistoryOut(
+        customer=customer.external_id,
+        decisions=[
+            ContactDecisionOut(
+                interaction=d.interaction.external_id,
+                touchpoint=d.touchpoint.code,
+                occurred_at=d.interaction.occurred_at,
+                outcome=d.outcome,
+                reason=d.reason,
+                explanation=explain(d, language),
+                policy_version=d.policy.version,
+                decided_at=d.decided_at,
+                planned_at=d.planned_at,
+                channel=d.channel or None,
+            )
+            for d in contact_history(organisation=organisation, customer=customer)
+        ],
+    )
+
+
+@router.post("/{external_id}/opt-out", response=OptOutOut)
+def post_opt_out(request: HttpRequest, external_id: str, payload: OptOutIn) -> OptOutOut:
+    """Stop surveys to this customer, on one channel or all; messages already queued are stopped too."""
+    opt_out = opt_out_customer(
+        organisation=organisation_of(request),
+        external_id=external_id,
+        channel=payload.channel,
+        source=payload.source,
+    )
+    return OptOutOut(
+        customer=external_id, channel=opt_out.channel, source=opt_out.source, created_at=opt_out.created_at
+    )

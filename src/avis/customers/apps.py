@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CustomersConfig(AppConfig):
+    """Customers, their channels, locale, time zone and opt-outs."""
+
+    name = "avis.customers"
+    label = "customers"
+    default_auto_field = "django.db.models.BigAutoField"

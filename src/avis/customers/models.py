@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from avis.accounts.models import Organisation
+
+
+class Customer(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=128)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    email = models.EmailField(blank=True)
+    locale = models.CharField(max_length=8, default="fr")
+    time_zone = models.CharField(max_length=64, default="Europe/Paris")
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"], name="customer_external_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Channel(models.TextChoices):
+    ALL = "all", _("every channel")
+    EMAIL = "email", _("email")
+    SMS = "sms", _("SMS")
+
+
+class OptOut(models.Model):
+    """A customer's refusal to be surveyed, on one channel or all of them."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="opt_outs")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ALL)
+    source = models.CharField(max_length=64, default="api")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="one_opt_out_per_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-out {self.channel} ({self.source})"

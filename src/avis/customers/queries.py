@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from avis.accounts.models import Organisation
+from avis.customers.models import Customer, OptOut
+from avis.errors import NotFound
+
+
+def customer_by_external_id(*, organisation: Organisation, external_id: str) -> Customer:
+    customer = Customer.objects.filter(organisation=organisation, external_id=external_id).first()
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def opted_out_channels(*, organisation: Organisation, customer_ids: list[int]) -> dict[int, set[str]]:
+    """Channels each customer refused, read in one query for a whole batch."""
+    refused: dict[int, set[str]] = {}
+    rows = OptOut.objects.filter(organisation=organisation, customer_id__in=customer_ids)
+    for customer_id, channel in rows.values_list("customer_id", "channel"):
+        refused.setdefault(customer_id, set()).add(channel)
+    return refused

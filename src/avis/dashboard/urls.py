@@ -1,0 +1,11 @@
+from django.urls import path
+
+from avis.dashboard import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("metrics/", views.metrics, name="metrics"),
+    path("decisions/", views.decisions, name="decisions"),
+    path("customers/<str:external_id>/", views.customer, name="customer"),
+]

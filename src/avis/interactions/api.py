@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import get_language
+from ninja import Router, Schema
+from pydantic import Field
+
+from avis.api import api, organisation_of
+from avis.errors import ValidationFailed
+from avis.governance.models import Decision
+from avis.governance.queries import explain
+from avis.interactions.flow import IngestResult, ingest_interactions
+from avis.interactions.schemas import InteractionIn
+from avis.surveys.models import Invitation
+
+router = Router(tags=["interactions"])
+
+MAX_BATCH = 10_000
+
+
+class ErrorItem(Schema):
+    field: str
+    message: str
+
+
+class DecisionOut(Schema):
+    outcome: str = Field(description="invite | skip | defer")
+    reason: str
+    explanation: str
+    policy_version: int
+    inclusion_probability: float
+    channel: str | None
+    decided_at: datetime
+    planned_at: datetime | None
+
+    @staticmethod
+    def of(decision: Decision) -> DecisionOut:
+        return DecisionOut(
+            outcome=decision.outcome,
+            reason=decision.reason,
+            explanation=explain(decision, get_language()),
+            policy_version=decision.policy.version,
+            inclusion_probability=decision.inclusion_probability,
+            channel=decision.channel or None,
+            decided_at=decision.decided_at,
+            planned_at=decision.planned_at,
+        )
+
+
+class InvitationOut(Schema):
+    id: int
+    channel: str
+    status: str
+    planned_at: datetime
+    expires_at: datetime
+
+    @staticmethod
+    def of(invitation: Invitation) -> InvitationOut:
+        return InvitationOut(
+            id=invitation.id,
+            channel=invitation.channel,
+            status=invitation.status,
+            planned_at=invitation.planned_at,
+            expires_at=invitation.expires_at,
+        )
+
+
+class IngestOut(Schema):
+    external_id: str
+    decision: DecisionOut | None
+    invitation: InvitationOut | None
+
+    @staticmethod
+    def of(result: IngestResult) -> IngestOut:
+        return IngestOut(
+            external_id=result.external_id,
+            decision=DecisionOut.of(result.decision) if result.decision else None,
+            invitation=InvitationOut.of(result.invitation) if result.invitation else None,
+        )
+
+
+class BatchIn(Schema):
+    items: list[InteractionIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchItemOut(IngestOut):
+    index: int
+    status: str = Field(description="accepted | invalid")
+    replayed: bool
+    errors: list[ErrorItem]
+
+
+class BatchOut(Schema):
+    accepted: int
+    invalid: int
+    results: list[BatchItemOut]
+
+
+@router.post("", response={200: IngestOut, 422: dict}, summary="Record one interaction")
+def post_interaction(request: HttpRequest, response: HttpResponse, payload: InteractionIn) -> IngestOut:
+    """Record an interaction and return the governance decision (and the invitation, if any).
+
+    Idempotent on `external_id`: a retry returns the same answer (with the header
+    `Idempotent-Replayed: true`) and creates nothing.
+    """
+    (result,) = ingest_interactions(organisation=organisation_of(request), items=[payload])
+    if result.errors:
+        first = result.errors[0]
+        raise ValidationFailed(first.message, field=first.field)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return IngestOut.of(result)
+
+
+@router.post("/batch", response={200: BatchOut, 422: dict}, summary="Record up to 10,000 interactions")
+def post_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
+    """Each item is judged on its own: invalid items are reported with their field paths, the others kept."""
+    results = ingest_interactions(organisation=organisation_of(request), items=payload.items)
+    items = [
+        BatchItemOut(
+            index=index,
+            status="invalid" if result.errors else "accepted",
+            replayed=result.replayed,
+            errors=[ErrorItem(field=e.field, message=e.message) for e in result.errors],
+            **IngestOut.of(result).dict(),
+        )
+        for index, result in enumerate(results)
+    ]
+    invalid = sum(1 for item in items if item.status == "invalid")
+    return BatchOut(accepted=len(items) - invalid, invalid=invalid, results=items)
+
+
+__all__ = ["api", "router"]

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class InteractionsConfig(AppConfig):
+    """Touchpoints, agents, teams and interactions; ingest."""
+
+    name = "avis.interactions"
+    label = "interactions"
+    default_auto_field = "django.db.models.BigAutoField"

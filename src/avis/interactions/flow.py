@@ -1,0 +1,84 @@
+"""The flow of one interaction, composed from each domain's services.
+
+Like ``api.py`` this module is a face: it may call the services of every app
+the flow crosses (interactions → governance → surveys → messaging). The API,
+the file import, the demo and the benchmarks all come through here, so one
+interaction is handled the same way whatever door it came in by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from avis.accounts.models import Organisation
+from avis.governance.models import Decision
+from avis.governance.queries import decisions_for_interactions
+from avis.governance.services import decide_contacts
+from avis.interactions.schemas import InteractionIn
+from avis.interactions.services import FieldError, record_interactions
+from avis.messaging.services import queue_invitations
+from avis.surveys.models import Invitation
+from avis.surveys.queries import active_surveys_by_touchpoint, invitations_for_decisions
+from avis.surveys.services import create_invitations
+
+
+@dataclass
+class IngestResult:
+    external_id: str
+    decision: Decision | None = None
+    invitation: Invitation | None = None
+    replayed: bool = False
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def ingest_interactions(
+    *,
+    organisation: Organisation,
+    items: Sequence[InteractionIn],
+    now: datetime | None = None,
+    replay: bool = False,
+) -> list[IngestResult]:
+    """Record interactions, decide for each, invite and queue the messages, in one transaction.
+
+    An item seen before (same external id) returns its original decision.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        recorded = record_interactions(organisation=organisation, items=items, now=now)
+        fresh = [r.interaction for r in recorded if r.created and r.interaction is not None]
+        surveyable = set(active_surveys_by_touchpoint(organisation=organisation))
+        decisions = decide_contacts(
+            organisation=organisation,
+            interactions=fresh,
+            surveyable_touchpoint_ids=surveyable,
+            now=now,
+            replay=replay,
+        )
+        invitations = create_invitations(organisation=organisation, decisions=decisions)
+        queue_invitations(organisation=organisation, invitations=invitations)
+
+    decision_by_interaction = {d.interaction_id: d for d in decisions}
+    invitation_by_decision = {inv.decision_id: inv for inv in invitations}
+    earlier = [r.interaction.id for r in recorded if r.interaction is not None and not r.created]
+    if earlier:
+        old = decisions_for_interactions(organisation=organisation, interaction_ids=earlier)
+        decision_by_interaction |= old
+        invitation_by_decision |= invitations_for_decisions(
+            organisation=organisation, decision_ids=[d.id for d in old.values()]
+        )
+
+    results = []
+    for item, outcome in zip(items, recorded, strict=True):
+        result = IngestResult(external_id=item.external_id, errors=outcome.errors)
+        if outcome.interaction is not None:
+            result.replayed = not outcome.created
+            result.decision = decision_by_interaction.get(outcome.interaction.id)
+            if result.decision is not None:
+                result.invitation = invitation_by_decision.get(result.decision.id)
+        results.append(result)
+    return results

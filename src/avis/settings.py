@@ -1,0 +1,209 @@
+"""Django settings for avis, read from environment variables only.
+
+Every variable is documented in the README's configuration table. Defaults
+describe the embedded mode: one machine, a SQLite file under ``var/``, an
+embedded Huey queue, nothing else to install.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from avis.env import ConfigurationError, env_bool, env_int, env_list, env_str
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT = PACKAGE_DIR.parent.parent
+VAR_DIR = Path(
+    env_str(
+        "AVIS_VAR_DIR",
+        str(_CHECKOUT / "var" if (_CHECKOUT / "pyproject.toml").exists() else Path.cwd() / "var"),
+    )
+)
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """An explicit key wins; otherwise one is generated once and kept under var/."""
+    configured = env_str("AVIS_SECRET_KEY", "")
+    if configured:
+        return configured
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("AVIS_DEBUG", False)
+ALLOWED_HOSTS = env_list("AVIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("AVIS_CSRF_TRUSTED_ORIGINS", [])
+AVIS_BASE_URL = env_str("AVIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "avis.accounts",
+    "avis.customers",
+    "avis.interactions",
+    "avis.governance",
+    "avis.surveys",
+    "avis.messaging",
+    "avis.cases",
+    "avis.analytics",
+    "avis.dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "avis.accounts.middleware.OrganisationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "avis.urls"
+WSGI_APPLICATION = "avis.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "avis.accounts.context_processors.organisation",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'avis.sqlite3'}"),
+        conn_max_age=env_int("AVIS_DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take SQLite's write lock at BEGIN, so two
+    # decisions for the same customer cannot both read the old contact count
+    # (the per-customer cap relies on it; PostgreSQL uses SELECT FOR UPDATE).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-avis.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    pass
+else:
+    raise ConfigurationError("DATABASE_URL must point to SQLite or PostgreSQL")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("AVIS_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Internationalisation -----------------------------------------------------
+LANGUAGE_CODE = env_str("AVIS_LANGUAGE", "en")
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = env_str("AVIS_TIME_ZONE", "Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- Email (SMTP) -------------------------------------------------------------
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = env_str("AVIS_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("AVIS_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("AVIS_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("AVIS_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("AVIS_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("AVIS_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("AVIS_EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = env_str("AVIS_EMAIL_FROM", "avis <no-reply@avis.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Channels -------------------------------------------------------------------
+# Which provider carries each channel: "smtp" or "console" for email,
+# "console" for SMS until the SMS providers land.
+AVIS_EMAIL_PROVIDER = env_str("AVIS_EMAIL_PROVIDER", "console")
+AVIS_SMS_PROVIDER = env_str("AVIS_SMS_PROVIDER", "console")
+if AVIS_EMAIL_PROVIDER not in {"smtp", "console"}:
+    raise ConfigurationError("AVIS_EMAIL_PROVIDER must be 'smtp' or 'console'")
+if AVIS_SMS_PROVIDER not in {"console"}:
+    raise ConfigurationError("AVIS_SMS_PROVIDER must be 'console'")
+AVIS_INVITATION_TTL_DAYS = env_int("AVIS_INVITATION_TTL_DAYS", 7)
+AVIS_OUTBOX_STALE_SECONDS = env_int("AVIS_OUTBOX_STALE_SECONDS", 300)
+
+# --- Background work (Huey) ---------------------------------------------------
+AVIS_REDIS_URL = env_str("AVIS_REDIS_URL", "")
+_huey_immediate = env_bool("AVIS_HUEY_IMMEDIATE", False)
+if AVIS_REDIS_URL:
+    HUEY = {
+        "huey_class": "huey.PriorityRedisHuey",
+        "name": env_str("AVIS_HUEY_NAME", "avis"),
+        "url": AVIS_REDIS_URL,
+        "immediate": _huey_immediate,
+        "utc": True,
+        "consumer": {"workers": env_int("AVIS_WORKERS", 2), "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": env_str("AVIS_HUEY_NAME", "avis"),
+        "filename": env_str("AVIS_HUEY_FILE", str(VAR_DIR / "huey.sqlite3")),
+        "immediate": _huey_immediate,
+        "utc": True,
+        "consumer": {"workers": env_int("AVIS_WORKERS", 2), "worker_type": "thread"},
+    }
+
+# --- Logging --------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("AVIS_LOG_LEVEL", "INFO")},
+    "loggers": {"huey": {"level": "WARNING"}, "django.db.backends": {"level": "WARNING"}},
+}
+
+# Batches of 10,000 interactions are several megabytes of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("AVIS_MAX_REQUEST_BYTES", 64 * 1024 * 1024)

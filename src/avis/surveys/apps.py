@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class SurveysConfig(AppConfig):
+    """Surveys, questions, invitations, responses and the respondent page."""
+
+    name = "avis.surveys"
+    label = "surveys"
+    default_auto_field = "django.db.models.BigAutoField"

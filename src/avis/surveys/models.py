@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from avis.accounts.models import Organisation
+from avis.customers.models import Customer
+from avis.governance.models import Decision
+from avis.interactions.models import Agent, Interaction, Team, Touchpoint
+
+
+class Survey(models.Model):
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "touchpoint"],
+                condition=Q(is_active=True),
+                name="one_active_survey_per_touchpoint",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuestionKind(models.TextChoices):
+    NPS = "nps", _("Likelihood to recommend (0–10)")
+    CSAT = "csat", _("Satisfaction (1–5)")
+    CHOICE = "choice", _("Single choice")
+    TEXT = "text", _("Free text")
+
+
+class Attribution(models.TextChoices):
+    """What a question judges: keeps the agent's work apart from whether the problem was solved."""
+
+    OVERALL = "overall", _("overall")
+    RESOLUTION = "resolution", _("resolution")
+    AGENT = "agent", _("agent")
+    PROCESS = "process", _("process")
+    CHANNEL = "channel", _("channel")
+
+
+class Question(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField()
+    code = models.SlugField(max_length=40)
+    kind = models.CharField(max_length=8, choices=QuestionKind.choices)
+    attribution = models.CharField(max_length=12, choices=Attribution.choices)
+    prompt = models.JSONField(help_text='{"fr": "…", "en": "…"}')
+    choices = models.JSONField(
+        default=list, blank=True, help_text='[{"value": "yes", "label": {"fr": "Oui"}}]'
+    )
+    required = models.BooleanField(default=False)
+    allows_not_applicable = models.BooleanField(default=False)
+    not_applicable_label = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["survey", "code"], name="question_code_unique")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class InvitationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("scheduled")
+    SENT = "sent", _("sent")
+    RESPONDED = "responded", _("responded")
+    FAILED = "failed", _("failed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Invitation(models.Model):
+    """One survey offered to one customer on one channel; its token is the only key to the page."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    decision = models.OneToOneField(Decision, on_delete=models.CASCADE, related_name="invitation")
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    channel = models.CharField(max_length=8)
+    locale = models.CharField(max_length=8)
+    token = models.CharField(max_length=64, unique=True)
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.SCHEDULED
+    )
+    planned_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "planned_at"])]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk}"
+
+
+class Response(models.Model):
+    """The answers to one invitation; at most one per invitation."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="responses")
+    interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=8)
+    locale = models.CharField(max_length=8)
+    completed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "completed_at"])]
+
+    def __str__(self) -> str:
+        return f"response to invitation {self.invitation_id}"
+
+
+class Answer(models.Model):
+    """One answer, with the response's context copied so metrics group without joins."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=QuestionKind.choices)
+    attribution = models.CharField(max_length=12, choices=Attribution.choices)
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    answered_at = models.DateTimeField()
+    number = models.SmallIntegerField(null=True, blank=True)
+    choice = models.CharField(max_length=40, blank=True)
+    text = models.TextField(blank=True)
+    not_applicable = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "kind", "answered_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.number or self.choice or self.text[:20]}"

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from avis.accounts.models import Organisation
+from avis.errors import AvisError, ValidationFailed
+from avis.governance.models import Decision, Outcome
+from avis.interactions.models import Touchpoint
+from avis.surveys.models import (
+    Answer,
+    Attribution,
+    Invitation,
+    InvitationStatus,
+    Question,
+    QuestionKind,
+    Response,
+    Survey,
+)
+from avis.surveys.queries import active_surveys_by_touchpoint
+from avis.surveys.signals import response_completed
+
+
+class InvitationUnavailable(AvisError):
+    """The link cannot be answered: unknown, already used or expired."""
+
+    status_code = 410
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
+STANDARD_QUESTIONS: list[dict[str, object]] = [
+    {
+        "code": "nps",
+        "kind": QuestionKind.NPS,
+        "attribution": Attribution.OVERALL,
+        "required": True,
+        "prompt": {
+            "fr": "Recommanderiez-vous {company} à un proche ? (0 = pas du tout, 10 = certainement)",
+            "en": "How likely are you to recommend {company} to a friend? (0 = not at all, 10 = certainly)",
+        },
+    },
+    {
+        "code": "resolved",
+        "kind": QuestionKind.CHOICE,
+        "attribution": Attribution.RESOLUTION,
+        "prompt": {
+            "fr": "Votre demande a-t-elle été réglée ?",
+            "en": "Was your problem resolved?",
+        },
+        "choices": [
+            {"value": "yes", "label": {"fr": "Oui", "en": "Yes"}},
+            {"value": "partly", "label": {"fr": "En partie", "en": "Partly"}},
+            {"value": "no", "label": {"fr": "Non", "en": "No"}},
+        ],
+    },
+    {
+        "code": "agent",
+        "kind": QuestionKind.CSAT,
+        "attribution": Attribution.AGENT,
+        "allows_not_applicable": True,
+        "prompt": {
+            "fr": "Indépendamment du résultat, comment jugez-vous l'accueil et le travail de votre "
+            "interlocuteur ? (1 = très mauvais, 5 = excellent)",
+            "en": "Whatever the outcome, how would you rate the courtesy and work of the person "
+            "who helped you? (1 = very poor, 5 = excellent)",
+        },
+        "not_applicable_label": {
+            "fr": "Sans objet / ce n'est pas de son fait",
+            "en": "Not applicable / not their doing",
+        },
+    },
+    {
+        "code": "comment",
+        "kind": QuestionKind.TEXT,
+        "attribution": Attribution.OVERALL,
+        "prompt": {
+            "fr": "Voulez-vous nous en dire plus ? (facultatif)",
+            "en": "Anything you would like to tell us? (optional)",
+        },
+    },
+]
+
+
+@transaction.atomic
+def create_standard_survey(*, organisation: Organisation, touchpoint: Touchpoint, name: str = "") -> Survey:
+    """The survey every touchpoint starts with: the score, the resolution, the agent, a comment."""
+    Survey.objects.filter(organisation=organisation, touchpoint=touchpoint, is_active=True).update(
+        is_active=False
+    )
+    survey = Survey.objects.create(
+        organisation=organisation, touchpoint=touchpoint, name=name or touchpoint.label("en")
+    )
+    Question.objects.bulk_create(
+        Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
+        for position, spec in enumerate(STANDARD_QUESTIONS, start=1)
+    )
+    return survey
+
+
+def new_token() -> str:
+    """192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+def create_invitations(*, organisation: Organisation, decisions: Sequence[Decision]) -> list[Invitation]:
+    """One invitation per decision to invite or defer, on the channel governance chose."""
+    wanted = [d for d in decisions if d.outcome != Outcome.SKIP]
+    if not wanted:
+        return []
+    surveys = active_surveys_by_touchpoint(organisation=organisation)
+    ttl = timedelta(days=settings.AVIS_INVITATION_TTL_DAYS)
+    invitations = [
+        Invitation(
+            organisation=organisation,
+            decision=decision,
+            interaction_id=decision.interaction_id,
+            customer=decision.customer,
+            touchpoint_id=decision.touchpoint_id,
+            survey=surveys[decision.touchpoint_id],
+            channel=decision.channel,
+            locale=decision.customer.locale,
+            token=new_token(),
+            planned_at=decision.planned_at,
+            expires_at=decision.planned_at + ttl,  # type: ignore[operator]
+        )
+        for decision in wanted
+    ]
+    with transaction.atomic():
+        Invitation.objects.bulk_create(invitations, batch_size=500)
+    return invitations
+
+
+def mark_invitation_sent(*, invitation_id: int, at: datetime) -> None:
+    Invitation.objects.filter(id=invitation_id, status=InvitationStatus.SCHEDULED).update(
+        status=InvitationStatus.SENT, sent_at=at
+    )
+
+
+def cancel_invitation(*, invitation_id: int) -> None:
+    Invitation.objects.filter(id=invitation_id, status=InvitationStatus.SCHEDULED).update(
+        status=InvitationStatus.CANCELLED
+    )
+
+
+def _read_answer(question: Question, raw: str | None, language: str) -> dict[str, object] | None:
+    """Turn one submitted field into answer values, or None when left empty."""
+    value = (raw or "").strip()
+    if not value:
+        if question.required:
+            raise ValidationFailed(_("Please answer this question."), field=question.code)
+        return None
+    if question.allows_not_applicable and value == "na":
+        return {"not_applicable": True}
+    if question.kind in (QuestionKind.NPS, QuestionKind.CSAT):
+        low, high = (0, 10) if question.kind == QuestionKind.NPS else (1, 5)
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ValidationFailed(
+                _("Please choose a number from %(low)s to %(high)s.") % {"low": low, "high": high},
+                field=question.code,
+            )
+        return {"number": int(value)}
+    if question.kind == QuestionKind.CHOICE:
+        if value not in {choice["value"] for choice in question.choices}:
+            raise ValidationFailed(_("Please choose one of the options."), field=question.code)
+        return {"choice": value}
+    return {"text": value[:5000]}
+
+
+def submit_response(
+    *, token: str, answers: Mapping[str, str | None], now: datetime | None = None
+) -> Response:
+    """Store the answers to one invitation, once; announce the completed response."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # Locking the invitation makes a double submit (two taps, two tabs)
+        # wait, then find it answered: one response per invitation.
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("interaction", "survey")
+            .filter(token=token)
+            .first()
+        )
+        if invitation is None:
+            raise InvitationUnavailable("unknown")
+        if invitation.status == InvitationStatus.RESPONDED:
+            raise InvitationUnavailable("used")
+        if invitation.status == InvitationStatus.CANCELLED:
+            raise InvitationUnavailable("cancelled")
+        if invitation.expires_at <= now:
+            raise InvitationUnavailable("expired")
+        questions = list(invitation.survey.questions.all())
+        values = [(q, _read_answer(q, answers.get(q.code), invitation.locale)) for q in questions]
+        interaction = invitation.interaction
+        response = Response.objects.create(
+            organisation_id=invitation.organisation_id,
+            invitation=invitation,
+            survey=invitation.survey,
+            customer_id=invitation.customer_id,
+            interaction=interaction,
+            touchpoint_id=invitation.touchpoint_id,
+            agent_id=interaction.agent_id,
+            team_id=interaction.team_id,
+            channel=invitation.channel,
+            locale=invitation.locale,
+            completed_at=now,
+        )
+        Answer.objects.bulk_create(
+            Answer(
+                organisation_id=invitation.organisation_id,
+                response=response,
+                question=question,
+                kind=question.kind,
+                attribution=question.attribution,
+                touchpoint_id=invitation.touchpoint_id,
+                agent_id=interaction.agent_id,
+                team_id=interaction.team_id,
+                answered_at=now,
+                **value,
+            )
+            for question, value in values
+            if value is not None
+        )
+        invitation.status = InvitationStatus.RESPONDED
+        invitation.responded_at = now
+        invitation.save(update_fields=["status", "responded_at"])
+        response_completed.send(sender=Response, response=response)
+    return response

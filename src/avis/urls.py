@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from avis.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("s/", include("avis.surveys.urls")),
+    path("cases/", include("avis.cases.urls")),
+    path("", include("avis.accounts.urls")),
+    path("", include("avis.dashboard.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
