@@ -18,8 +18,12 @@ from tests.factories import OrganisationSetup, make_organisation
 def pytest_configure(config: pytest.Config) -> None:
     from huey.contrib.djhuey import HUEY
 
+    from django.conf import settings
+
     # Tasks run inline unless a test starts a real worker.
     HUEY.immediate = True
+    # Real password hashing costs half a second per user; tests make many.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

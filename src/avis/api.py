@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from avis.accounts.models import Organisation
@@ -82,6 +82,22 @@ def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> H
     return api.create_response(
         request, {"code": "unauthorized", "message": "A valid API key is required."}, status=401
     )
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
+        # Invalid JSON is invalid input like any other: 422, in the same shape.
+        return api.create_response(
+            request,
+            {
+                "code": "validation_error",
+                "message": "The request body is not valid JSON.",
+                "errors": [{"field": "body", "message": "not valid JSON"}],
+            },
+            status=422,
+        )
+    return api.create_response(request, {"code": "error", "message": exc.message}, status=exc.status_code)
 
 
 def _register_routers() -> None:

@@ -10,7 +10,7 @@ from avis.accounts.decorators import member_required
 from avis.cases import services
 from avis.cases.models import CaseOutcome, CaseStatus
 from avis.cases.queries import case_detail, cases_of
-from avis.errors import AvisError
+from avis.errors import ValidationFailed
 
 
 def _listing(request: HttpRequest) -> dict[str, object]:
@@ -42,7 +42,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
 def _act(request: HttpRequest, case_id: int, action, **extra: object) -> HttpResponse:  # noqa: ANN001
     try:
         action(organisation=request.organisation, case_id=case_id, user=request.user, **extra)  # type: ignore[attr-defined]
-    except AvisError as exc:
+    except ValidationFailed as exc:
         messages.error(request, exc.message)
     return redirect("cases:detail", case_id=case_id)
 

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from avis.governance.models import Decision
+from avis.interactions.models import Interaction
+from avis.messaging.models import OutboundMessage
+from avis.surveys.models import Invitation
+from tests.factories import interaction_payload
+from tests.helpers import open_all_day, post_interaction
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> tuple[int, int, int, int]:
+    return (
+        Interaction.objects.count(),
+        Decision.objects.count(),
+        Invitation.objects.count(),
+        OutboundMessage.objects.count(),
+    )
+
+
+def test_retry_with_same_external_id_returns_same_answer_and_creates_nothing(org, api) -> None:
+    open_all_day(org.organisation)
+    first = post_interaction(api, "evt-42", occurred_at="2026-11-20T10:00:00+01:00")
+    after_first = counts()
+    second = post_interaction(api, "evt-42", occurred_at="2026-11-20T10:00:00+01:00")
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert counts() == after_first == (1, 1, 1, 1)
+
+
+def test_batch_retry_is_idempotent_item_by_item(org, api) -> None:
+    open_all_day(org.organisation)
+    items = [
+        interaction_payload(f"b-{i}", customer=f"C-{i}", occurred_at="2026-11-20T10:00:00+01:00")
+        for i in range(5)
+    ]
+    first = api.post("/api/v1/interactions/batch", {"items": items}, content_type="application/json").json()
+    again = api.post(
+        "/api/v1/interactions/batch",
+        {
+            "items": [
+                *items,
+                interaction_payload("b-new", customer="C-new", occurred_at="2026-11-20T10:00:00+01:00"),
+            ]
+        },
+        content_type="application/json",
+    ).json()
+    assert [r["replayed"] for r in again["results"]] == [True] * 5 + [False]
+    for before, after in zip(first["results"], again["results"][:5], strict=True):
+        assert after["decision"] == before["decision"]
+        assert after["invitation"] == before["invitation"]
+    assert counts()[0] == 6
+
+
+def test_same_external_id_twice_in_one_batch_is_stored_once(org, api) -> None:
+    items = [interaction_payload("dup"), interaction_payload("dup")]
+    reply = api.post("/api/v1/interactions/batch", {"items": items}, content_type="application/json").json()
+    assert reply["accepted"] == 2
+    assert Interaction.objects.filter(external_id="dup").count() == 1
+    assert reply["results"][0]["decision"] == reply["results"][1]["decision"]
