@@ -16,9 +16,8 @@ from tests.factories import OrganisationSetup, make_organisation
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from huey.contrib.djhuey import HUEY
-
     from django.conf import settings
+    from huey.contrib.djhuey import HUEY
 
     # Tasks run inline unless a test starts a real worker.
     HUEY.immediate = True

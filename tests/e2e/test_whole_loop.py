@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from avis.governance.services import update_policy
 from tests.factories import interaction_payload
+from tests.helpers import open_all_day
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def open_all_day(organisation) -> None:  # noqa: ANN001
-    update_policy(
-        organisation=organisation,
-        changes={
-            "send_from": time(0),
-            "send_until": time(0),
-            "send_on_sunday": True,
-            "send_on_holidays": True,
-        },
-    )
 
 
 def link_in(message) -> str:  # noqa: ANN001
@@ -82,7 +70,9 @@ def test_unhappy_answer_travels_from_api_to_case_and_metric(org, api, smtp_serve
     assert len(after) == 1
     assert after[0]["n"] == 1
     assert after[0]["value"] == -100.0
-    assert after[0]["ci_low"] < after[0]["value"] < after[0]["ci_high"] or after[0]["ci_low"] <= -100
+    # One detractor: the figure is −100, but the interval says how little one answer tells.
+    assert after[0]["ci_low"] < -50 and after[0]["ci_high"] > 0
+    assert after[0]["reliable"] is False
 
     again = respondent.get(f"/s/{token}")
     assert again.status_code == 410

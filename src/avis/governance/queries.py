@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -79,6 +81,27 @@ def explain(decision: Decision, language: str | None = None) -> str:
                 "(%(rate)s of %(touchpoint)s interactions are surveyed)."
             ) % {**c, "rate": f"{float(c['rate']):.0%}"}
         return reason
+
+
+def explainer(language: str | None = None) -> Callable[[Decision], str]:
+    """``explain`` for many decisions in one language, each distinct sentence rendered once.
+
+    The decisions of one batch share a few reasons and contexts (one policy, one
+    moment, one sending window), so 10,000 of them make a handful of sentences;
+    rendering each (translation, localised dates) 10,000 times would cost more
+    than deciding them.
+    """
+    language = language or translation.get_language()
+    sentences: dict[tuple[str, str], str] = {}
+
+    def explain_one(decision: Decision) -> str:
+        key = (decision.reason, json.dumps(decision.context, sort_keys=True))
+        sentence = sentences.get(key)
+        if sentence is None:
+            sentence = sentences[key] = explain(decision, language)
+        return sentence
+
+    return explain_one
 
 
 def recent_decisions(*, organisation: Organisation, limit: int = 200) -> list[Decision]:
