@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI from its own static files, not a CDN
     "huey.contrib.djhuey",
     "avis.accounts",
     "avis.customers",
