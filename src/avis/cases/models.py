@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
 from avis.customers.models import Customer
-from avis.interactions.models import Agent, Interaction, Team, Touchpoint
-from avis.surveys.models import Response
+from avis.interactions.models import Interaction
+from avis.surveys.models import AboutInteraction, Response
 
 
 class CaseStatus(models.TextChoices):
@@ -27,16 +27,12 @@ class CaseOutcome(models.TextChoices):
     UNREACHABLE = "unreachable", _("customer unreachable")
 
 
-class Case(models.Model):
+class Case(AboutInteraction):
     """A follow-up of one unhappy response that needs a person."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     response = models.OneToOneField(Response, on_delete=models.CASCADE, related_name="case")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="cases")
     interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
-    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reasons = models.JSONField(default=list)
     status = models.CharField(max_length=12, choices=CaseStatus.choices, default=CaseStatus.NEW)
     outcome = models.CharField(max_length=12, choices=CaseOutcome.choices, blank=True)

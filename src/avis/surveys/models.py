@@ -105,17 +105,25 @@ class Invitation(models.Model):
         return f"invitation {self.pk}"
 
 
-class Response(models.Model):
-    """The answers to one invitation; at most one per invitation."""
+class AboutInteraction(models.Model):
+    """Where and by whom the interaction was handled, copied so figures group without joins."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Response(AboutInteraction):
+    """The answers to one invitation; at most one per invitation."""
+
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="responses")
     interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
-    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.CharField(max_length=8)
     locale = models.CharField(max_length=8)
     completed_at = models.DateTimeField()
@@ -127,17 +135,13 @@ class Response(models.Model):
         return f"response to invitation {self.invitation_id}"
 
 
-class Answer(models.Model):
+class Answer(AboutInteraction):
     """One answer, with the response's context copied so metrics group without joins."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=8, choices=QuestionKind.choices)
     attribution = models.CharField(max_length=12, choices=Attribution.choices)
-    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     answered_at = models.DateTimeField()
     number = models.SmallIntegerField(null=True, blank=True)
     choice = models.CharField(max_length=40, blank=True)
