@@ -1,0 +1,58 @@
+"""The web pages a signed-in user sees, in English and in French."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from avis.surveys.models import Invitation
+from tests.factories import PASSWORD
+from tests.helpers import answer, open_all_day, post_interaction
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager(org, api) -> Client:  # noqa: ANN001
+    open_all_day(org.organisation)
+    post_interaction(api, "evt-1")
+    post_interaction(api, "evt-2", touchpoint="branch.visit")
+    answer(Invitation.objects.get().token, nps="9", resolved="yes", agent="5")
+    client = Client()
+    assert client.login(username=org.manager_email, password=PASSWORD)
+    return client
+
+
+def test_pages_need_a_signed_in_user(db) -> None:
+    for path in ["/", "/metrics/", "/cases/", "/decisions/"]:
+        reply = Client().get(path)
+        assert reply.status_code == 302
+        assert reply["Location"].startswith("/login/")
+
+
+def test_overview_shows_each_figure_with_its_interval_and_n(manager) -> None:
+    page = manager.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "call_center.call" in page
+    assert "n=1" in page
+    assert "unreliable" in page  # one answer: greyed, never a bare figure
+
+
+def test_decisions_page_explains_each_decision_in_french(manager) -> None:
+    page = manager.get("/decisions/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Décisions de sollicitation" in page
+    assert "Pas sollicité : déjà interrogé le" in page
+    history = manager.get("/customers/C-1/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Historique des sollicitations" in history
+    assert history.count('class="tag') == 2
+
+
+def test_metrics_page_lists_periods_with_method(manager) -> None:
+    page = manager.get("/metrics/?metric=nps&period=week", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "adjusted-wald" in page
+    page = manager.get("/metrics/?metric=response_rate&period=month").content.decode()
+    assert "wilson" in page
+
+
+def test_login_page_in_french(db) -> None:
+    page = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Se connecter" in page
