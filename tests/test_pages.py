@@ -56,3 +56,10 @@ def test_metrics_page_lists_periods_with_method(manager) -> None:
 def test_login_page_in_french(db) -> None:
     page = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Se connecter" in page
+
+
+def test_pages_load_their_own_styles_and_htmx(db) -> None:
+    page = Client().get("/login/").content.decode()
+    for asset in ["/static/avis/app.css", "/static/avis/vendor/htmx.min.js"]:
+        assert asset in page
+        assert Client().get(asset).status_code == 200

@@ -144,6 +144,7 @@ USE_TZ = True
 
 # --- Static files -------------------------------------------------------------
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
