@@ -55,6 +55,14 @@ class Case(AboutInteraction):
         return self.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED)
 
 
+class EventKind(models.TextChoices):
+    OPENED = "opened", _("case opened")
+    TAKEN = "taken", _("taken")
+    CONTACTED = "contacted", _("customer contacted")
+    RESOLVED = "resolved", _("resolved")
+    NOTE = "note", _("note")
+
+
 class CaseEvent(models.Model):
     """The timeline: every change and note, with who made it."""
 
@@ -62,7 +70,7 @@ class CaseEvent(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    kind = models.CharField(max_length=24)
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
     note = models.TextField(blank=True)
 
     class Meta:

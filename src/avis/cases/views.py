@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.views.decorators.http import require_POST
 
 from avis.accounts.decorators import member_required
@@ -11,6 +12,7 @@ from avis.cases import services
 from avis.cases.models import CaseOutcome, CaseStatus
 from avis.cases.queries import case_detail, cases_of
 from avis.errors import ValidationFailed
+from avis.surveys.queries import readable_answers
 
 
 def _listing(request: HttpRequest) -> dict[str, object]:
@@ -36,7 +38,10 @@ def case_rows(request: HttpRequest) -> HttpResponse:
 @member_required()
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     case = case_detail(organisation=request.organisation, case_id=case_id)  # type: ignore[attr-defined]
-    return render(request, "cases/detail.html", {"case": case, "outcomes": CaseOutcome.choices})
+    answers = readable_answers(list(case.response.answers.all()), get_language())
+    return render(
+        request, "cases/detail.html", {"case": case, "answers": answers, "outcomes": CaseOutcome.choices}
+    )
 
 
 def _act(request: HttpRequest, case_id: int, action, **extra: object) -> HttpResponse:  # noqa: ANN001

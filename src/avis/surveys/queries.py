@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from avis.accounts.models import Organisation
-from avis.surveys.models import Invitation, Survey
+from avis.surveys.models import Answer, Invitation, Survey
 
 
 def active_surveys_by_touchpoint(*, organisation: Organisation) -> dict[int, Survey]:
@@ -31,3 +31,23 @@ def invitations_for_decisions(
         )
         found |= {row.decision_id: row for row in rows}
     return found
+
+
+def readable_answers(answers: list[Answer], language: str) -> list[tuple[str, str]]:
+    """Each answer as (question prompt, answer in words), in the reader's language."""
+    readable = []
+    for answer in answers:
+        question = answer.question
+        prompt = question.prompt.get(language) or question.prompt.get("en") or question.code
+        prompt = prompt.split(" (")[0].replace("{company}", "").strip()
+        if answer.not_applicable:
+            value = question.not_applicable_label.get(language) or "n/a"
+        elif answer.number is not None:
+            value = str(answer.number)
+        elif answer.choice:
+            labels = {c["value"]: c["label"].get(language) or c["value"] for c in question.choices}
+            value = labels.get(answer.choice, answer.choice)
+        else:
+            value = f"« {answer.text} »"
+        readable.append((prompt, value))
+    return readable
