@@ -88,3 +88,9 @@ def test_expired_link_is_refused_kindly(invitation) -> None:
     assert page.status_code == 410
     assert answer(invitation.token, nps="9").status_code == 410
     assert Client().get("/s/not-a-real-token-at-all").status_code == 404
+
+
+def test_every_unreadable_answer_is_reported_at_once(invitation) -> None:
+    page = answer(invitation.token, nps="", resolved="maybe", agent="9").content.decode()
+    for field in ("nps", "resolved", "agent"):
+        assert f'href="#q-{field}"' in page

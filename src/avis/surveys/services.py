@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
+from avis.bulk import insert_rows
 from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome
 from avis.interactions.models import Touchpoint
@@ -35,6 +36,15 @@ class InvitationUnavailable(AvisError):
     def __init__(self, state: str) -> None:
         super().__init__(state)
         self.state = state
+
+
+class AnswersInvalid(ValidationFailed):
+    """Some answers can't be read; ``problems`` maps each question code to what to fix."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        field, message = next(iter(problems.items()))
+        super().__init__(message, field=field)
+        self.problems = problems
 
 
 STANDARD_QUESTIONS: list[dict[str, object]] = [
@@ -135,7 +145,7 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
         for decision in wanted
     ]
     with transaction.atomic():
-        Invitation.objects.bulk_create(invitations, batch_size=500)
+        insert_rows(invitations)
     return invitations
 
 
@@ -151,7 +161,7 @@ def cancel_invitation(*, invitation_id: int) -> None:
     )
 
 
-def _read_answer(question: Question, raw: str | None, language: str) -> dict[str, object] | None:
+def _read_answer(question: Question, raw: str | None) -> dict[str, object] | None:
     """Turn one submitted field into answer values, or None when left empty."""
     value = (raw or "").strip()
     if not value:
@@ -197,8 +207,14 @@ def submit_response(
             raise InvitationUnavailable("cancelled")
         if invitation.expires_at <= now:
             raise InvitationUnavailable("expired")
-        questions = list(invitation.survey.questions.all())
-        values = [(q, _read_answer(q, answers.get(q.code), invitation.locale)) for q in questions]
+        values, problems = [], {}
+        for question in invitation.survey.questions.all():
+            try:
+                values.append((question, _read_answer(question, answers.get(question.code))))
+            except ValidationFailed as exc:
+                problems[question.code] = exc.message
+        if problems:
+            raise AnswersInvalid(problems)
         interaction = invitation.interaction
         response = Response.objects.create(
             organisation_id=invitation.organisation_id,

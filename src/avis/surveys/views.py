@@ -6,10 +6,9 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from avis.errors import ValidationFailed
 from avis.surveys.models import InvitationStatus
 from avis.surveys.queries import invitation_for_token
-from avis.surveys.services import InvitationUnavailable, submit_response
+from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
 
 
 def _questions(invitation, language: str) -> list[dict[str, object]]:  # noqa: ANN001
@@ -55,8 +54,8 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             submit_response(token=token, answers=request.POST)
         except InvitationUnavailable as exc:
             return render(request, "surveys/unavailable.html", context | {"state": exc.state}, status=410)
-        except ValidationFailed as exc:
-            errors[exc.field or ""] = exc.message
+        except AnswersInvalid as exc:
+            errors = exc.problems
         else:
             return render(request, "surveys/thanks.html", context)
     context |= {"questions": _questions(invitation, language), "errors": errors, "posted": request.POST}
