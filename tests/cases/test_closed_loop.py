@@ -94,3 +94,14 @@ def test_every_unreadable_answer_is_reported_at_once(invitation) -> None:
     page = answer(invitation.token, nps="", resolved="maybe", agent="9").content.decode()
     for field in ("nps", "resolved", "agent"):
         assert f'href="#q-{field}"' in page
+
+
+def test_case_page_reads_the_answers_in_words(org, invitation) -> None:
+    answer(invitation.token, nps="2", resolved="no", agent="na")
+    case = Case.objects.get()
+    manager = Client()
+    assert manager.login(username=org.manager_email, password=PASSWORD)
+    page = manager.get(f"/cases/{case.id}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Recommanderiez-vous Assurances du Centre" in page
+    assert "Sans objet" in page
+    assert ">Non<" in page

@@ -38,7 +38,11 @@ def case_rows(request: HttpRequest) -> HttpResponse:
 @member_required()
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     case = case_detail(organisation=request.organisation, case_id=case_id)  # type: ignore[attr-defined]
-    answers = readable_answers(list(case.response.answers.all()), get_language())
+    answers = readable_answers(
+        list(case.response.answers.all()),
+        get_language(),
+        company=request.organisation.name,  # type: ignore[attr-defined]
+    )
     return render(
         request, "cases/detail.html", {"case": case, "answers": answers, "outcomes": CaseOutcome.choices}
     )

@@ -33,13 +33,13 @@ def invitations_for_decisions(
     return found
 
 
-def readable_answers(answers: list[Answer], language: str) -> list[tuple[str, str]]:
+def readable_answers(answers: list[Answer], language: str, *, company: str) -> list[tuple[str, str]]:
     """Each answer as (question prompt, answer in words), in the reader's language."""
     readable = []
     for answer in answers:
         question = answer.question
         prompt = question.prompt.get(language) or question.prompt.get("en") or question.code
-        prompt = prompt.split(" (")[0].replace("{company}", "").strip()
+        prompt = prompt.split(" (")[0].replace("{company}", company).strip()
         if answer.not_applicable:
             value = question.not_applicable_label.get(language) or "n/a"
         elif answer.number is not None:
