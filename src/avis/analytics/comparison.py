@@ -148,4 +148,10 @@ def benjamini_hochberg(p_values: ArrayLike, q: float = 0.05) -> MultipleTests:
     monotone = np.minimum.accumulate(scaled[::-1])[::-1]
     adjusted = np.empty(m)
     adjusted[order] = np.minimum(monotone, 1.0)
-    return MultipleTests(adjusted, adjusted <= q, q)
+    # Reject with the step-up rule on the raw p-values, p(k) ≤ k/m·q: comparing the
+    # adjusted values with q instead can miss a p-value sitting exactly on its threshold.
+    below = p[order] <= np.arange(1, m + 1) / m * q
+    rejected = np.zeros(m, dtype=bool)
+    if below.any():
+        rejected[order[: int(np.nonzero(below)[0].max()) + 1]] = True
+    return MultipleTests(adjusted, rejected, q)
