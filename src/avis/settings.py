@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from avis.env import ConfigurationError, env_bool, env_int, env_list, env_str
+from avis.env import ConfigurationError, env_bool, env_int, env_json, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT = PACKAGE_DIR.parent.parent
@@ -167,13 +167,57 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Channels -------------------------------------------------------------------
 # Which provider carries each channel: "smtp" or "console" for email,
-# "console" for SMS until the SMS providers land.
+# "twilio", "http" (a generic gateway) or "console" for SMS.
 AVIS_EMAIL_PROVIDER = env_str("AVIS_EMAIL_PROVIDER", "console")
 AVIS_SMS_PROVIDER = env_str("AVIS_SMS_PROVIDER", "console")
 if AVIS_EMAIL_PROVIDER not in {"smtp", "console"}:
     raise ConfigurationError("AVIS_EMAIL_PROVIDER must be 'smtp' or 'console'")
-if AVIS_SMS_PROVIDER not in {"console"}:
-    raise ConfigurationError("AVIS_SMS_PROVIDER must be 'console'")
+if AVIS_SMS_PROVIDER not in {"console", "twilio", "http"}:
+    raise ConfigurationError("AVIS_SMS_PROVIDER must be 'console', 'twilio' or 'http'")
+AVIS_SMS_SENDER = env_str("AVIS_SMS_SENDER", "")
+AVIS_SMS_TIMEOUT = env_int("AVIS_SMS_TIMEOUT", 10)
+AVIS_TWILIO_ACCOUNT_SID = env_str("AVIS_TWILIO_ACCOUNT_SID", "")
+AVIS_TWILIO_AUTH_TOKEN = env_str("AVIS_TWILIO_AUTH_TOKEN", "")
+AVIS_TWILIO_FROM = env_str("AVIS_TWILIO_FROM", "")
+AVIS_TWILIO_MESSAGING_SERVICE_SID = env_str("AVIS_TWILIO_MESSAGING_SERVICE_SID", "")
+# Only for tests and Twilio-compatible mock servers; empty means Twilio's own API.
+AVIS_TWILIO_API_BASE = env_str("AVIS_TWILIO_API_BASE", "").rstrip("/")
+AVIS_SMS_HTTP_URL = env_str("AVIS_SMS_HTTP_URL", "")
+AVIS_SMS_HTTP_METHOD = env_str("AVIS_SMS_HTTP_METHOD", "POST").upper()
+AVIS_SMS_HTTP_HEADERS = env_json("AVIS_SMS_HTTP_HEADERS", {})
+AVIS_SMS_HTTP_BODY_FORMAT = env_str("AVIS_SMS_HTTP_BODY_FORMAT", "json").lower()
+AVIS_SMS_HTTP_BODY_TEMPLATE = env_json(
+    "AVIS_SMS_HTTP_BODY_TEMPLATE",
+    {"to": "{to}", "text": "{text}", "sender": "{sender}", "reference": "{idempotency_key}"},
+)
+AVIS_SMS_HTTP_ID_PATH = env_str("AVIS_SMS_HTTP_ID_PATH", "id")
+AVIS_SMS_HTTP_SIGNATURE_HEADER = env_str("AVIS_SMS_HTTP_SIGNATURE_HEADER", "X-Signature")
+AVIS_SMS_HTTP_SECRET = env_str("AVIS_SMS_HTTP_SECRET", "")
+AVIS_SMS_HTTP_RECEIPT_FIELDS = env_json("AVIS_SMS_HTTP_RECEIPT_FIELDS", {})
+AVIS_SMS_HTTP_INBOUND_FIELDS = env_json("AVIS_SMS_HTTP_INBOUND_FIELDS", {})
+AVIS_SMS_HTTP_STATUSES = env_json("AVIS_SMS_HTTP_STATUSES", {})
+AVIS_SMS_HTTP_INVALID_CODES = env_list("AVIS_SMS_HTTP_INVALID_CODES", [])
+if AVIS_SMS_PROVIDER == "twilio" and not (AVIS_TWILIO_ACCOUNT_SID and AVIS_TWILIO_AUTH_TOKEN):
+    raise ConfigurationError(
+        "AVIS_SMS_PROVIDER=twilio needs AVIS_TWILIO_ACCOUNT_SID and AVIS_TWILIO_AUTH_TOKEN"
+    )
+if AVIS_SMS_PROVIDER == "twilio" and not (AVIS_TWILIO_FROM or AVIS_TWILIO_MESSAGING_SERVICE_SID):
+    raise ConfigurationError(
+        "AVIS_SMS_PROVIDER=twilio needs AVIS_TWILIO_FROM or AVIS_TWILIO_MESSAGING_SERVICE_SID"
+    )
+if AVIS_SMS_PROVIDER == "http" and not AVIS_SMS_HTTP_URL:
+    raise ConfigurationError("AVIS_SMS_PROVIDER=http needs AVIS_SMS_HTTP_URL")
+if AVIS_SMS_HTTP_METHOD not in {"POST", "GET"}:
+    raise ConfigurationError("AVIS_SMS_HTTP_METHOD must be POST or GET")
+if AVIS_SMS_HTTP_BODY_FORMAT not in {"json", "form"}:
+    raise ConfigurationError("AVIS_SMS_HTTP_BODY_FORMAT must be 'json' or 'form'")
+for _name in ("HEADERS", "BODY_TEMPLATE", "RECEIPT_FIELDS", "INBOUND_FIELDS", "STATUSES"):
+    if not isinstance(globals()[f"AVIS_SMS_HTTP_{_name}"], dict):
+        raise ConfigurationError(f"AVIS_SMS_HTTP_{_name} must be a JSON object")
+if (AVIS_SMS_HTTP_BODY_FORMAT == "form" or AVIS_SMS_HTTP_METHOD == "GET") and not all(
+    isinstance(value, str) for value in AVIS_SMS_HTTP_BODY_TEMPLATE.values()
+):
+    raise ConfigurationError("AVIS_SMS_HTTP_BODY_TEMPLATE must map names to strings for form bodies and GET")
 AVIS_INVITATION_TTL_DAYS = env_int("AVIS_INVITATION_TTL_DAYS", 7)
 AVIS_OUTBOX_STALE_SECONDS = env_int("AVIS_OUTBOX_STALE_SECONDS", 300)
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("s/", include("avis.surveys.urls")),
     path("cases/", include("avis.cases.urls")),
+    path("hooks/", include("avis.messaging.hook_urls")),
     path("", include("avis.accounts.urls")),
     path("", include("avis.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -7,10 +7,21 @@ from django.utils.translation import gettext_lazy as _
 from avis.accounts.models import Organisation
 
 
+class PhoneStatus(models.TextChoices):
+    OK = "ok", _("ok")
+    INVALID = "invalid", _("invalid number")
+    UNREACHABLE = "unreachable", _("unreachable")
+
+
 class Customer(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     external_id = models.CharField(max_length=128)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    # What the SMS providers said about this number: "invalid" (no such number,
+    # a landline) means never text it again; "unreachable" is worth knowing
+    # but may pass (a phone switched off for days).
+    phone_status = models.CharField(max_length=12, choices=PhoneStatus.choices, default=PhoneStatus.OK)
+    phone_failed_at = models.DateTimeField(null=True, blank=True)
     email = models.EmailField(blank=True)
     locale = models.CharField(max_length=8, default="fr")
     time_zone = models.CharField(max_length=64, default="Europe/Paris")
@@ -24,6 +35,8 @@ class Customer(models.Model):
                 fields=["organisation", "external_id"], name="customer_external_id_unique"
             )
         ]
+        # An inbound text finds its customer by the number it came from.
+        indexes = [models.Index(fields=["phone"])]
 
     def __str__(self) -> str:
         return self.external_id

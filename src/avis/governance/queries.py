@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -95,7 +94,9 @@ def explainer(language: str | None = None) -> Callable[[Decision], str]:
     sentences: dict[tuple[str, str], str] = {}
 
     def explain_one(decision: Decision) -> str:
-        key = (decision.reason, json.dumps(decision.context, sort_keys=True))
+        # repr tells 1, 1.0 and True apart, as the sentence does; two contexts
+        # equal but for the order of their keys only cost one more rendering.
+        key = (decision.reason, repr(decision.context))
         sentence = sentences.get(key)
         if sentence is None:
             sentence = sentences[key] = explain(decision, language)

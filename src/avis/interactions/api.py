@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
 from ninja import Router, Schema
+from ninja.decorators import decorate_view
 from pydantic import Field
 
 from avis.api import api, organisation_of
+from avis.bulk import collector_paused
 from avis.errors import ValidationFailed
 from avis.governance.models import Decision
-from avis.governance.queries import explain
+from avis.governance.queries import explainer
 from avis.interactions.flow import IngestResult, ingest_interactions
 from avis.interactions.schemas import InteractionIn
 from avis.surveys.models import Invitation
@@ -36,17 +41,17 @@ class DecisionOut(Schema):
     planned_at: datetime | None
 
     @staticmethod
-    def of(decision: Decision) -> DecisionOut:
-        return DecisionOut(
-            outcome=decision.outcome,
-            reason=decision.reason,
-            explanation=explain(decision, get_language()),
-            policy_version=decision.policy.version,
-            inclusion_probability=decision.inclusion_probability,
-            channel=decision.channel or None,
-            decided_at=decision.decided_at,
-            planned_at=decision.planned_at,
-        )
+    def values(decision: Decision, explain: Callable[[Decision], str]) -> dict[str, Any]:
+        return {
+            "outcome": str(decision.outcome),
+            "reason": decision.reason,
+            "explanation": explain(decision),
+            "policy_version": decision.policy.version,
+            "inclusion_probability": decision.inclusion_probability,
+            "channel": decision.channel or None,
+            "decided_at": decision.decided_at,
+            "planned_at": decision.planned_at,
+        }
 
 
 class InvitationOut(Schema):
@@ -57,14 +62,14 @@ class InvitationOut(Schema):
     expires_at: datetime
 
     @staticmethod
-    def of(invitation: Invitation) -> InvitationOut:
-        return InvitationOut(
-            id=invitation.id,
-            channel=invitation.channel,
-            status=invitation.status,
-            planned_at=invitation.planned_at,
-            expires_at=invitation.expires_at,
-        )
+    def values(invitation: Invitation) -> dict[str, Any]:
+        return {
+            "id": invitation.id,
+            "channel": invitation.channel,
+            "status": invitation.status,
+            "planned_at": invitation.planned_at,
+            "expires_at": invitation.expires_at,
+        }
 
 
 class IngestOut(Schema):
@@ -76,8 +81,8 @@ class IngestOut(Schema):
     def of(result: IngestResult) -> IngestOut:
         return IngestOut(
             external_id=result.external_id,
-            decision=DecisionOut.of(result.decision) if result.decision else None,
-            invitation=InvitationOut.of(result.invitation) if result.invitation else None,
+            decision=DecisionOut.values(result.decision, explainer()) if result.decision else None,
+            invitation=InvitationOut.values(result.invitation) if result.invitation else None,
         )
 
 
@@ -115,21 +120,42 @@ def post_interaction(request: HttpRequest, response: HttpResponse, payload: Inte
 
 
 @router.post("/batch", response={200: BatchOut, 422: dict}, summary="Record up to 10,000 interactions")
-def post_batch(request: HttpRequest, payload: BatchIn) -> BatchOut:
+# Around the whole request, parsing and reply included, so that the collector
+# resumes once the batch's objects are gone rather than walking them all.
+@decorate_view(collector_paused())
+def post_batch(request: HttpRequest, payload: BatchIn) -> HttpResponse:
     """Each item is judged on its own: invalid items are reported with their field paths, the others kept."""
     results = ingest_interactions(organisation=organisation_of(request), items=payload.items)
+    # Rendered here from plain values, as ninja would render BatchOut: building
+    # and dumping 10,000 pydantic items, and the encoder's call back for every
+    # datetime, cost more than all the rest of the reply.
+    return api.create_response(request, _batch_reply(results), status=200)
+
+
+def _batch_reply(results: list[IngestResult]) -> dict[str, Any]:
+    explain = explainer(get_language())
     items = [
-        BatchItemOut(
-            index=index,
-            status="invalid" if result.errors else "accepted",
-            replayed=result.replayed,
-            errors=[ErrorItem(field=e.field, message=e.message) for e in result.errors],
-            **IngestOut.of(result).dict(),
-        )
+        {  # BatchItemOut's fields, in its order
+            "external_id": result.external_id,
+            "decision": _as_json(DecisionOut.values(result.decision, explain)) if result.decision else None,
+            "invitation": _as_json(InvitationOut.values(result.invitation)) if result.invitation else None,
+            "index": index,
+            "status": "invalid" if result.errors else "accepted",
+            "replayed": result.replayed,
+            "errors": [{"field": e.field, "message": e.message} for e in result.errors],
+        }
         for index, result in enumerate(results)
     ]
-    invalid = sum(1 for item in items if item.status == "invalid")
-    return BatchOut(accepted=len(items) - invalid, invalid=invalid, results=items)
+    invalid = sum(1 for item in items if item["status"] == "invalid")
+    return {"accepted": len(items) - invalid, "invalid": invalid, "results": items}
+
+
+_encoder = DjangoJSONEncoder()
+
+
+def _as_json(values: dict[str, Any]) -> dict[str, Any]:
+    """Datetimes written as ninja's renderer (Django's JSON encoder) writes them."""
+    return {name: _encoder.default(v) if isinstance(v, datetime) else v for name, v in values.items()}
 
 
 __all__ = ["api", "router"]

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
+from avis.bulk import collector_paused
 from avis.governance.models import Decision
 from avis.governance.queries import decisions_for_interactions
 from avis.governance.services import decide_contacts
@@ -48,6 +49,13 @@ def ingest_interactions(
     An item seen before (same external id) returns its original decision.
     """
     now = now or timezone.now()
+    with collector_paused():
+        return _ingest(organisation=organisation, items=items, now=now, replay=replay)
+
+
+def _ingest(
+    *, organisation: Organisation, items: Sequence[InteractionIn], now: datetime, replay: bool
+) -> list[IngestResult]:
     with transaction.atomic():
         recorded = record_interactions(organisation=organisation, items=items, now=now)
         fresh = [r.interaction for r in recorded if r.created and r.interaction is not None]

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
+from avis.customers.models import Customer
 from avis.surveys.models import Invitation
 
 
@@ -14,6 +15,16 @@ class MessageStatus(models.TextChoices):
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
     CANCELLED = "cancelled", _("cancelled")
+
+
+class DeliveryStatus(models.TextChoices):
+    """What the provider reports after accepting a message (its delivery receipts)."""
+
+    QUEUED = "queued", _("queued")
+    SENT = "sent", _("sent")
+    DELIVERED = "delivered", _("delivered")
+    UNDELIVERED = "undelivered", _("undelivered")
+    FAILED = "failed", _("failed")
 
 
 class MessageKind(models.TextChoices):
@@ -51,9 +62,63 @@ class OutboundMessage(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Blank until the provider's first receipt; ``status`` says whether we
+    # handed the message over, this says what became of it afterwards.
+    delivery_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
+    delivery_error_code = models.CharField(max_length=32, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "not_before"])]
+        indexes = [
+            models.Index(fields=["status", "not_before"]),
+            # Receipts find their message by the provider's id, replies by the number texted.
+            models.Index(fields=["provider_message_id"]),
+            models.Index(fields=["recipient", "sent_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} ({self.status})"
+
+
+class InboundMessage(models.Model):
+    """A text a customer sent us, as the provider handed it over.
+
+    The organisation and customer come from the number the text came from.
+    One provider number serves every organisation of an avis installation,
+    so a number that no customer has, or that customers of several
+    organisations share without a recent message telling them apart, leaves
+    both empty: attaching the text to a guess would show one tenant's
+    customer to another.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Erasing a customer erases what they wrote to us.
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="inbound_messages"
+    )
+    reply_to = models.ForeignKey(
+        OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    channel = models.CharField(max_length=8, default="sms")
+    provider = models.CharField(max_length=16)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    sender = models.CharField(max_length=32)
+    recipient = models.CharField(max_length=32, blank=True)
+    text = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Providers retry a webhook they think failed: one row per provider message.
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="inbound_message_once",
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} from {self.sender}"

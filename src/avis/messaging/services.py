@@ -5,16 +5,25 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.customers.models import Channel
+from avis.bulk import insert_rows
+from avis.customers.models import Channel, Customer, PhoneStatus
 from avis.customers.queries import opted_out_channels
-from avis.messaging.models import MessageKind, MessageStatus, OutboundMessage
-from avis.messaging.providers import Envelope, PermanentFailure, TransientFailure, provider_for
+from avis.customers.services import record_phone_status
+from avis.messaging.models import DeliveryStatus, InboundMessage, MessageKind, MessageStatus, OutboundMessage
+from avis.messaging.providers import (
+    Envelope,
+    PermanentFailure,
+    TransientFailure,
+    failed_address_status,
+    provider_for,
+)
 from avis.messaging.rendering import render_invitation
 from avis.surveys.models import Invitation
 from avis.surveys.services import cancel_invitation, mark_invitation_sent
@@ -66,7 +75,7 @@ def queue_invitations(
         for inv in invitations
     ]
     with transaction.atomic():
-        OutboundMessage.objects.bulk_create(rows, batch_size=500)
+        insert_rows(rows)
         _enqueue_on_commit(rows)
     return rows
 
@@ -173,9 +182,11 @@ def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery
         cancel_invitation(invitation_id=message.invitation_id)  # type: ignore[arg-type]
         return Delivery.CANCELLED
     try:
-        provider_id = provider_for(message.channel).send(_envelope(message))
+        provider = provider_for(message.channel)
+        provider_id = provider.send(_envelope(message))
     except PermanentFailure as exc:
         _finish(message, MessageStatus.FAILED, error=str(exc))
+        _mark_failed_phone(message, address_status=exc.address_status, at=now)
         return Delivery.FAILED
     except TransientFailure as exc:
         if message.attempts >= MAX_ATTEMPTS:
@@ -190,8 +201,14 @@ def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery
         return Delivery.RETRY
     sent_at = timezone.now()
     with transaction.atomic():
+        # The provider that sent it, not the one configured when it was queued:
+        # its receipts are looked up by this name.
         OutboundMessage.objects.filter(id=message.id).update(
-            status=MessageStatus.SENT, sent_at=sent_at, provider_message_id=provider_id, last_error=""
+            status=MessageStatus.SENT,
+            sent_at=sent_at,
+            provider=provider.name,
+            provider_message_id=provider_id,
+            last_error="",
         )
         if message.invitation_id:
             mark_invitation_sent(invitation_id=message.invitation_id, at=sent_at)
@@ -222,3 +239,168 @@ def sweep_outbox(*, now: datetime | None = None) -> int:
     if due:
         enqueue_messages(due)
     return len(due)
+
+
+def record_historical_delivery(*, organisation: Organisation, until: datetime) -> int:
+    """Record the invitations due by ``until`` as sent at their planned time, without sending them.
+
+    For loading history (the demo, a move from another survey tool): those
+    customers were asked back then; sending the old invitations now would ask
+    them again. Returns how many messages were recorded.
+    """
+    with transaction.atomic():
+        due = OutboundMessage.objects.filter(
+            organisation=organisation,
+            kind=MessageKind.INVITATION,
+            status=MessageStatus.PENDING,
+            not_before__lte=until,
+        )
+        rows = list(due.values_list("id", "invitation_id", "not_before"))
+        for start in range(0, len(rows), 2000):
+            chunk = rows[start : start + 2000]
+            OutboundMessage.objects.filter(
+                id__in=[message_id for message_id, _, _ in chunk], status=MessageStatus.PENDING
+            ).update(status=MessageStatus.SENT, sent_at=F("not_before"))
+        for _, invitation_id, planned_at in rows:
+            mark_invitation_sent(invitation_id=invitation_id, at=planned_at)
+    return len(rows)
+
+
+# --- Delivery receipts and inbound messages -------------------------------------------
+
+# How far along each delivery status is. Receipts arrive out of order (Twilio
+# posts each change separately and retries the ones we didn't acknowledge): a
+# receipt only moves a message forward, and a final status is never replaced.
+_DELIVERY_RANK = {
+    "": 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.UNDELIVERED: 3,
+    DeliveryStatus.FAILED: 3,
+}
+
+
+def record_delivery_receipt(
+    *,
+    provider: str,
+    provider_message_id: str,
+    status: str,
+    error_code: str | None = None,
+    at: datetime | None = None,
+) -> OutboundMessage | None:
+    """Apply a provider's report on one message; None when no message of ours has that id.
+
+    Safe to apply twice. A final failure whose error code blames the number
+    marks the customer's phone; a delivery clears an earlier mark.
+    """
+    if status not in DeliveryStatus.values:
+        raise ValueError(f"unknown delivery status {status!r}")
+    if not provider_message_id:
+        return None
+    at = at or timezone.now()
+    earlier = [name for name, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[status]]
+    changes: dict[str, object] = {"delivery_status": status, "delivery_error_code": error_code or ""}
+    if status == DeliveryStatus.DELIVERED:
+        changes["delivered_at"] = at
+    ours = OutboundMessage.objects.filter(provider=provider, provider_message_id=provider_message_id)
+    with transaction.atomic():
+        # The status is part of the condition, so of two receipts handled at
+        # once the one further along wins whichever commits first.
+        moved = ours.filter(delivery_status__in=earlier).update(**changes)
+        message = ours.select_related("invitation").first()
+        if message is None:
+            logger.info("%s receipt for unknown message %s", provider, provider_message_id)
+            return None
+        if moved and status in {DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED}:
+            address_status = failed_address_status(provider, error_code or "")
+            _mark_failed_phone(message, address_status=address_status, at=at)
+        elif moved and status == DeliveryStatus.DELIVERED:
+            _mark_failed_phone(message, address_status=PhoneStatus.OK, at=at)
+    return message
+
+
+def _mark_failed_phone(message: OutboundMessage, *, address_status: str, at: datetime) -> None:
+    invitation = message.invitation
+    if not address_status or message.channel != Channel.SMS or invitation is None:
+        return
+    record_phone_status(
+        customer_id=invitation.customer_id, phone=message.recipient, status=address_status, at=at
+    )
+
+
+def record_inbound_message(
+    *,
+    provider: str,
+    provider_message_id: str,
+    sender: str,
+    recipient: str,
+    text: str,
+    at: datetime | None = None,
+) -> InboundMessage:
+    """Keep a text a customer sent us, tied to them when their number tells who they are.
+
+    A provider retrying the same webhook gets the row recorded the first time.
+    """
+    sender = _e164(sender)
+    once = InboundMessage.objects.filter(provider=provider, provider_message_id=provider_message_id)
+    if provider_message_id and (known := once.first()) is not None:
+        return known
+    organisation_id, customer, reply_to = _who_wrote(sender)
+    try:
+        with transaction.atomic():
+            return InboundMessage.objects.create(
+                organisation_id=organisation_id,
+                customer=customer,
+                reply_to=reply_to,
+                provider=provider,
+                provider_message_id=provider_message_id,
+                sender=sender[:32],
+                recipient=_e164(recipient)[:32],
+                text=text,
+                received_at=at or timezone.now(),
+            )
+    except IntegrityError:
+        # The provider's retry crossed the first delivery of the same message.
+        return once.get()
+
+
+def _e164(raw: str) -> str:
+    """E.164 when the number reads as an international one; else as given (a short code, a name)."""
+    candidate = raw.strip()
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
+    elif candidate[:1].isdigit() and not candidate.startswith("0"):
+        candidate = "+" + candidate  # gateways often drop the "+"
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return raw.strip()
+    if not phonenumbers.is_possible_number(number):
+        return raw.strip()
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _who_wrote(sender: str) -> tuple[int | None, Customer | None, OutboundMessage | None]:
+    """The organisation, customer and message a text from ``sender`` answers.
+
+    The last SMS we sent to that number says best whom a reply is for (a
+    person can be a customer of two organisations on one installation).
+    Without one, the number alone decides, but only if it belongs to a single
+    organisation: a guess could hand one tenant's customer text to another.
+    """
+    last = (
+        OutboundMessage.objects.filter(
+            channel=Channel.SMS, recipient=sender, status=MessageStatus.SENT, invitation__isnull=False
+        )
+        .select_related("invitation__customer")
+        .order_by("-sent_at")
+        .first()
+    )
+    if last is not None and last.invitation is not None and last.invitation.customer.phone == sender:
+        return last.organisation_id, last.invitation.customer, last
+    customers = list(Customer.objects.filter(phone=sender)[:20])
+    organisations = {customer.organisation_id for customer in customers}
+    if len(organisations) != 1:
+        return None, None, None
+    return organisations.pop(), customers[0] if len(customers) == 1 else None, None

@@ -131,7 +131,7 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
     invitations = [
         Invitation(
             organisation=organisation,
-            decision=decision,
+            decision_id=decision.id,  # by key, as a decision's interaction: no reference cycle
             interaction_id=decision.interaction_id,
             customer=decision.customer,
             touchpoint_id=decision.touchpoint_id,

@@ -28,7 +28,16 @@ class TransientFailure(Exception):
 
 
 class PermanentFailure(Exception):
-    """Sending can never succeed for this message."""
+    """Sending can never succeed for this message.
+
+    ``address_status`` is "invalid" or "unreachable" when the provider blames
+    the address itself (no such number), so the customer's record can say so;
+    empty when the fault lies elsewhere (the text, the account).
+    """
+
+    def __init__(self, message: str = "", *, address_status: str = "") -> None:
+        super().__init__(message)
+        self.address_status = address_status
 
 
 class Provider(Protocol):
@@ -43,10 +52,27 @@ def provider_for(channel: str) -> Provider:
     from django.conf import settings
 
     from avis.messaging.providers.console import ConsoleProvider
+    from avis.messaging.providers.http_gateway import HttpGatewayProvider
     from avis.messaging.providers.smtp import SmtpProvider
+    from avis.messaging.providers.twilio import TwilioProvider
 
     if channel == "email":
         return SmtpProvider() if settings.AVIS_EMAIL_PROVIDER == "smtp" else ConsoleProvider("email")
     if channel == "sms":
+        if settings.AVIS_SMS_PROVIDER == "twilio":
+            return TwilioProvider()
+        if settings.AVIS_SMS_PROVIDER == "http":
+            return HttpGatewayProvider()
         return ConsoleProvider("sms")
     raise PermanentFailure(f"No provider for channel {channel!r}")
+
+
+def failed_address_status(provider: str, error_code: str) -> str:
+    """What a delivery receipt's error code says about the number: "invalid", "unreachable" or ""."""
+    from avis.messaging.providers import http_gateway, twilio
+
+    if provider == twilio.TwilioProvider.name:
+        return twilio.address_status(error_code)
+    if provider == http_gateway.HttpGatewayProvider.name:
+        return http_gateway.address_status(error_code)
+    return ""

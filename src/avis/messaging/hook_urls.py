@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from avis.messaging import hooks
+
+app_name = "hooks"
+urlpatterns = [
+    path("twilio/status", hooks.twilio_status, name="twilio-status"),
+    path("twilio/inbound", hooks.twilio_inbound, name="twilio-inbound"),
+    path("http/receipt", hooks.http_receipt, name="http-receipt"),
+    path("http/inbound", hooks.http_inbound, name="http-inbound"),
+]

@@ -1,0 +1,111 @@
+"""Provider webhooks under /hooks/: delivery receipts and inbound texts.
+
+Each view checks the provider's signature, reads the provider's fields and
+calls one service. A request that fails the signature check gets 403 and
+changes nothing: anyone on the internet can post to these addresses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.twiml.messaging_response import MessagingResponse
+
+from avis.messaging.providers import http_gateway, twilio
+from avis.messaging.services import record_delivery_receipt, record_inbound_message
+
+logger = logging.getLogger(__name__)
+
+
+def _twilio_signed(request: HttpRequest) -> bool:
+    # Twilio signs the URL it called, which is our public address, not the
+    # one the request reached behind a proxy.
+    url = settings.AVIS_BASE_URL + request.get_full_path_info()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    return twilio.signature_is_valid(url=url, params=request.POST, signature=signature)
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    if not _twilio_signed(request):
+        return HttpResponseForbidden("bad signature")
+    status = twilio.delivery_status(request.POST.get("MessageStatus", ""))
+    if status:
+        record_delivery_receipt(
+            provider=twilio.TwilioProvider.name,
+            provider_message_id=request.POST.get("MessageSid", ""),
+            status=status,
+            error_code=request.POST.get("ErrorCode") or None,
+        )
+    return HttpResponse()
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    if not _twilio_signed(request):
+        return HttpResponseForbidden("bad signature")
+    record_inbound_message(
+        provider=twilio.TwilioProvider.name,
+        provider_message_id=request.POST.get("MessageSid", ""),
+        sender=request.POST.get("From", ""),
+        recipient=request.POST.get("To", ""),
+        text=request.POST.get("Body", ""),
+    )
+    # An empty TwiML answer: Twilio sends no automatic reply.
+    return HttpResponse(str(MessagingResponse()), content_type="text/xml")
+
+
+def _gateway_signed(request: HttpRequest) -> bool:
+    signature = request.headers.get(settings.AVIS_SMS_HTTP_SIGNATURE_HEADER, "")
+    return http_gateway.signature_is_valid(request.body, signature)
+
+
+@csrf_exempt
+@require_POST
+def http_receipt(request: HttpRequest) -> HttpResponse:
+    if not _gateway_signed(request):
+        return HttpResponseForbidden("bad signature")
+    try:
+        receipts = http_gateway.read_receipts(request.body, request.content_type or "")
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    for receipt in receipts:
+        status = http_gateway.delivery_status(receipt.status)
+        if not status:
+            logger.info(
+                "gateway status %r of %s means nothing to avis", receipt.status, receipt.provider_message_id
+            )
+            continue
+        record_delivery_receipt(
+            provider=http_gateway.HttpGatewayProvider.name,
+            provider_message_id=receipt.provider_message_id,
+            status=status,
+            error_code=receipt.error_code or None,
+        )
+    return HttpResponse()
+
+
+@csrf_exempt
+@require_POST
+def http_inbound(request: HttpRequest) -> HttpResponse:
+    if not _gateway_signed(request):
+        return HttpResponseForbidden("bad signature")
+    try:
+        messages = http_gateway.read_inbound(request.body, request.content_type or "")
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    for message in messages:
+        record_inbound_message(
+            provider=http_gateway.HttpGatewayProvider.name,
+            provider_message_id=message.provider_message_id,
+            sender=message.sender,
+            recipient=message.recipient,
+            text=message.text,
+        )
+    return HttpResponse()

@@ -1,0 +1,148 @@
+"""``avis demo``: a small Mutuelle Horizon, loaded once for the module, checked as a visitor would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, time, timedelta
+from io import StringIO
+from statistics import mean
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Q
+from django.utils import timezone
+
+from avis.analytics.queries import metric_values
+from avis.cases.models import Case
+from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
+from avis.dashboard.demo.live import LiveFeed
+from avis.governance.models import Decision
+from avis.interactions.models import Agent, Interaction
+from avis.messaging.models import MessageStatus, OutboundMessage
+from avis.surveys.models import Answer, Invitation, Response
+
+pytestmark = pytest.mark.django_db
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker) -> Iterator[LoadReport]:  # noqa: ANN001
+    with django_db_blocker.unblock():
+        report = load_demo(customers=200, interactions=1500, seed=7)
+        yield report
+        drop_demo(report.organisation)
+
+
+def test_history_covers_every_touchpoint_with_answers(demo: LoadReport) -> None:
+    organisation = demo.organisation
+    assert Interaction.objects.filter(organisation=organisation).count() == 1500
+    answered = set(
+        Response.objects.filter(organisation=organisation).values_list("touchpoint__code", flat=True)
+    )
+    assert answered == {"call_center.call", "web.chat", "branch.visit", "claim.settled"}
+    invited = Invitation.objects.filter(organisation=organisation).count()
+    responses = Response.objects.filter(organisation=organisation).count()
+    assert 0.3 < responses / invited < 0.6
+
+
+def test_twenty_agents_score_differently(demo: LoadReport) -> None:
+    organisation = demo.organisation
+    assert Agent.objects.filter(organisation=organisation).count() == 20
+    scores: dict[str, list[int]] = {}
+    for name, number in Answer.objects.filter(
+        organisation=organisation, attribution="agent", not_applicable=False
+    ).values_list("agent__name", "number"):
+        scores.setdefault(name, []).append(number)
+    means = {name: mean(values) for name, values in scores.items() if len(values) >= 3}
+    assert len(means) >= 15
+    assert max(means.values()) - min(means.values()) > 1.0
+
+
+def test_answers_and_comments_come_in_french_and_english(demo: LoadReport) -> None:
+    comments = Answer.objects.filter(organisation=demo.organisation, kind="text").exclude(text="")
+    by_language = set(comments.values_list("response__locale", flat=True))
+    assert by_language == {"fr", "en"}
+    assert comments.count() >= 30
+
+
+def test_unhappy_answers_opened_cases_and_most_old_ones_are_closed(demo: LoadReport) -> None:
+    cases = Case.objects.filter(organisation=demo.organisation)
+    assert cases.exists()
+    unhappy = Response.objects.filter(organisation=demo.organisation).filter(
+        Q(answers__kind="nps", answers__number__lte=6)
+        | Q(answers__attribution="resolution", answers__choice="no")
+    )
+    assert cases.count() == unhappy.distinct().count()
+    old = cases.filter(opened_at__lt=timezone.now() - timedelta(days=7))
+    assert old.filter(status="resolved").count() > 0.8 * old.count()
+
+
+def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:
+    for metric in ("nps", "resolution_rate", "response_rate"):
+        values = metric_values(organisation=demo.organisation, metric=metric, period="month")
+        assert {v.touchpoint for v in values} == {
+            "call_center.call",
+            "web.chat",
+            "branch.visit",
+            "claim.settled",
+        }
+        for value in values:
+            estimate = value.estimate
+            assert estimate.n > 0
+            assert estimate.ci_low < estimate.ci_high
+            if metric != "nps":  # Wilson intervals always hold the observed rate
+                assert estimate.ci_low <= estimate.value <= estimate.ci_high
+
+
+def test_governance_kept_customers_from_being_over_surveyed(demo: LoadReport) -> None:
+    reasons = set(Decision.objects.filter(organisation=demo.organisation).values_list("reason", flat=True))
+    assert {"eligible", "not_sampled", "cap_reached", "quarantine"} <= reasons
+
+
+def test_old_invitations_are_not_sent_again_when_the_worker_starts(demo: LoadReport) -> None:
+    waiting = OutboundMessage.objects.filter(
+        organisation=demo.organisation, status=MessageStatus.PENDING, not_before__lte=timezone.now()
+    )
+    assert not waiting.exists()
+    assert OutboundMessage.objects.filter(organisation=demo.organisation, status=MessageStatus.SENT).exists()
+
+
+def _next_tuesday_morning() -> datetime:
+    today = timezone.now().astimezone(PARIS).date()
+    day = today + timedelta(days=(1 - today.weekday()) % 7 or 7)
+    return datetime.combine(day, time(11, 0), tzinfo=PARIS)
+
+
+def test_live_feed_brings_new_interactions_and_answers(demo: LoadReport) -> None:
+    organisation = demo.organisation
+    before = Interaction.objects.filter(organisation=organisation).count()
+    answers_before = Response.objects.filter(organisation=organisation).count()
+    feed = LiveFeed(organisation_id=organisation.id, seed=3)
+    start = _next_tuesday_morning()
+    ticks = [feed.tick(now=start + timedelta(seconds=30 * step)) for step in range(30)]
+    assert Interaction.objects.filter(organisation=organisation).count() == before + sum(
+        t.interactions for t in ticks
+    )
+    assert sum(t.interactions for t in ticks) >= 30
+    assert sum(t.invitations for t in ticks) > 0
+    assert sum(t.answers for t in ticks) > 0
+    assert Response.objects.filter(organisation=organisation).count() == answers_before + sum(
+        t.answers for t in ticks
+    )
+
+
+def test_running_the_command_again_without_reset_loads_nothing(demo: LoadReport) -> None:
+    before = Interaction.objects.filter(organisation=demo.organisation).count()
+    out = StringIO()
+    call_command("demo", "--no-serve", stdout=out)
+    assert "already loaded" in out.getvalue()
+    assert "horizon-demo" in out.getvalue()
+    assert Interaction.objects.count() == before
+
+
+def test_reset_loads_the_demo_afresh(demo: LoadReport) -> None:
+    out = StringIO()
+    call_command("demo", "--no-serve", "--reset", "--customers", "40", "--interactions", "120", stdout=out)
+    assert "API key" in out.getvalue() and "avis_" in out.getvalue()
+    assert Interaction.objects.filter(organisation__slug="mutuelle-horizon").count() == 120

@@ -1,0 +1,50 @@
+"""An inbound text is tied to a customer only when its number says unambiguously whose it is."""
+
+from __future__ import annotations
+
+import pytest
+
+from avis.customers.models import Customer
+from avis.messaging.models import OutboundMessage
+from avis.messaging.services import deliver_message, record_inbound_message
+from tests.helpers import open_all_day, post_interaction
+
+pytestmark = pytest.mark.django_db
+
+
+def receive(sender: str, sid: str = "") -> object:
+    return record_inbound_message(
+        provider="http", provider_message_id=sid, sender=sender, recipient="AVIS", text="10"
+    )
+
+
+def test_number_of_one_customer_finds_them_without_a_message_sent(org) -> None:
+    customer = Customer.objects.create(organisation=org.organisation, external_id="C-9", phone="+33612345678")
+    message = receive("0033612345678")
+    assert message.sender == "+33612345678"
+    assert (message.organisation_id, message.customer_id, message.reply_to_id) == (
+        org.organisation.id,
+        customer.id,
+        None,
+    )
+
+
+def test_number_shared_by_two_organisations_is_settled_by_the_last_text_we_sent(org, other_org, api) -> None:
+    Customer.objects.create(organisation=other_org.organisation, external_id="X-1", phone="+33612345678")
+    open_all_day(org.organisation)
+    post_interaction(api, "evt-1", email=None, phone="06 12 34 56 78")  # C-1 of org, same number
+    assert receive("+33612345678").organisation_id is None  # a guess could leak across tenants
+
+    outbound = OutboundMessage.objects.get()
+    deliver_message(message_id=outbound.id)
+
+    reply = receive("+33612345678")
+    assert reply.organisation_id == org.organisation.id
+    assert reply.customer.external_id == "C-1"
+    assert reply.reply_to_id == outbound.id
+
+
+def test_same_provider_message_twice_is_one_row(org) -> None:
+    first = receive("+33612345678", sid="in-7")
+    again = receive("+33612345678", sid="in-7")
+    assert first.id == again.id

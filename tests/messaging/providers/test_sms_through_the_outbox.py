@@ -1,0 +1,81 @@
+"""SMS invitations leave through the outbox and the configured provider, failures included."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from avis.customers.models import Customer
+from avis.messaging.models import OutboundMessage
+from avis.messaging.services import Delivery, deliver_message
+from avis.surveys.models import Invitation
+from tests.helpers import open_all_day, post_interaction
+from tests.messaging.providers.servers import Reply, twilio_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phone_only_customer_gets_one_sms_with_the_survey_link_from_the_gateway(org, api, gateway) -> None:
+    open_all_day(org.organisation)
+    response = post_interaction(api, "evt-e2e", email=None, phone="06 12 34 56 78")
+    assert response.status_code == 200
+    assert response.json()["decision"]["outcome"] == "invite"
+
+    (request,) = gateway.received  # dispatched on commit, sent by the (inline) worker
+    (sms,) = request.json()["messages"]
+    invitation = Invitation.objects.get()
+    assert sms["to"] == "+33612345678"
+    assert re.search(rf"https://avis\.example\.fr/s/{invitation.token}\b", sms["text"])
+    assert request.headers["idempotency-key"] == f"invitation-{invitation.id}"
+    message = OutboundMessage.objects.get()
+    assert (message.status, message.provider) == ("sent", "http")
+    assert message.provider_message_id.startswith("gw-")
+    assert invitation.status == "sent"
+
+
+@pytest.mark.django_db
+def test_gateway_error_leaves_the_message_for_a_later_try(queued_sms, gateway) -> None:
+    gateway.script.append(Reply(503, {"error": "maintenance"}))
+    assert deliver_message(message_id=queued_sms.id) == Delivery.RETRY
+    queued_sms.refresh_from_db()
+    assert (queued_sms.status, queued_sms.attempts) == ("pending", 1)
+    assert "503" in queued_sms.last_error
+
+
+@pytest.mark.django_db
+def test_gateway_refusal_fails_the_message_for_good(queued_sms, gateway) -> None:
+    gateway.script.append(Reply(400, {"error": "bad destination"}))
+    assert deliver_message(message_id=queued_sms.id) == Delivery.FAILED
+    queued_sms.refresh_from_db()
+    assert queued_sms.status == "failed"
+    assert Customer.objects.get().phone_status == "ok"  # a gateway 4xx doesn't say which part was wrong
+
+
+@pytest.mark.django_db
+def test_twilio_rejecting_the_number_marks_the_customer_phone_invalid(queued_sms, twilio) -> None:
+    twilio.script.append(
+        twilio_error(400, 21211, "The 'To' number +33612345678 is not a valid phone number.")
+    )
+    assert deliver_message(message_id=queued_sms.id) == Delivery.FAILED
+    queued_sms.refresh_from_db()
+    assert queued_sms.status == "failed"
+    customer = Customer.objects.get()
+    assert customer.phone_status == "invalid"
+    assert customer.phone_failed_at is not None
+
+
+@pytest.mark.django_db
+def test_twilio_outage_leaves_the_message_for_a_later_try(queued_sms, twilio) -> None:
+    twilio.script.append(twilio_error(500, 20500, "Internal Server Error"))
+    assert deliver_message(message_id=queued_sms.id) == Delivery.RETRY
+    queued_sms.refresh_from_db()
+    assert queued_sms.status == "pending"
+    assert Customer.objects.get().phone_status == "ok"
+
+
+@pytest.mark.django_db
+def test_message_records_the_provider_that_actually_sent_it(queued_sms, twilio) -> None:
+    assert queued_sms.provider == "console"  # queued before Twilio was configured
+    deliver_message(message_id=queued_sms.id)
+    queued_sms.refresh_from_db()
+    assert queued_sms.provider == "twilio"
