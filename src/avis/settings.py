@@ -250,7 +250,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("AVIS_LOG_LEVEL", "INFO")},
-    "loggers": {"huey": {"level": "WARNING"}, "django.db.backends": {"level": "WARNING"}},
+    # The Huey consumer logs through its own handler; propagating too would print each line twice.
+    "loggers": {"huey": {"propagate": False}, "django.db.backends": {"level": "WARNING"}},
 }
 
 # Batches of 10,000 interactions are several megabytes of JSON.
