@@ -60,8 +60,13 @@ def insert_rows(objs: Sequence[M]) -> None:
             # Column by column, so that a column of plain values passes in one check.
             columns = zip(*(read(obj) for obj in chunk), strict=True)
             converted = [convert(column) for convert, column in zip(converters, columns, strict=True)]
-            params = list(chain.from_iterable(zip(*converted, strict=True)))
-            cursor.execute(_insert_sql(model, alias, len(chunk)), params)
+            if connection.vendor == "postgresql":
+                # One array a column, as bulk_create does there: a short statement to plan.
+                params = [list(column) for column in converted]
+                cursor.execute(_unnest_sql(model, alias), params)
+            else:
+                params = list(chain.from_iterable(zip(*converted, strict=True)))
+                cursor.execute(_insert_sql(model, alias, len(chunk)), params)
             keys.extend(pk for (pk,) in cursor.fetchall())
     # Only once every statement went through, so that a caller retrying row by
     # row after an IntegrityError starts from unsaved objects.
@@ -128,6 +133,18 @@ def _only(column: Sequence[Any], kinds: frozenset[type]) -> bool:
 
 _KEYS = frozenset({int, type(None)})
 _TEXTS = frozenset({str})
+
+
+@lru_cache(maxsize=64)
+def _unnest_sql(model: type[models.Model], alias: str) -> str:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = _insert_fields(model) or []
+    columns = ", ".join(quote(field.column) for field in fields)
+    # Without the type's parameters, as bulk_create: varchar[], not varchar(64)[].
+    arrays = ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields)  # type: ignore[union-attr]
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)  # type: ignore[union-attr]
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}) RETURNING {pk}"  # noqa: S608
 
 
 def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
