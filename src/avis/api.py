@@ -104,12 +104,23 @@ def _register_routers() -> None:
     from avis.analytics.api import router as analytics_router
     from avis.cases.api import router as cases_router
     from avis.customers.api import router as customers_router
+    from avis.governance.api import router as governance_router
     from avis.interactions.api import router as interactions_router
 
     api.add_router("/interactions", interactions_router)
     api.add_router("/customers", customers_router)
+    api.add_router("/policy", governance_router)
     api.add_router("/cases", cases_router)
     api.add_router("/metrics", analytics_router)
+
+    from avis.analytics.api import comments_router, drivers_router
+
+    api.add_router("/comments", comments_router)
+    api.add_router("/drivers", drivers_router)
+
+    from avis.analytics.api import exports_router
+
+    api.add_router("/exports", exports_router)
 
 
 _register_routers()

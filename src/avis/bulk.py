@@ -205,3 +205,17 @@ def collector_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _resume:
                 gc.enable()
+
+
+def related(obj: M, **objects: models.Model | None) -> M:
+    """Give ``obj`` its foreign keys by key and cache the related objects on it.
+
+    ``Model(customer=customer)`` goes through the related descriptor, ~30 µs a
+    key; ten thousand rows of four keys is over a second of ingest. Setting the
+    key column and the cache directly builds the same object.
+    """
+    for name, value in objects.items():
+        field = obj._meta.get_field(name)
+        setattr(obj, field.attname, None if value is None else value.pk)  # type: ignore[union-attr]
+        field.set_cached_value(obj, value)  # type: ignore[union-attr]
+    return obj

@@ -172,8 +172,8 @@ AVIS_EMAIL_PROVIDER = env_str("AVIS_EMAIL_PROVIDER", "console")
 AVIS_SMS_PROVIDER = env_str("AVIS_SMS_PROVIDER", "console")
 if AVIS_EMAIL_PROVIDER not in {"smtp", "console"}:
     raise ConfigurationError("AVIS_EMAIL_PROVIDER must be 'smtp' or 'console'")
-if AVIS_SMS_PROVIDER not in {"console", "twilio", "http"}:
-    raise ConfigurationError("AVIS_SMS_PROVIDER must be 'console', 'twilio' or 'http'")
+if AVIS_SMS_PROVIDER not in {"console", "twilio", "http", "simulator"}:
+    raise ConfigurationError("AVIS_SMS_PROVIDER must be 'console', 'twilio', 'http' or 'simulator'")
 AVIS_SMS_SENDER = env_str("AVIS_SMS_SENDER", "")
 AVIS_SMS_TIMEOUT = env_int("AVIS_SMS_TIMEOUT", 10)
 AVIS_TWILIO_ACCOUNT_SID = env_str("AVIS_TWILIO_ACCOUNT_SID", "")
@@ -220,6 +220,20 @@ if (AVIS_SMS_HTTP_BODY_FORMAT == "form" or AVIS_SMS_HTTP_METHOD == "GET") and no
     raise ConfigurationError("AVIS_SMS_HTTP_BODY_TEMPLATE must map names to strings for form bodies and GET")
 AVIS_INVITATION_TTL_DAYS = env_int("AVIS_INVITATION_TTL_DAYS", 7)
 AVIS_OUTBOX_STALE_SECONDS = env_int("AVIS_OUTBOX_STALE_SECONDS", 300)
+# Outgoing case webhooks: first retry after this many seconds, doubling each time; request timeout.
+AVIS_WEBHOOK_RETRY_SECONDS = env_int("AVIS_WEBHOOK_RETRY_SECONDS", 30)
+AVIS_WEBHOOK_TIMEOUT = env_int("AVIS_WEBHOOK_TIMEOUT", 10)
+# Messages per second each provider may take from one worker process (0: no limit).
+AVIS_SMS_RATE_LIMIT = env_int("AVIS_SMS_RATE_LIMIT", 30)
+AVIS_EMAIL_RATE_LIMIT = env_int("AVIS_EMAIL_RATE_LIMIT", 0)
+# Price of one SMS segment, in the organisation's currency (a decimal string).
+AVIS_SMS_PRICE_PER_SEGMENT = env_str("AVIS_SMS_PRICE_PER_SEGMENT", "0.05")
+# Hours after the invitation before the one reminder (0: no reminder).
+AVIS_REMINDER_DELAY_HOURS = env_int("AVIS_REMINDER_DELAY_HOURS", 48)
+# Hours of silence after which an SMS conversation is closed with what it collected.
+AVIS_SMS_CONVERSATION_IDLE_HOURS = env_int("AVIS_SMS_CONVERSATION_IDLE_HOURS", 24)
+# Bounce and complaint reports posted to /hooks/email/events carry an HMAC-SHA256 with this secret.
+AVIS_EMAIL_WEBHOOK_SECRET = env_str("AVIS_EMAIL_WEBHOOK_SECRET", "")
 
 # --- Background work (Huey) ---------------------------------------------------
 AVIS_REDIS_URL = env_str("AVIS_REDIS_URL", "")

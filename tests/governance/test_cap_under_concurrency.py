@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 @pytest.mark.parametrize("existing_customer", [True, False])
 def test_fifty_simultaneous_interactions_respect_the_cap(org, existing_customer) -> None:
-    open_all_day(org.organisation, max_surveys=2, window_days=30, quarantine_days=0)
+    open_all_day(org.organisation, windows=[{"max": 2, "days": 30}], quarantine_days=0)
     client = Client(headers={"Authorization": f"Bearer {org.api_key}"})
     if existing_customer:
         # The customer exists but has never been surveyed: only the lock keeps the count right.

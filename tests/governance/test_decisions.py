@@ -29,7 +29,7 @@ def decide(org, external_id: str, at: datetime, **kwargs) -> Decision:  # noqa: 
 
 
 def test_second_interaction_within_quarantine_is_skipped(org) -> None:
-    open_all_day(org.organisation, quarantine_days=14, max_surveys=5)
+    open_all_day(org.organisation, quarantine_days=14, windows=[{"max": 5, "days": 90}])
     start = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
     assert decide(org, "e1", start).outcome == "invite"
     second = decide(org, "e2", start + timedelta(days=3), touchpoint="branch.visit")
@@ -40,7 +40,7 @@ def test_second_interaction_within_quarantine_is_skipped(org) -> None:
 
 
 def test_cap_counts_surveys_across_touchpoints_in_the_rolling_window(org) -> None:
-    open_all_day(org.organisation, quarantine_days=0, max_surveys=2, window_days=30)
+    open_all_day(org.organisation, quarantine_days=0, windows=[{"max": 2, "days": 30}])
     start = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
     assert decide(org, "e1", start).outcome == "invite"
     assert decide(org, "e2", start + timedelta(days=5), touchpoint="branch.visit").outcome == "invite"

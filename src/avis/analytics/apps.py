@@ -7,3 +7,6 @@ class AnalyticsConfig(AppConfig):
     name = "avis.analytics"
     label = "analytics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from avis.analytics import receivers  # noqa: F401  (connects the signal receivers)

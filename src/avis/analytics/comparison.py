@@ -113,20 +113,32 @@ def difference_of_means(a: ArrayLike, b: ArrayLike, *, confidence: float = 0.95)
     """
     x = np.asarray(a, dtype=float).ravel()
     y = np.asarray(b, dtype=float).ravel()
+    return difference_of_mean_summaries(
+        (float(x.mean()) if x.size else 0.0, float(x.var(ddof=1)) if x.size > 1 else 0.0, int(x.size)),
+        (float(y.mean()) if y.size else 0.0, float(y.var(ddof=1)) if y.size > 1 else 0.0, int(y.size)),
+        confidence=confidence,
+    )
+
+
+def difference_of_mean_summaries(
+    a: tuple[float, float, int], b: tuple[float, float, int], *, confidence: float = 0.95
+) -> Difference:
+    """Welch's difference from (mean, sample variance, n) of each side: what the roll-ups give."""
+    (mean_a, variance_a, n_a), (mean_b, variance_b, n_b) = a, b
     method = "welch t"
-    if x.size < 2 or y.size < 2:
-        diff = float(x.mean() - y.mean()) if x.size and y.size else None
-        return Difference(diff, None, None, None, int(x.size), int(y.size), method)
-    var_a, var_b = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    diff = float(x.mean() - y.mean())
+    if n_a < 2 or n_b < 2:
+        diff = mean_a - mean_b if n_a and n_b else None
+        return Difference(diff, None, None, None, n_a, n_b, method)
+    var_a, var_b = variance_a / n_a, variance_b / n_b
+    diff = mean_a - mean_b
     se = math.sqrt(var_a + var_b)
     if se == 0:
-        return Difference(diff, None, None, 1.0 if diff == 0 else None, int(x.size), int(y.size), method)
-    df = (var_a + var_b) ** 2 / (var_a**2 / (x.size - 1) + var_b**2 / (y.size - 1))
+        return Difference(diff, None, None, 1.0 if diff == 0 else None, n_a, n_b, method)
+    df = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
     t = diff / se
     half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
     p_value = float(2 * student_t.sf(abs(t), df))
-    return Difference(diff, diff - half, diff + half, p_value, int(x.size), int(y.size), method)
+    return Difference(diff, diff - half, diff + half, p_value, n_a, n_b, method)
 
 
 def benjamini_hochberg(p_values: ArrayLike, q: float = 0.05) -> MultipleTests:

@@ -1,24 +1,52 @@
-"""Every figure avis shows is computed here, once: screens, API and exports read it from here."""
+"""Every figure avis shows is computed here, once: screens, API, exports and reports read it from here.
+
+Figures over answers are sums of the daily roll-ups (``models.DailyRollup``);
+a filter on a customer segment, which the roll-ups do not keep, reads the raw
+answers through the same aggregates (``rollups.answer_aggregates``). Response
+rates count invitations, one row each, straight from their table.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay, TruncMonth, TruncQuarter, TruncWeek
 
 from avis.accounts.models import Organisation
-from avis.analytics.stats import Estimate, nps, wilson
-from avis.interactions.models import Touchpoint
+from avis.analytics.models import ROLLUP_MEASURES, AnalyticsSettings, DailyRollup
+from avis.analytics.rollups import ANSWER_MEASURES, answer_aggregates
+from avis.analytics.stats import Estimate, mean_from_sums, nps, wilson
+from avis.errors import ValidationFailed
+from avis.interactions.models import Agent, Team, Touchpoint
 from avis.surveys.models import Answer, Invitation
 
-Metric = Literal["nps", "resolution_rate", "response_rate"]
-Period = Literal["week", "month"]
-METRICS: tuple[Metric, ...] = ("nps", "resolution_rate", "response_rate")
-MIN_RELIABLE_N = 30
+Metric = Literal["nps", "resolution_rate", "response_rate", "csat", "csat_mean", "agent_score", "agent_mean"]
+Period = Literal["day", "week", "month", "quarter", "all"]
+Dimension = Literal["touchpoint", "team", "agent", "channel"]
+METRICS: tuple[Metric, ...] = get_args(Metric)
+PERIODS: tuple[Period, ...] = get_args(Period)
+DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
+# Agent-attributed figures: what a team or an agent may fairly be judged on ("not applicable" left out).
+AGENT_METRICS: tuple[Metric, ...] = ("agent_score", "agent_mean")
+MIN_RELIABLE_N = 30  # the default of AnalyticsSettings.min_n
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which answers a figure covers; ``segment`` is a customer attribute and its value."""
+
+    touchpoint: str | None = None
+    team: str | None = None
+    agent: str | None = None
+    channel: str | None = None
+    segment: tuple[str, str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -26,29 +54,219 @@ class MetricValue:
     metric: str
     touchpoint: str
     period: str
-    period_start: date
+    period_start: date | None
     estimate: Estimate
+    team: str = ""
+    agent: str = ""
+    channel: str = ""
+    min_n: int = MIN_RELIABLE_N
 
     @property
     def reliable(self) -> bool:
         """Below the minimum n a figure is shown greyed with its interval, never alone."""
-        return self.estimate.n >= MIN_RELIABLE_N
+        return self.estimate.n >= self.min_n
 
 
-def _trunc(period: Period, field: str, zone: ZoneInfo) -> TruncWeek | TruncMonth:
-    return TruncWeek(field, tzinfo=zone) if period == "week" else TruncMonth(field, tzinfo=zone)
+# The roll-up columns each metric reads: summing only those keeps a query over months cheap.
+MEASURES_OF: dict[str, tuple[str, ...]] = {
+    "nps": ("nps_promoters", "nps_passives", "nps_detractors"),
+    "resolution_rate": ("resolved_yes", "resolved_partly", "resolved_no"),
+    "csat": ("csat_n", "csat_top2", "agent_n", "agent_top2"),
+    "csat_mean": ("csat_n", "csat_sum", "csat_sumsq", "agent_n", "agent_sum", "agent_sumsq"),
+    "agent_score": ("agent_n", "agent_top2"),
+    "agent_mean": ("agent_n", "agent_sum", "agent_sumsq"),
+}
 
 
-def _window(rows: QuerySet, field: str, since: datetime | None, until: datetime | None) -> QuerySet:
-    if since:
-        rows = rows.filter(**{f"{field}__gte": since})
-    if until:
-        rows = rows.filter(**{f"{field}__lt": until})
+def analytics_settings(*, organisation: Organisation) -> AnalyticsSettings:
+    """The organisation's settings, or the defaults (unsaved) when it never changed them."""
+    found = AnalyticsSettings.objects.filter(organisation=organisation).first()
+    return found or AnalyticsSettings(organisation=organisation)
+
+
+def parse_segment(raw: str | None) -> tuple[str, str] | None:
+    """``"attribute=value"`` → (attribute, value); the attribute is a customer attribute's key."""
+    if not raw:
+        return None
+    key, sep, value = raw.partition("=")
+    key = key.strip()
+    if not sep or not key or not key.replace("_", "").replace("-", "").isalnum():
+        raise ValidationFailed("a segment reads attribute=value", field="segment")
+    return key, value.strip()
+
+
+def estimate_of(metric: Metric, stats: Mapping[str, int], *, confidence: float = 0.95) -> Estimate:
+    """The metric from summed statistics, with its interval and the method named."""
+    s = {name: int(stats.get(name) or 0) for name in (*ROLLUP_MEASURES, "invited", "responded")}
+    if metric == "nps":
+        return nps(s["nps_promoters"], s["nps_passives"], s["nps_detractors"], confidence=confidence)
+    if metric == "resolution_rate":
+        n = s["resolved_yes"] + s["resolved_partly"] + s["resolved_no"]
+        return wilson(s["resolved_yes"], n, confidence=confidence)
+    if metric == "csat":
+        return wilson(s["csat_top2"] + s["agent_top2"], s["csat_n"] + s["agent_n"], confidence=confidence)
+    if metric == "csat_mean":
+        return mean_from_sums(
+            s["csat_n"] + s["agent_n"],
+            s["csat_sum"] + s["agent_sum"],
+            s["csat_sumsq"] + s["agent_sumsq"],
+            confidence=confidence,
+        )
+    if metric == "agent_score":
+        return wilson(s["agent_top2"], s["agent_n"], confidence=confidence)
+    if metric == "agent_mean":
+        return mean_from_sums(s["agent_n"], s["agent_sum"], s["agent_sumsq"], confidence=confidence)
+    if metric == "response_rate":
+        return wilson(s["responded"], s["invited"], confidence=confidence)
+    raise ValidationFailed(f"unknown metric {metric}", field="metric")
+
+
+def _local_day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def _first_day_after(until: datetime, zone: ZoneInfo) -> date:
+    """Days strictly before ``until``: a day that has begun before it still counts."""
+    local = until.astimezone(zone)
+    return local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
+
+
+def _trunc(period: Period, field_name: str, zone: ZoneInfo | None) -> Any:
+    kind = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth, "quarter": TruncQuarter}[period]
+    return kind(field_name, tzinfo=zone) if zone else kind(field_name)
+
+
+def _ids(organisation: Organisation, filters: Filters) -> dict[str, int]:
+    """The filters' codes as ids; an unknown code matches nothing (id 0 is never used)."""
+    ids = {}
+    if filters.touchpoint:
+        tp = Touchpoint.objects.filter(organisation=organisation, code=filters.touchpoint).first()
+        ids["touchpoint"] = tp.pk if tp else 0
+    if filters.team:
+        team = Team.objects.filter(organisation=organisation, code=filters.team).first()
+        ids["team"] = team.pk if team else 0
+    if filters.agent:
+        agent = Agent.objects.filter(organisation=organisation, external_id=filters.agent).first()
+        ids["agent"] = agent.pk if agent else 0
+    return ids
+
+
+# Where each grouping dimension lives in each source.
+_COLUMNS = {
+    "rollup": {"touchpoint": "touchpoint_id", "team": "team_key", "agent": "agent_key", "channel": "channel"},
+    "answer": {
+        "touchpoint": "touchpoint_id",
+        "team": "team_id",
+        "agent": "agent_id",
+        "channel": "response__channel",
+    },
+    "invitation": {
+        "touchpoint": "touchpoint_id",
+        "team": "interaction__team_id",
+        "agent": "interaction__agent_id",
+        "channel": "channel",
+    },
+}
+
+
+def _filtered(rows: QuerySet, source: str, ids: Mapping[str, int], filters: Filters) -> QuerySet:
+    columns = _COLUMNS[source]
+    for dimension, value in ids.items():
+        rows = rows.filter(**{columns[dimension]: value})
+    if filters.channel:
+        rows = rows.filter(**{columns["channel"]: filters.channel})
+    if filters.segment:
+        customer = "response__customer" if source == "answer" else "customer"
+        key, value = filters.segment
+        rows = rows.filter(**{f"{customer}__attributes__{key}": value})
     return rows
 
 
-def _as_date(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
+def statistics(
+    *,
+    organisation: Organisation,
+    period: Period = "month",
+    group_by: Sequence[Dimension] = ("touchpoint",),
+    filters: Filters | None = None,
+    invitations: bool = False,
+    measures: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Summed statistics per group and period: the roll-ups, or raw answers when a segment is asked.
+
+    Each row has the group's ids (``touchpoint``, ``team``, ``agent``, ``channel``), ``bucket``
+    (the period's first day, None for ``all``) and every measure; with ``invitations``, the
+    ``invited``/``responded`` counts instead. ``measures`` limits the roll-up sums to those named.
+    """
+    filters = filters or Filters()
+    zone = ZoneInfo(organisation.default_time_zone)
+    ids = _ids(organisation, filters)
+    if invitations:
+        source = "invitation"
+        rows = Invitation.objects.filter(organisation=organisation, status__in=["sent", "responded"])
+        stamp = "planned_at"
+    elif filters.segment:
+        source, rows, stamp = "answer", Answer.objects.filter(organisation=organisation), "answered_at"
+    else:
+        source, rows, stamp = "rollup", DailyRollup.objects.filter(organisation=organisation), "day"
+    rows = _filtered(rows, source, ids, filters)
+    if source == "rollup":
+        if filters.since:
+            rows = rows.filter(day__gte=_local_day(filters.since, zone))
+        if filters.until:
+            rows = rows.filter(day__lt=_first_day_after(filters.until, zone))
+    else:
+        if filters.since:
+            rows = rows.filter(**{f"{stamp}__gte": filters.since})
+        if filters.until:
+            rows = rows.filter(**{f"{stamp}__lt": filters.until})
+    columns = _COLUMNS[source]
+    group = {f"g_{d}": F(columns[d]) for d in group_by}
+    if period != "all":
+        group["bucket"] = _trunc(period, stamp, None if source == "rollup" else zone)
+    if source == "rollup":
+        aggregates: dict[str, Any] = {m: Sum(m) for m in (measures or ROLLUP_MEASURES)}
+    elif source == "answer":
+        aggregates = answer_aggregates()
+    else:
+        aggregates = {"invited": Count("id"), "responded": Count("id", filter=Q(status="responded"))}
+    if group:
+        grouped: Iterable[dict[str, Any]] = (
+            rows.annotate(**group).values(*group).annotate(**aggregates).order_by()
+        )
+    else:  # one figure for the whole window: .values() without fields would group by every column
+        grouped = [rows.aggregate(**aggregates)]
+    result = []
+    for row in grouped:
+        out = {d: row.get(f"g_{d}") for d in group_by}
+        bucket = row.get("bucket")
+        out["bucket"] = bucket.date() if isinstance(bucket, datetime) else bucket
+        for measure in ("invited", "responded") if invitations else ANSWER_MEASURES + ("responses",):
+            out[measure] = int(row.get(measure) or 0)
+        result.append(out)
+    return result
+
+
+@dataclass
+class Labels:
+    """Codes to show for the ids a grouping returns."""
+
+    touchpoints: dict[int, str] = field(default_factory=dict)
+    teams: dict[int, str] = field(default_factory=dict)
+    agents: dict[int, str] = field(default_factory=dict)
+
+    def of(self, dimension: str, key: Any) -> str:
+        if dimension == "channel":
+            return key or ""
+        table = {"touchpoint": self.touchpoints, "team": self.teams, "agent": self.agents}[dimension]
+        return table.get(key or 0, "")
+
+
+def labels_of(*, organisation: Organisation) -> Labels:
+    return Labels(
+        dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code")),
+        dict(Team.objects.filter(organisation=organisation).values_list("id", "code")),
+        dict(Agent.objects.filter(organisation=organisation).values_list("id", "external_id")),
+    )
 
 
 def metric_values(
@@ -56,61 +274,94 @@ def metric_values(
     organisation: Organisation,
     metric: Metric,
     period: Period = "month",
+    group_by: Sequence[Dimension] = ("touchpoint",),
     touchpoint: str | None = None,
+    team: str | None = None,
+    agent: str | None = None,
+    channel: str | None = None,
+    segment: tuple[str, str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     confidence: float = 0.95,
 ) -> list[MetricValue]:
-    """One value per touchpoint and period, in the organisation's time zone, oldest first."""
-    zone = ZoneInfo(organisation.default_time_zone)
-    codes = dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code"))
-    if metric == "response_rate":
-        rows = Invitation.objects.filter(organisation=organisation, status__in=["sent", "responded"])
-        rows = _window(rows, "planned_at", since, until)
-        stamp = "planned_at"
-    else:
-        rows = Answer.objects.filter(organisation=organisation)
-        rows = rows.filter(kind="nps") if metric == "nps" else rows.filter(attribution="resolution")
-        rows = _window(rows.filter(not_applicable=False), "answered_at", since, until)
-        stamp = "answered_at"
-    if touchpoint:
-        rows = rows.filter(touchpoint__code=touchpoint)
-    grouped = rows.annotate(bucket=_trunc(period, stamp, zone)).values("touchpoint_id", "bucket")
-    if metric == "nps":
-        counted = grouped.annotate(
-            promoters=Count("id", filter=Q(number__gte=9)),
-            detractors=Count("id", filter=Q(number__lte=6)),
-            n=Count("id"),
-        )
-        estimates = [
-            (
-                row,
-                nps(
-                    row["promoters"],
-                    row["n"] - row["promoters"] - row["detractors"],
-                    row["detractors"],
-                    confidence=confidence,
-                ),
+    """One value per group and period, in the organisation's time zone, oldest first."""
+    if metric not in METRICS:
+        raise ValidationFailed(f"unknown metric {metric}", field="metric")
+    filters = Filters(touchpoint, team, agent, channel, segment, since, until)
+    rows = statistics(
+        organisation=organisation,
+        period=period,
+        group_by=group_by,
+        filters=filters,
+        invitations=metric == "response_rate",
+        measures=MEASURES_OF.get(metric),
+    )
+    labels = labels_of(organisation=organisation)
+    min_n = analytics_settings(organisation=organisation).min_n
+    values = []
+    for row in rows:
+        estimate = estimate_of(metric, row, confidence=confidence)
+        if estimate.n == 0:
+            continue  # a group with answers to other questions only
+        names = {d: labels.of(d, row[d]) for d in group_by}
+        values.append(
+            MetricValue(
+                metric,
+                names.get("touchpoint", ""),
+                period,
+                row["bucket"],
+                estimate,
+                team=names.get("team", ""),
+                agent=names.get("agent", ""),
+                channel=names.get("channel", ""),
+                min_n=min_n,
             )
-            for row in counted
-        ]
-    else:
-        success = Q(status="responded") if metric == "response_rate" else Q(choice="yes")
-        counted = grouped.annotate(hits=Count("id", filter=success), n=Count("id"))
-        estimates = [(row, wilson(row["hits"], row["n"], confidence=confidence)) for row in counted]
-    values = [
-        MetricValue(metric, codes[row["touchpoint_id"]], period, _as_date(row["bucket"]), estimate)
-        for row, estimate in estimates
-    ]
-    return sorted(values, key=lambda v: (v.touchpoint, v.period_start))
+        )
+    return sorted(
+        values, key=lambda v: (v.touchpoint, v.team, v.agent, v.channel, v.period_start or date.min)
+    )
 
 
 def latest_by_touchpoint(
-    *, organisation: Organisation, period: Period = "month"
+    *, organisation: Organisation, period: Period = "month", metrics: Iterable[Metric] | None = None
 ) -> dict[str, dict[str, MetricValue]]:
     """The most recent value of each metric per touchpoint, for the dashboard's summary."""
     summary: dict[str, dict[str, MetricValue]] = {}
-    for metric in METRICS:
+    for metric in metrics or ("nps", "resolution_rate", "response_rate"):
         for value in metric_values(organisation=organisation, metric=metric, period=period):
             summary.setdefault(value.touchpoint, {})[metric] = value  # sorted: the last one wins
     return summary
+
+
+SUMMARY_METRICS: tuple[Metric, ...] = ("nps", "resolution_rate", "agent_score", "csat_mean", "response_rate")
+
+
+def figure_table(
+    *, organisation: Organisation, filters: Filters | None = None, confidence: float = 0.95
+) -> list[tuple[str, dict[str, MetricValue]]]:
+    """Per touchpoint, then all together: each summary metric over the whole window."""
+    filters = filters or Filters()
+    wanted = {
+        "touchpoint": filters.touchpoint,
+        "team": filters.team,
+        "agent": filters.agent,
+        "channel": filters.channel,
+        "segment": filters.segment,
+        "since": filters.since,
+        "until": filters.until,
+        "confidence": confidence,
+    }
+    table: dict[str, dict[str, MetricValue]] = {}
+    for metric in SUMMARY_METRICS:
+        for group_by in (("touchpoint",), ()):
+            for value in metric_values(
+                organisation=organisation, metric=metric, period="all", group_by=group_by, **wanted
+            ):  # type: ignore[arg-type]
+                table.setdefault(value.touchpoint, {})[metric] = value
+    everything = table.pop("", None)
+    rows = sorted(table.items())
+    return [*rows, ("", everything)] if everything else rows
+
+
+def team_choices(*, organisation: Organisation) -> list[tuple[str, str]]:
+    return list(Team.objects.filter(organisation=organisation).order_by("code").values_list("code", "name"))

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Estimate:
     method: str
 
 
+@lru_cache(maxsize=32)
 def _z(confidence: float) -> float:
     return float(norm.ppf(0.5 + confidence / 2))
 
@@ -58,3 +61,19 @@ def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0
     return Estimate(
         100 * score, 100 * max(-1.0, centre - half), 100 * min(1.0, centre + half), n, "adjusted-wald"
     )
+
+
+def mean_from_sums(n: int, total: float, total_of_squares: float, *, confidence: float = 0.95) -> Estimate:
+    """A mean (CSAT, CES…) with Student's t interval, from n, Σx and Σx² (what the roll-ups keep).
+
+    The sample variance is (Σx² − (Σx)²/n)/(n − 1); with whole-number scores the sums are exact
+    integers, so this equals the two-pass formula of ``estimators.mean_t``.
+    """
+    if n == 0:
+        return Estimate(None, None, None, 0, "t")
+    mean = total / n
+    if n == 1:
+        return Estimate(mean, None, None, 1, "t")
+    variance = max(0.0, (total_of_squares - total * total / n) / (n - 1))
+    half = float(student_t.ppf(0.5 + confidence / 2, n - 1)) * math.sqrt(variance / n)
+    return Estimate(mean, mean - half, mean + half, n, "t")

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from django.utils import timezone
+from ninja import Router, Schema, Status
 
 from avis.api import organisation_of
 from avis.cases import services
-from avis.cases.models import Case
-from avis.cases.queries import case_detail, cases_of
+from avis.cases.effect import closed_loop_effect
+from avis.cases.models import AlertRule, Case, RootCause, WebhookDelivery
+from avis.cases.queries import case_detail, cases_of, root_causes_of, webhook_log
 
 router = Router(tags=["cases"])
 
@@ -27,6 +30,10 @@ class CaseOut(Schema):
     status: str
     outcome: str | None
     reasons: list[str]
+    severity: int
+    root_cause: str | None
+    do_not_call: bool
+    escalation_level: int
     customer: str
     touchpoint: str
     agent: str | None
@@ -44,6 +51,10 @@ class CaseOut(Schema):
             status=case.status,
             outcome=case.outcome or None,
             reasons=case.reasons,
+            severity=case.severity,
+            root_cause=case.root_cause.label if case.root_cause else None,
+            do_not_call=case.do_not_call,
+            escalation_level=case.escalation_level,
             customer=case.customer.external_id,
             touchpoint=case.touchpoint.code,
             agent=case.agent.external_id if case.agent else None,
@@ -61,9 +72,221 @@ class CaseDetailOut(CaseOut):
 
 
 class CasePatch(Schema):
-    status: Literal["contacted", "resolved"] | None = None
+    status: Literal["in_progress", "contacted", "resolved", "closed", "reopened"] | None = None
     outcome: str | None = None
+    root_cause_id: int | None = None
+    channel: str = "phone"
     note: str | None = None
+
+
+class RuleIn(Schema):
+    name: str = ""
+    condition: str
+    threshold: int | None = None
+    words: list[str] = []
+    window_days: int = 30
+    touchpoint_id: int | None = None
+    survey_id: int | None = None
+    severity: int = 2
+    is_active: bool = True
+
+
+class RulePatch(Schema):
+    name: str | None = None
+    threshold: int | None = None
+    words: list[str] | None = None
+    window_days: int | None = None
+    severity: int | None = None
+    is_active: bool | None = None
+
+
+class RuleOut(Schema):
+    id: int
+    name: str
+    condition: str
+    threshold: int | None
+    words: list[str]
+    window_days: int
+    touchpoint_id: int | None
+    survey_id: int | None
+    severity: int
+    is_active: bool
+
+    @staticmethod
+    def of(rule: AlertRule) -> RuleOut:
+        return RuleOut(**{name: getattr(rule, name) for name in RuleOut.model_fields})
+
+
+class RootCauseIn(Schema):
+    label: str
+    is_active: bool = True
+
+
+class RootCauseOut(Schema):
+    id: int
+    label: str
+    is_active: bool
+
+    @staticmethod
+    def of(cause: RootCause) -> RootCauseOut:
+        return RootCauseOut(id=cause.id, label=cause.label, is_active=cause.is_active)
+
+
+class WebhookIn(Schema):
+    url: str
+    secret: str = ""
+
+
+class WebhookOut(Schema):
+    id: int
+    url: str
+    secret: str
+    is_active: bool
+
+
+class TryOut(Schema):
+    at: datetime
+    status_code: int | None
+    error: str
+    duration_ms: int
+
+
+class DeliveryOut(Schema):
+    id: int
+    event: str
+    case_id: int | None
+    status: str
+    attempts: int
+    delivered_at: datetime | None
+    tries: list[TryOut]
+
+    @staticmethod
+    def of(delivery: WebhookDelivery) -> DeliveryOut:
+        tries = [
+            TryOut(at=t.at, status_code=t.status_code, error=t.error, duration_ms=t.duration_ms)
+            for t in delivery.tries.all()
+        ]
+        return DeliveryOut(
+            id=delivery.id,
+            event=delivery.event,
+            case_id=delivery.case_id,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            delivered_at=delivery.delivered_at,
+            tries=tries,
+        )
+
+
+@router.get("/rules", response=list[RuleOut])
+def list_rules(request: HttpRequest) -> list[RuleOut]:
+    """The alert rules that open cases; an organisation starts with NPS ≤ 6 and "not resolved"."""
+    return [RuleOut.of(rule) for rule in services.ensure_alert_rules(organisation=organisation_of(request))]
+
+
+@router.post("/rules", response={201: RuleOut})
+def create_rule(request: HttpRequest, payload: RuleIn) -> Status:
+    organisation = organisation_of(request)
+    changes = services.rule_changes(organisation=organisation, raw=payload.dict())
+    return Status(201, RuleOut.of(services.save_alert_rule(organisation=organisation, changes=changes)))
+
+
+@router.patch("/rules/{rule_id}", response=RuleOut)
+def patch_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> RuleOut:
+    organisation = organisation_of(request)
+    changes = services.rule_changes(organisation=organisation, raw=payload.dict(exclude_unset=True))
+    return RuleOut.of(services.save_alert_rule(organisation=organisation, changes=changes, rule_id=rule_id))
+
+
+@router.get("/root-causes", response=list[RootCauseOut])
+def list_root_causes(request: HttpRequest) -> list[RootCauseOut]:
+    return [
+        RootCauseOut.of(c) for c in root_causes_of(organisation=organisation_of(request), active_only=False)
+    ]
+
+
+@router.post("/root-causes", response={201: RootCauseOut})
+def create_root_cause(request: HttpRequest, payload: RootCauseIn) -> Status:
+    cause = services.save_root_cause(
+        organisation=organisation_of(request), label=payload.label, is_active=payload.is_active
+    )
+    return Status(201, RootCauseOut.of(cause))
+
+
+@router.post("/webhooks", response={201: WebhookOut})
+def create_webhook(request: HttpRequest, payload: WebhookIn) -> Status:
+    """Add an endpoint; the secret (given or generated) signs every delivery: keep it."""
+    endpoint = services.add_webhook_endpoint(
+        organisation=organisation_of(request), url=payload.url, secret=payload.secret
+    )
+    out = WebhookOut(id=endpoint.id, url=endpoint.url, secret=endpoint.secret, is_active=endpoint.is_active)
+    return Status(201, out)
+
+
+@router.get("/webhooks/deliveries", response=list[DeliveryOut])
+def list_deliveries(request: HttpRequest) -> list[DeliveryOut]:
+    """The delivery log: every try of every event, newest first."""
+    return [DeliveryOut.of(d) for d in webhook_log(organisation=organisation_of(request))[:200]]
+
+
+class CalendarIn(Schema):
+    hours: dict[str, list[str]]
+    sla_hours: int
+
+
+class CalendarOut(CalendarIn):
+    country: str
+    time_zone: str
+
+
+@router.get("/calendar", response=CalendarOut)
+def get_calendar(request: HttpRequest) -> CalendarOut:
+    """Opening hours per weekday ("0" is Monday) and the SLA in open hours; holidays by country."""
+    organisation = organisation_of(request)
+    calendar = services.calendar_of(organisation=organisation)
+    return CalendarOut(
+        hours=calendar.hours,
+        sla_hours=calendar.sla_hours,
+        country=organisation.default_region,
+        time_zone=organisation.default_time_zone,
+    )
+
+
+@router.put("/calendar", response=CalendarOut)
+def put_calendar(request: HttpRequest, payload: CalendarIn) -> CalendarOut:
+    services.save_calendar(
+        organisation=organisation_of(request), hours=payload.hours, sla_hours=payload.sla_hours
+    )
+    return get_calendar(request)
+
+
+class StepIn(Schema):
+    strategy: str
+    team_id: int | None = None
+    user_id: int | None = None
+
+
+class LadderIn(Schema):
+    steps: list[StepIn]
+
+
+@router.put("/assignment", response=list[StepIn])
+def put_assignment(request: HttpRequest, payload: LadderIn) -> list[StepIn]:
+    """Replace the assignment ladder: the first step owns new cases, the next ones escalate."""
+    steps = services.save_assignment_rules(
+        organisation=organisation_of(request), steps=[step.dict() for step in payload.steps]
+    )
+    return [StepIn(strategy=s.strategy, team_id=s.team_id, user_id=s.user_id) for s in steps]
+
+
+@router.get("/effect")
+def get_effect(request: HttpRequest, days: int = 90) -> dict[str, Any]:
+    """Time to first contact and SLA attainment by team, share resolved, recovery and churn of
+    customers handled in time against those who were not, root causes — each with n and a 95 % CI."""
+    now = timezone.now()
+    effect = closed_loop_effect(
+        organisation=organisation_of(request), since=now - timedelta(days=max(1, min(days, 730))), until=now
+    )
+    return asdict(effect)
 
 
 @router.get("", response=list[CaseOut])
@@ -90,14 +313,22 @@ def get_case(request: HttpRequest, case_id: int) -> CaseDetailOut:
 
 @router.patch("/{case_id}", response=CaseOut)
 def patch_case(request: HttpRequest, case_id: int, payload: CasePatch) -> CaseOut:
-    """Record a call-back (`contacted`) or close the loop (`resolved` with an outcome); add a note."""
+    """Move the case on (`in_progress`, `contacted`, `resolved` with an outcome, `closed`,
+    `reopened`), set its root cause, or add a note."""
     organisation = organisation_of(request)
     user = request.user if request.user.is_authenticated else None
+    note = payload.note or ""
     if payload.note and not payload.status:
         services.add_case_note(organisation=organisation, case_id=case_id, user=user, note=payload.note)
-    if payload.status == "contacted":
+    if payload.root_cause_id and payload.status != "resolved":
+        services.set_root_cause(
+            organisation=organisation, case_id=case_id, user=user, root_cause_id=payload.root_cause_id
+        )
+    if payload.status == "in_progress":
+        services.take_case(organisation=organisation, case_id=case_id, user=user)
+    elif payload.status == "contacted":
         services.mark_customer_contacted(
-            organisation=organisation, case_id=case_id, user=user, note=payload.note or ""
+            organisation=organisation, case_id=case_id, user=user, note=note, channel=payload.channel
         )
     elif payload.status == "resolved":
         services.resolve_case(
@@ -105,6 +336,11 @@ def patch_case(request: HttpRequest, case_id: int, payload: CasePatch) -> CaseOu
             case_id=case_id,
             user=user,
             outcome=payload.outcome or "",
-            note=payload.note or "",
+            note=note,
+            root_cause_id=payload.root_cause_id,
         )
+    elif payload.status == "closed":
+        services.close_case(organisation=organisation, case_id=case_id, user=user, note=note)
+    elif payload.status == "reopened":
+        services.reopen_case(organisation=organisation, case_id=case_id, user=user, note=note)
     return CaseOut.of(case_detail(organisation=organisation, case_id=case_id))

@@ -1,103 +1,577 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, Max
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.accounts.queries import manager_emails
-from avis.cases.models import Case, CaseEvent, CaseOutcome, CaseStatus
+from avis.cases import webhooks
+from avis.cases.calendar import DEFAULT_HOURS, add_business_hours
+from avis.cases.models import (
+    AgentLink,
+    AlertRule,
+    AssignmentRule,
+    BusinessCalendar,
+    Case,
+    CaseEvent,
+    CaseOutcome,
+    CaseStatus,
+    Condition,
+    DeliveryStatus,
+    EventKind,
+    OwnerRole,
+    RootCause,
+    Strategy,
+    TeamOwner,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
+from avis.customers.models import Customer
 from avis.errors import NotFound, ValidationFailed
 from avis.messaging.services import queue_notification
-from avis.surveys.models import Response
+from avis.surveys.models import Answer, Response
 
-DETRACTOR_MAX = 6
-CASE_SLA = timedelta(hours=24)
+OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.CONTACTED, CaseStatus.REOPENED)
+DEFAULT_SLA_HOURS = 8
+WEBHOOK_MAX_ATTEMPTS = 6
+WEBHOOK_LEASE = timedelta(minutes=2)
+
+User = AbstractBaseUser
 
 
-def reasons_to_follow_up(response: Response) -> list[str]:
-    """Why this response needs a person: a detractor score, or a problem not resolved."""
-    reasons = []
-    for answer in response.answers.all():
-        if answer.kind == "nps" and answer.number is not None and answer.number <= DETRACTOR_MAX:
-            reasons.append("detractor")
-        if answer.attribution == "resolution" and answer.choice == "no":
-            reasons.append("not_resolved")
-    return reasons
+# ---------------------------------------------------------------- alert rules
+
+
+def ensure_alert_rules(*, organisation: Organisation) -> list[AlertRule]:
+    """The organisation's rules; the first call writes the defaults (NPS ≤ 6, not resolved),
+    so they show in the editor and can be changed like any other rule."""
+    rules = list(AlertRule.objects.filter(organisation=organisation))
+    if rules:
+        return rules
+    with transaction.atomic():
+        return [AlertRule.objects.create(organisation=organisation, **spec) for spec in DEFAULT_RULES]  # type: ignore[arg-type]
+
+
+_RULE_FIELDS = (
+    "name",
+    "condition",
+    "threshold",
+    "words",
+    "window_days",
+    "touchpoint",
+    "survey",
+    "severity",
+    "is_active",
+)
+
+
+def _check_rule(rule: AlertRule) -> None:
+    if rule.condition not in Condition.values:
+        raise ValidationFailed(_("Choose a condition."), field="condition")
+    scored = {Condition.DETRACTOR: 10, Condition.LOW_CSAT: 5, Condition.LOW_AGENT_SCORE: 10}
+    if rule.condition in scored:
+        if rule.threshold is None or not 0 <= rule.threshold <= scored[rule.condition]:  # type: ignore[index]
+            raise ValidationFailed(_("Give the highest score that opens a case."), field="threshold")
+    if rule.condition == Condition.NEGATIVE_SENTIMENT and rule.threshold is not None:
+        if not -100 <= rule.threshold <= 0:
+            raise ValidationFailed(_("Give a sentiment threshold from -100 to 0."), field="threshold")
+    if rule.condition == Condition.COMMENT_WORDS and not [w for w in rule.words if str(w).strip()]:
+        raise ValidationFailed(_("Give at least one word."), field="words")
+    if rule.condition == Condition.REPEAT_CONTACT and not 1 <= rule.window_days <= 365:
+        raise ValidationFailed(_("Give a window of 1 to 365 days."), field="window_days")
+
+
+def rule_changes(*, organisation: Organisation, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn ``touchpoint_id``/``survey_id`` from a form or the API into the organisation's rows."""
+    from avis.interactions.models import Touchpoint
+    from avis.surveys.models import Survey
+
+    changes = dict(raw)
+    for scoped, model in (("touchpoint", Touchpoint), ("survey", Survey)):
+        if f"{scoped}_id" not in changes:
+            continue
+        target_id = changes.pop(f"{scoped}_id")
+        target = None
+        if target_id:
+            target = model.objects.filter(organisation=organisation, id=target_id).first()
+            if target is None:
+                raise NotFound(_("No such %(what)s.") % {"what": scoped})
+        changes[scoped] = target
+    return changes
 
 
 @transaction.atomic
-def open_case_for_response(*, response: Response) -> Case | None:
-    reasons = reasons_to_follow_up(response)
-    if not reasons:
-        return None
-    case, created = Case.objects.get_or_create(
-        response=response,
-        defaults={
-            "organisation_id": response.organisation_id,
-            "customer_id": response.customer_id,
-            "interaction_id": response.interaction_id,
-            "touchpoint_id": response.touchpoint_id,
-            "agent_id": response.agent_id,
-            "team_id": response.team_id,
-            "reasons": reasons,
-            "opened_at": response.completed_at,
-            "due_at": response.completed_at + CASE_SLA,
-        },
+def save_alert_rule(
+    *, organisation: Organisation, changes: Mapping[str, Any], rule_id: int | None = None
+) -> AlertRule:
+    """Create a rule, or change one; a rule is switched off (``is_active``), never lost,
+    so past cases keep the reason they were opened for."""
+    if rule_id is None:
+        ensure_alert_rules(organisation=organisation)
+        rule = AlertRule(organisation=organisation)
+    else:
+        rule = AlertRule.objects.select_for_update().filter(organisation=organisation, id=rule_id).first()
+        if rule is None:
+            raise NotFound(_("No such rule."))
+    for name, value in changes.items():
+        if name not in _RULE_FIELDS:
+            raise ValidationFailed(_("Unknown field."), field=name)
+        if name == "words" and isinstance(value, str):
+            value = [w.strip() for w in value.split(",") if w.strip()]
+        setattr(rule, name, value)
+    _check_rule(rule)
+    rule.save()
+    return rule
+
+
+# ---------------------------------------------------------------- calendar & SLA
+
+
+def calendar_of(*, organisation: Organisation) -> BusinessCalendar:
+    calendar = BusinessCalendar.objects.filter(organisation=organisation).first()
+    return calendar or BusinessCalendar(
+        organisation=organisation, hours=DEFAULT_HOURS, sla_hours=DEFAULT_SLA_HOURS
     )
-    if created:
-        CaseEvent.objects.create(
-            organisation_id=case.organisation_id, case=case, at=case.opened_at, kind="opened"
+
+
+@transaction.atomic
+def save_calendar(
+    *, organisation: Organisation, hours: Mapping[str, Sequence[str]], sla_hours: int
+) -> BusinessCalendar:
+    for day, span in hours.items():
+        if day not in {str(d) for d in range(7)} or len(span) != 2 or not span[0] < span[1]:
+            raise ValidationFailed(_("Opening hours must be HH:MM–HH:MM, opening first."), field="hours")
+    if not 1 <= sla_hours <= 24 * 30:
+        raise ValidationFailed(_("Give an SLA of 1 to 720 open hours."), field="sla_hours")
+    calendar, _created = BusinessCalendar.objects.update_or_create(
+        organisation=organisation, defaults={"hours": dict(hours), "sla_hours": sla_hours}
+    )
+    return calendar
+
+
+def deadline_from(*, organisation: Organisation, start: datetime) -> datetime:
+    """When a case opened (or escalated) at ``start`` must have been handled: the SLA in open hours."""
+    calendar = calendar_of(organisation=organisation)
+    return add_business_hours(
+        start,
+        calendar.sla_hours,
+        opening_hours=calendar.hours or DEFAULT_HOURS,
+        country=organisation.default_region,
+        time_zone=organisation.default_time_zone,
+    )
+
+
+# ---------------------------------------------------------------- assignment
+
+
+def _owner_by(rule: AssignmentRule, case: Case, *, now: datetime, claim: bool) -> Any:
+    team_id = rule.team_id or case.team_id
+    if rule.strategy == Strategy.FALLBACK:
+        return rule.user
+    if team_id is None:
+        return None
+    role = {
+        Strategy.TEAM_LEAD: OwnerRole.LEAD,
+        Strategy.SITE_MANAGER: OwnerRole.MANAGER,
+        Strategy.ROUND_ROBIN: OwnerRole.MEMBER,
+    }[rule.strategy]  # type: ignore[index]
+    owners = TeamOwner.objects.filter(organisation_id=case.organisation_id, team_id=team_id, role=role)
+    if rule.strategy != Strategy.ROUND_ROBIN:
+        owner = owners.select_related("user").order_by("id").first()
+        return owner.user if owner else None
+    # Round robin: the member whose last case is the oldest; the row lock makes two cases
+    # opening at once go to two different members.
+    owner = (
+        owners.select_for_update()
+        .select_related("user")
+        .order_by(F("last_assigned_at").asc(nulls_first=True), "id")
+        .first()
+    )
+    if owner is None:
+        return None
+    if claim:
+        owner.last_assigned_at = now
+        owner.save(update_fields=["last_assigned_at"])
+    return owner.user
+
+
+def _next_owner(case: Case, *, from_level: int, now: datetime) -> tuple[Any, int] | None:
+    """The first owner the assignment ladder gives from ``from_level`` on, other than the current one."""
+    rules = list(AssignmentRule.objects.filter(organisation_id=case.organisation_id))
+    for level, rule in enumerate(rules):
+        if level < from_level:
+            continue
+        user = _owner_by(rule, case, now=now, claim=True)
+        if user is not None and user.pk != case.assigned_to_id:
+            return user, level
+    return None
+
+
+@transaction.atomic
+def save_assignment_rules(
+    *, organisation: Organisation, steps: Sequence[Mapping[str, Any]]
+) -> list[AssignmentRule]:
+    """Replace the ladder: each step is ``{"strategy", "team_id"?, "user_id"?}``, first step first."""
+    AssignmentRule.objects.filter(organisation=organisation).delete()
+    made = []
+    for position, step in enumerate(steps, start=1):
+        if step.get("strategy") not in Strategy.values:
+            raise ValidationFailed(_("Choose how to assign."), field="strategy")
+        if step["strategy"] == Strategy.FALLBACK and not step.get("user_id"):
+            raise ValidationFailed(_("A fallback needs a person."), field="user_id")
+        _check_team_and_member(organisation, step.get("team_id"), step.get("user_id"))
+        made.append(
+            AssignmentRule.objects.create(
+                organisation=organisation,
+                position=position,
+                strategy=step["strategy"],
+                team_id=step.get("team_id") or None,
+                user_id=step.get("user_id") or None,
+            )
         )
-        _notify_managers(case)
+    return made
+
+
+def _check_team_and_member(organisation: Organisation, team_id: int | None, user_id: int | None) -> None:
+    """Both belong to this organisation: an id from elsewhere is as good as unknown."""
+    from avis.accounts.models import Membership
+    from avis.interactions.models import Team
+
+    if team_id and not Team.objects.filter(organisation=organisation, id=team_id).exists():
+        raise NotFound(_("No such team."))
+    if user_id and not Membership.objects.filter(organisation=organisation, user_id=user_id).exists():
+        raise NotFound(_("No such person in this organisation."))
+
+
+@transaction.atomic
+def add_team_owner(*, organisation: Organisation, team_id: int, user: Any, role: str) -> TeamOwner:
+    if role not in OwnerRole.values:
+        raise ValidationFailed(_("Choose a role."), field="role")
+    _check_team_and_member(organisation, team_id, user.pk)
+    owner, _created = TeamOwner.objects.get_or_create(
+        organisation=organisation, team_id=team_id, user=user, role=role
+    )
+    return owner
+
+
+@transaction.atomic
+def link_agent(*, organisation: Organisation, user: Any, agent_external_id: str) -> AgentLink:
+    """Say which agent this user is, so the "my feedback" page shows their interactions."""
+    from avis.interactions.models import Agent
+
+    _check_team_and_member(organisation, None, user.pk)
+    agent = Agent.objects.filter(organisation=organisation, external_id=agent_external_id).first()
+    if agent is None:
+        raise NotFound(_("No agent with this id."))
+    link, _created = AgentLink.objects.update_or_create(
+        organisation=organisation, user=user, defaults={"agent": agent}
+    )
+    return link
+
+
+# ---------------------------------------------------------------- opening cases
+
+
+def _last_unhappy_at(response: Response) -> datetime | None:
+    """When this customer last gave an answer that opened or joined a case."""
+    return CaseEvent.objects.filter(
+        organisation_id=response.organisation_id,
+        case__customer_id=response.customer_id,
+        kind__in=[EventKind.OPENED, EventKind.JOINED],
+        at__lt=response.completed_at,
+    ).aggregate(last=Max("at"))["last"]
+
+
+def _callback_answer(answers: Sequence[Answer]) -> str | None:
+    """The customer's yes/no to "may we call you back?", or None when not asked."""
+    return next((a.choice for a in answers if a.question.code == CALLBACK_QUESTION and a.choice), None)
+
+
+def open_case_for_response(*, response: Response) -> Case | None:
+    """Open a case when the response meets an alert rule — or add it to the customer's open
+    case on the same subject (touchpoint), so one unhappy customer is one case."""
+    with transaction.atomic():
+        # One customer answering twice at once: the second waits, then joins the first's case.
+        Customer.objects.select_for_update().filter(id=response.customer_id).first()
+        answers = list(response.answers.select_related("question"))
+        rules = ensure_alert_rules(organisation=response.organisation)
+        met = matching_rules(rules, response, answers, last_unhappy_at=_last_unhappy_at(response))
+        if not met:
+            return None
+        reasons = list(dict.fromkeys(rule.condition for rule in met))
+        severity = max(rule.severity for rule in met)
+        case = (
+            Case.objects.select_for_update()
+            .filter(
+                organisation_id=response.organisation_id,
+                customer_id=response.customer_id,
+                touchpoint_id=response.touchpoint_id,
+                status__in=OPEN_STATUSES,
+            )
+            .order_by("-opened_at")
+            .first()
+        )
+        if case is not None:
+            return _join_case(case, response, reasons, severity, callback=_callback_answer(answers))
+        return _new_case(response, reasons, severity, callback=_callback_answer(answers))
+
+
+def _new_case(response: Response, reasons: list[str], severity: int, *, callback: str | None) -> Case:
+    organisation = response.organisation
+    case = Case.objects.create(
+        organisation_id=response.organisation_id,
+        response=response,
+        customer_id=response.customer_id,
+        interaction_id=response.interaction_id,
+        touchpoint_id=response.touchpoint_id,
+        agent_id=response.agent_id,
+        team_id=response.team_id,
+        reasons=reasons,
+        severity=severity,
+        do_not_call=callback == "no",
+        opened_at=response.completed_at,
+        due_at=deadline_from(organisation=organisation, start=response.completed_at),
+    )
+    CaseEvent.objects.create(
+        organisation=organisation, case=case, at=case.opened_at, kind=EventKind.OPENED, response=response
+    )
+    found = _next_owner(case, from_level=0, now=case.opened_at)
+    if found is not None:
+        case.assigned_to, case.escalation_level = found
+        case.save(update_fields=["assigned_to", "escalation_level"])
+        CaseEvent.objects.create(
+            organisation=organisation,
+            case=case,
+            at=case.opened_at,
+            kind=EventKind.ASSIGNED,
+            note=found[0].get_username(),
+        )
+    _announce(case, "case.opened", at=case.opened_at)
     return case
 
 
-def _notify_managers(case: Case) -> None:
+def _join_case(
+    case: Case, response: Response, reasons: list[str], severity: int, *, callback: str | None
+) -> Case:
+    case.reasons = list(dict.fromkeys([*case.reasons, *reasons]))
+    case.severity = max(case.severity, severity)
+    if callback is not None:  # the latest word on being called back is the one that counts
+        case.do_not_call = callback == "no"
+    case.save(update_fields=["reasons", "severity", "do_not_call"])
+    CaseEvent.objects.create(
+        organisation_id=case.organisation_id,
+        case=case,
+        at=response.completed_at,
+        kind=EventKind.JOINED,
+        response=response,
+        data={"reasons": reasons},
+    )
+    _announce(case, "case.joined", at=response.completed_at)
+    return case
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def case_payload(case: Case, event: str, *, at: datetime) -> dict[str, Any]:
+    """What a CRM or chat tool receives: the event and the case, in plain JSON."""
+    return {
+        "event": event,
+        "at": at.isoformat(),
+        "case": {
+            "id": case.id,
+            "status": case.status,
+            "severity": case.severity,
+            "reasons": case.reasons,
+            "customer": case.customer.external_id,
+            "touchpoint": case.touchpoint.code,
+            "agent": case.agent.external_id if case.agent_id else None,  # type: ignore[union-attr]
+            "assigned_to": case.assigned_to.get_username() if case.assigned_to_id else None,  # type: ignore[union-attr]
+            "opened_at": case.opened_at.isoformat(),
+            "due_at": case.due_at.isoformat(),
+            "outcome": case.outcome or None,
+            "url": settings.AVIS_BASE_URL + reverse("cases:detail", args=[case.id]),
+        },
+    }
+
+
+def _announce(case: Case, event: str, *, at: datetime) -> None:
+    """Tell people (email the owner, or the managers when nobody owns it yet) and machines (webhooks)."""
+    if event in ("case.opened", "case.escalated"):
+        _email_owner_or_managers(case, event)
+    endpoints = list(WebhookEndpoint.objects.filter(organisation_id=case.organisation_id, is_active=True))
+    if endpoints:
+        payload = case_payload(case, event, at=at)
+        deliveries = [
+            WebhookDelivery(
+                organisation_id=case.organisation_id,
+                endpoint=endpoint,
+                case=case,
+                event=event,
+                key=f"case-{case.id}-{event}-{at.timestamp():.6f}"[:100],
+                payload=payload,
+                next_attempt_at=timezone.now(),
+            )
+            for endpoint in endpoints
+        ]
+        WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        ids = list(
+            WebhookDelivery.objects.filter(
+                organisation_id=case.organisation_id, key__in=[d.key for d in deliveries]
+            ).values_list("id", flat=True)
+        )
+        transaction.on_commit(lambda: _queue_webhooks(ids))
+
+
+def _queue_webhooks(ids: Sequence[int], *, delay: int = 0) -> None:
+    from avis.cases.tasks import deliver_webhook
+
+    for delivery_id in ids:
+        if delay:
+            deliver_webhook.schedule(args=(delivery_id,), delay=delay)
+        else:
+            deliver_webhook(delivery_id)
+
+
+def _email_owner_or_managers(case: Case, event: str) -> None:
     organisation = case.organisation
-    recipients = manager_emails(organisation=organisation)
+    owner_email = getattr(case.assigned_to, "email", "") if case.assigned_to_id else ""
+    recipients = [owner_email] if owner_email else manager_emails(organisation=organisation)
     if not recipients:
         return
-    from django.conf import settings
-    from django.urls import reverse
-
     context = {
         "case": case,
+        "event": event,
         "link": settings.AVIS_BASE_URL + reverse("cases:detail", args=[case.id]),
         "answers": list(case.response.answers.select_related("question")),
         "touchpoint": case.touchpoint.label(organisation.default_locale),
     }
     with translation.override(organisation.default_locale):
+        if event == "case.escalated":
+            subject = _("Escalated: case %(id)s (%(touchpoint)s) is past its deadline")
+        else:
+            subject = _("Unhappy customer: case %(id)s (%(touchpoint)s)")
         queue_notification(
             organisation=organisation,
             recipients=recipients,
-            subject=_("Unhappy customer: case %(id)s (%(touchpoint)s)")
-            % {"id": case.id, "touchpoint": context["touchpoint"]},
+            subject=subject % {"id": case.id, "touchpoint": context["touchpoint"]},
             text=render_to_string("cases/case_opened_email.txt", context),
-            key=f"case-{case.id}-opened",
+            key=f"case-{case.id}-{event}-{case.escalation_level}",
         )
+
+
+def webhook_retry_delay(attempts: int) -> int:
+    """Seconds before try ``attempts + 1``: base, 2×base, 4×base … (base from settings)."""
+    base = settings.AVIS_WEBHOOK_RETRY_SECONDS
+    return min(base * 2 ** max(attempts - 1, 0), 3600)
+
+
+def deliver_webhook(*, delivery_id: int, now: datetime | None = None) -> str:
+    """One try at one delivery; logs the try, and says whether to retry."""
+    now = now or timezone.now()
+    # Claim the row for a lease: a second worker woken for the same delivery finds nothing to do.
+    claimed = WebhookDelivery.objects.filter(
+        id=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + WEBHOOK_LEASE)
+    if not claimed:
+        return "not_mine"
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(id=delivery_id)
+    result = webhooks.post(delivery.endpoint.url, delivery.endpoint.secret, delivery.payload, delivery.key)
+    attempts = delivery.attempts + 1
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            at=now,
+            status_code=result.status_code,
+            error=result.error[:300],
+            duration_ms=result.duration_ms,
+        )
+        fields: dict[str, Any] = {"attempts": attempts}
+        if result.ok:
+            fields.update(status=DeliveryStatus.DELIVERED, delivered_at=timezone.now())
+            outcome = "delivered"
+        elif attempts >= WEBHOOK_MAX_ATTEMPTS:
+            fields.update(status=DeliveryStatus.FAILED)
+            outcome = "failed"
+        else:
+            delay = webhook_retry_delay(attempts)
+            fields.update(next_attempt_at=now + timedelta(seconds=delay))
+            outcome = "retry"
+            transaction.on_commit(lambda: _queue_webhooks([delivery_id], delay=delay))
+        WebhookDelivery.objects.filter(id=delivery_id).update(**fields)
+    return outcome
+
+
+def sweep_webhooks(*, now: datetime | None = None) -> int:
+    """Requeue deliveries whose worker died or whose wake-up was lost."""
+    now = now or timezone.now()
+    ids = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).values_list(
+            "id", flat=True
+        )[:1000]
+    )
+    _queue_webhooks(ids)
+    return len(ids)
+
+
+@transaction.atomic
+def add_webhook_endpoint(*, organisation: Organisation, url: str, secret: str = "") -> WebhookEndpoint:
+    import secrets as random
+
+    if not url.startswith(("http://", "https://")):
+        raise ValidationFailed(_("Give an http(s) address."), field="url")
+    return WebhookEndpoint.objects.create(
+        organisation=organisation, url=url, secret=secret or random.token_urlsafe(32)
+    )
+
+
+# ---------------------------------------------------------------- handling a case
 
 
 def _case_for_update(organisation: Organisation, case_id: int) -> Case:
     # Two managers clicking at once: the second waits and sees the first's change.
     case = Case.objects.select_for_update().filter(organisation=organisation, id=case_id).first()
     if case is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     return case
 
 
+def _event(
+    case: Case, kind: str, user: Any, *, at: datetime | None = None, note: str = "", **data: Any
+) -> CaseEvent:
+    return CaseEvent.objects.create(
+        organisation_id=case.organisation_id,
+        case=case,
+        actor=user if getattr(user, "is_authenticated", False) else None,
+        at=at or timezone.now(),
+        kind=kind,
+        note=note,
+        data=data,
+    )
+
+
 @transaction.atomic
-def take_case(*, organisation: Organisation, case_id: int, user: AbstractBaseUser | None) -> Case:
+def take_case(*, organisation: Organisation, case_id: int, user: User | None) -> Case:
     case = _case_for_update(organisation, case_id)
+    if not case.is_open:
+        raise ValidationFailed(_("This case is already closed."))
     case.assigned_to = user  # type: ignore[assignment]
-    if case.status == CaseStatus.NEW:
+    if case.status in (CaseStatus.NEW, CaseStatus.REOPENED):
         case.status = CaseStatus.IN_PROGRESS
     case.save(update_fields=["assigned_to", "status"])
-    CaseEvent.objects.create(organisation=organisation, case=case, actor=user, kind="taken")
+    _event(case, EventKind.TAKEN, user)
     return case
 
 
@@ -106,47 +580,183 @@ def mark_customer_contacted(
     *,
     organisation: Organisation,
     case_id: int,
-    user: AbstractBaseUser | None,
+    user: User | None,
     note: str = "",
+    channel: str = "phone",
     at: datetime | None = None,
 ) -> Case:
+    """Record the call-back; a customer who said "do not call me" is not called."""
     case = _case_for_update(organisation, case_id)
     if not case.is_open:
         raise ValidationFailed(_("This case is already closed."))
+    if case.do_not_call and channel == "phone":
+        raise ValidationFailed(_("The customer asked not to be called back."), field="channel")
     at = at or timezone.now()
     case.status = CaseStatus.CONTACTED
     case.first_contact_at = case.first_contact_at or at
     if case.assigned_to_id is None:
         case.assigned_to = user  # type: ignore[assignment]
     case.save(update_fields=["status", "first_contact_at", "assigned_to"])
-    CaseEvent.objects.create(
-        organisation=organisation, case=case, actor=user, at=at, kind="contacted", note=note
-    )
+    _event(case, EventKind.CONTACTED, user, at=at, note=note, channel=channel)
+    _announce(case, "case.contacted", at=at)
     return case
 
 
 @transaction.atomic
 def resolve_case(
-    *, organisation: Organisation, case_id: int, user: AbstractBaseUser | None, outcome: str, note: str = ""
+    *,
+    organisation: Organisation,
+    case_id: int,
+    user: User | None,
+    outcome: str,
+    note: str = "",
+    root_cause_id: int | None = None,
+    at: datetime | None = None,
 ) -> Case:
     if outcome not in CaseOutcome.values:
         raise ValidationFailed(_("Choose an outcome."), field="outcome")
     case = _case_for_update(organisation, case_id)
+    if not case.is_open:
+        raise ValidationFailed(_("This case is already closed."))
+    at = at or timezone.now()
+    if root_cause_id:
+        _set_root_cause(case, root_cause_id, user, at=at)
     case.status = CaseStatus.RESOLVED
     case.outcome = outcome
-    case.closed_at = timezone.now()
-    case.save(update_fields=["status", "outcome", "closed_at"])
-    CaseEvent.objects.create(organisation=organisation, case=case, actor=user, kind="resolved", note=note)
+    case.closed_at = at
+    case.save(update_fields=["status", "outcome", "closed_at", "root_cause"])
+    _event(case, EventKind.RESOLVED, user, at=at, note=note, outcome=outcome)
+    _announce(case, "case.resolved", at=at)
     return case
 
 
 @transaction.atomic
-def add_case_note(
-    *, organisation: Organisation, case_id: int, user: AbstractBaseUser | None, note: str
-) -> CaseEvent:
+def close_case(*, organisation: Organisation, case_id: int, user: User | None, note: str = "") -> Case:
+    """Resolved → closed: nothing more to do, the case leaves every list of work."""
+    case = _case_for_update(organisation, case_id)
+    if case.status != CaseStatus.RESOLVED:
+        raise ValidationFailed(_("Only a resolved case can be closed."))
+    case.status = CaseStatus.CLOSED
+    case.save(update_fields=["status"])
+    _event(case, EventKind.CLOSED, user, note=note)
+    _announce(case, "case.closed", at=timezone.now())
+    return case
+
+
+@transaction.atomic
+def reopen_case(
+    *,
+    organisation: Organisation,
+    case_id: int,
+    user: User | None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Case:
+    """The customer calls again, or the fix did not hold: the case comes back with a fresh deadline."""
+    now = now or timezone.now()
+    case = _case_for_update(organisation, case_id)
+    if case.is_open:
+        raise ValidationFailed(_("This case is still open."))
+    case.status = CaseStatus.REOPENED
+    case.outcome = ""
+    case.closed_at = None
+    case.due_at = deadline_from(organisation=organisation, start=now)
+    case.save(update_fields=["status", "outcome", "closed_at", "due_at"])
+    _event(case, EventKind.REOPENED, user, at=now, note=note)
+    _announce(case, "case.reopened", at=now)
+    return case
+
+
+def _set_root_cause(case: Case, root_cause_id: int, user: Any, *, at: datetime | None = None) -> None:
+    cause = RootCause.objects.filter(organisation_id=case.organisation_id, id=root_cause_id).first()
+    if cause is None:
+        raise NotFound(_("No such root cause."))
+    if case.root_cause_id != cause.id:
+        case.root_cause = cause
+        _event(case, EventKind.ROOT_CAUSE, user, at=at, note=cause.label)
+
+
+@transaction.atomic
+def set_root_cause(
+    *, organisation: Organisation, case_id: int, user: User | None, root_cause_id: int
+) -> Case:
+    case = _case_for_update(organisation, case_id)
+    _set_root_cause(case, root_cause_id, user)
+    case.save(update_fields=["root_cause"])
+    return case
+
+
+@transaction.atomic
+def save_root_cause(
+    *, organisation: Organisation, label: str, root_cause_id: int | None = None, is_active: bool = True
+) -> RootCause:
+    label = label.strip()
+    if not label:
+        raise ValidationFailed(_("Give the category a name."), field="label")
+    if root_cause_id is None:
+        cause, _created = RootCause.objects.get_or_create(organisation=organisation, label=label)
+    else:
+        cause = RootCause.objects.filter(organisation=organisation, id=root_cause_id).first()
+        if cause is None:
+            raise NotFound(_("No such root cause."))
+        cause.label = label
+    cause.is_active = is_active
+    cause.save()
+    return cause
+
+
+@transaction.atomic
+def add_case_note(*, organisation: Organisation, case_id: int, user: User | None, note: str) -> CaseEvent:
     if not note.strip():
         raise ValidationFailed(_("A note cannot be empty."), field="note")
     case = _case_for_update(organisation, case_id)
-    return CaseEvent.objects.create(
-        organisation=organisation, case=case, actor=user, kind="note", note=note.strip()
+    return _event(case, EventKind.NOTE, user, note=note.strip())
+
+
+# ---------------------------------------------------------------- escalation
+
+
+def escalate_overdue_cases(*, now: datetime | None = None) -> int:
+    """Every open case past its deadline goes one step up the assignment ladder, with a new
+    deadline counted from now; each case in its own transaction so one failure stops nothing."""
+    now = now or timezone.now()
+    due = list(
+        Case.objects.filter(
+            status__in=OPEN_STATUSES, due_at__lte=now, first_contact_at__isnull=True
+        ).values_list("id", flat=True)[:500]
     )
+    count = 0
+    for case_id in due:
+        with transaction.atomic():
+            case = (
+                Case.objects.select_for_update()
+                .select_related("organisation")
+                .filter(id=case_id, due_at__lte=now, first_contact_at__isnull=True)
+                .first()
+            )
+            if case is None or not case.is_open:  # handled meanwhile by someone else
+                continue
+            _escalate(case, now=now)
+            count += 1
+    return count
+
+
+def _escalate(case: Case, *, now: datetime) -> None:
+    previous = case.assigned_to.get_username() if case.assigned_to_id else ""  # type: ignore[union-attr]
+    found = _next_owner(case, from_level=case.escalation_level + 1, now=now)
+    if found is not None:
+        case.assigned_to, case.escalation_level = found
+    else:
+        case.escalation_level += 1
+    case.due_at = deadline_from(organisation=case.organisation, start=now)
+    case.save(update_fields=["assigned_to", "escalation_level", "due_at"])
+    _event(
+        case,
+        EventKind.ESCALATED,
+        None,
+        at=now,
+        note=case.assigned_to.get_username() if case.assigned_to_id else "",  # type: ignore[union-attr]
+        previous=previous,
+        level=case.escalation_level,
+    )
+    _announce(case, "case.escalated", at=now)

@@ -3,16 +3,30 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import get_language
 from ninja import Router, Schema
 from pydantic import Field
 
 from avis.api import organisation_of
-from avis.customers.queries import customer_by_external_id
+from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.customers.services import opt_out_customer
-from avis.governance.queries import contact_history, explain
+from avis.governance.queries import contact_history, contact_pressure, explain
 
 router = Router(tags=["customers"])
+
+
+class OptOutIn(Schema):
+    channel: str = Field(default="all", description="all | email | sms")
+    source: str = Field(default="api", max_length=64)
+
+
+class OptOutOut(Schema):
+    customer: str
+    channel: str
+    source: str
+    created_at: datetime
+    withdrawn_at: datetime | None = None
 
 
 class ContactDecisionOut(Schema):
@@ -30,19 +44,12 @@ class ContactDecisionOut(Schema):
 
 class ContactHistoryOut(Schema):
     customer: str
+    pressure: dict[str, int] = Field(
+        description="Surveys and other recorded contacts in the last 30, 90 and 365 days",
+        examples=[{"30": 1}],
+    )
+    opt_outs: list[OptOutOut]
     decisions: list[ContactDecisionOut]
-
-
-class OptOutIn(Schema):
-    channel: str = Field(default="all", description="all | email | sms")
-    source: str = Field(default="api", max_length=64)
-
-
-class OptOutOut(Schema):
-    customer: str
-    channel: str
-    source: str
-    created_at: datetime
 
 
 @router.get("/{external_id}/contact-history", response=ContactHistoryOut)
@@ -51,8 +58,20 @@ def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistor
     organisation = organisation_of(request)
     customer = customer_by_external_id(organisation=organisation, external_id=external_id)
     language = get_language()
+    pressure = contact_pressure(organisation=organisation, customer=customer, now=timezone.now())
     return ContactHistoryOut(
         customer=customer.external_id,
+        pressure={str(days): count for days, count in pressure.items()},
+        opt_outs=[
+            OptOutOut(
+                customer=customer.external_id,
+                channel=o.channel,
+                source=o.source,
+                created_at=o.created_at,
+                withdrawn_at=o.withdrawn_at,
+            )
+            for o in customer_opt_outs(organisation=organisation, customer=customer)
+        ],
         decisions=[
             ContactDecisionOut(
                 interaction=d.interaction.external_id,

@@ -13,6 +13,12 @@ class PhoneStatus(models.TextChoices):
     UNREACHABLE = "unreachable", _("unreachable")
 
 
+class EmailStatus(models.TextChoices):
+    OK = "ok", _("ok")
+    INVALID = "invalid", _("bounced (address refused)")
+    COMPLAINED = "complained", _("marked as spam")
+
+
 class Customer(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     external_id = models.CharField(max_length=128)
@@ -23,6 +29,10 @@ class Customer(models.Model):
     phone_status = models.CharField(max_length=12, choices=PhoneStatus.choices, default=PhoneStatus.OK)
     phone_failed_at = models.DateTimeField(null=True, blank=True)
     email = models.EmailField(blank=True)
+    # "invalid" (a hard bounce: the mail server refused the address for good) or "complained"
+    # (the customer reported our mail as spam): either way, never email it again.
+    email_status = models.CharField(max_length=12, choices=EmailStatus.choices, default=EmailStatus.OK)
+    email_failed_at = models.DateTimeField(null=True, blank=True)
     locale = models.CharField(max_length=8, default="fr")
     time_zone = models.CharField(max_length=64, default="Europe/Paris")
     attributes = models.JSONField(default=dict, blank=True)
@@ -56,10 +66,18 @@ class OptOut(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.ALL)
     source = models.CharField(max_length=64, default="api")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the customer came back (START by SMS): the row stays in their
+    # history, and a later opt-out is a new row.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_source = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["customer", "channel"], name="one_opt_out_per_channel")
+            models.UniqueConstraint(
+                fields=["customer", "channel"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="one_opt_out_per_channel",
+            )
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,16 @@ def customer_by_external_id(*, organisation: Organisation, external_id: str) -> 
 def opted_out_channels(*, organisation: Organisation, customer_ids: list[int]) -> dict[int, set[str]]:
     """Channels each customer refused, read in one query for a whole batch."""
     refused: dict[int, set[str]] = {}
-    rows = OptOut.objects.filter(organisation=organisation, customer_id__in=customer_ids)
+    rows = OptOut.objects.filter(
+        organisation=organisation, customer_id__in=customer_ids, withdrawn_at__isnull=True
+    )
     for customer_id, channel in rows.values_list("customer_id", "channel"):
         refused.setdefault(customer_id, set()).add(channel)
     return refused
+
+
+def customer_opt_outs(*, organisation: Organisation, customer: Customer) -> list[OptOut]:
+    """Every opt-out of the customer, withdrawn ones included: their history, newest first."""
+    return list(
+        OptOut.objects.filter(organisation=organisation, customer=customer).order_by("-created_at", "-id")
+    )

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.customers.models import Channel, Customer, OptOut, PhoneStatus
+from avis.customers.models import Channel, Customer, EmailStatus, OptOut, PhoneStatus
 from avis.errors import NotFound, ValidationFailed
 
 
@@ -24,9 +24,57 @@ def opt_out_customer(
         organisation=organisation,
         customer=customer,
         channel=channel,
+        withdrawn_at__isnull=True,
         defaults={"source": source, "created_at": timezone.now()},
     )
     return opt_out
+
+
+@transaction.atomic
+def opt_out_customers(
+    *, organisation: Organisation, customer_ids: list[int], channel: str = Channel.ALL, source: str
+) -> list[OptOut]:
+    """Record an opt-out for each customer; returns only the new ones (a second STOP changes nothing)."""
+    already = set(
+        OptOut.objects.filter(
+            organisation=organisation,
+            customer_id__in=customer_ids,
+            channel=channel,
+            withdrawn_at__isnull=True,
+        ).values_list("customer_id", flat=True)
+    )
+    now = timezone.now()
+    return [
+        OptOut.objects.create(
+            organisation=organisation, customer_id=customer_id, channel=channel, source=source, created_at=now
+        )
+        for customer_id in dict.fromkeys(customer_ids)
+        if customer_id not in already
+    ]
+
+
+@transaction.atomic
+def withdraw_opt_outs(*, organisation: Organisation, customer_ids: list[int], source: str) -> int:
+    """The customers want surveys again (START): their opt-outs end but stay in their history."""
+    return OptOut.objects.filter(
+        organisation=organisation, customer_id__in=customer_ids, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now(), withdrawn_source=source)
+
+
+def record_email_status(*, customer_id: int, email: str, status: str, at: datetime | None = None) -> bool:
+    """Record what a mail server said about a customer's address; True if it changed.
+
+    Like phones, only while the customer still has that address. A complaint
+    outranks a bounce: both stop email, but the complaint is what the customer said.
+    """
+    if status not in EmailStatus.values:
+        raise ValueError(f"unknown email status {status!r}")
+    customers = Customer.objects.filter(id=customer_id, email__iexact=email).exclude(email_status=status)
+    if status == EmailStatus.OK:
+        return bool(customers.update(email_status=status, email_failed_at=None))
+    if status == EmailStatus.INVALID:
+        customers = customers.exclude(email_status=EmailStatus.COMPLAINED)
+    return bool(customers.update(email_status=status, email_failed_at=at or timezone.now()))
 
 
 def record_phone_status(*, customer_id: int, phone: str, status: str, at: datetime | None = None) -> bool:

@@ -1,16 +1,38 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
 from avis.analytics.queries import METRICS, MIN_RELIABLE_N, latest_by_touchpoint, metric_values
 from avis.cases.queries import cases_of
-from avis.customers.queries import customer_by_external_id
-from avis.governance.queries import contact_history, explain, recent_decisions
-from avis.governance.services import current_policy
+from avis.customers.queries import customer_by_external_id, customer_opt_outs
+from avis.dashboard.policy_form import changes_from_post, form_from_policy
+from avis.errors import ValidationFailed
+from avis.governance.models import Dimension, Metric, Period
+from avis.governance.queries import (
+    contact_history,
+    contact_pressure,
+    describe_policy,
+    explainer,
+    policy_versions,
+    recent_decisions,
+    sampling_goals,
+)
+from avis.governance.services import (
+    POLICY_EDITORS,
+    create_sampling_goal,
+    current_policy,
+    retire_sampling_goal,
+    update_policy,
+)
+from avis.interactions.queries import touchpoint_by_code, touchpoints
+from avis.surveys.services import refresh_sampling_rates
 
 
 @login_required
@@ -50,11 +72,13 @@ def decisions(request: HttpRequest) -> HttpResponse:
     if wanted:
         return redirect("dashboard:customer", external_id=wanted)
     language = get_language()
-    rows = [(d, explain(d, language)) for d in recent_decisions(organisation=organisation, limit=200)]
+    explain_one = explainer(language)
+    rows = [(d, explain_one(d)) for d in recent_decisions(organisation=organisation, limit=200)]
+    policy = current_policy(organisation=organisation)
     return render(
         request,
         "dashboard/decisions.html",
-        {"rows": rows, "policy": current_policy(organisation=organisation)},
+        {"rows": rows, "policy": policy, "policy_lines": describe_policy(policy, language)},
     )
 
 
@@ -63,6 +87,97 @@ def decisions(request: HttpRequest) -> HttpResponse:
 def customer(request: HttpRequest, external_id: str) -> HttpResponse:
     organisation = request.organisation  # type: ignore[attr-defined]
     found = customer_by_external_id(organisation=organisation, external_id=external_id)
+    explain_one = explainer(get_language())
+    rows = [(d, explain_one(d)) for d in contact_history(organisation=organisation, customer=found)]
+    return render(
+        request,
+        "dashboard/customer.html",
+        {
+            "customer": found,
+            "rows": rows,
+            "pressure": contact_pressure(organisation=organisation, customer=found, now=timezone.now()),
+            "opt_outs": customer_opt_outs(organisation=organisation, customer=found),
+        },
+    )
+
+
+@login_required
+@member_required()
+def policy(request: HttpRequest) -> HttpResponse:
+    """The contact policy: read by everyone, published as a new version by admins and analysts."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    codes = [tp.code for tp in touchpoints(organisation=organisation)]
+    current = current_policy(organisation=organisation)
+    form, error = form_from_policy(current, codes), None
+    may_edit = request.membership.role in POLICY_EDITORS  # type: ignore[attr-defined]
+    if request.method == "POST":
+        if not may_edit:
+            return HttpResponseForbidden(_("Only an admin or an analyst may change the contact policy."))
+        changes, form = changes_from_post(request.POST, codes)
+        try:
+            published = update_policy(organisation=organisation, changes=changes, created_by=request.user)
+        except ValidationFailed as exc:
+            error = exc
+        else:
+            messages.success(
+                request, _("Version %(version)s is now in force.") % {"version": published.version}
+            )
+            return redirect("dashboard:policy")
     language = get_language()
-    rows = [(d, explain(d, language)) for d in contact_history(organisation=organisation, customer=found)]
-    return render(request, "dashboard/customer.html", {"customer": found, "rows": rows})
+    versions = [
+        (version, describe_policy(version, language))
+        for version in policy_versions(organisation=organisation)[:20]
+    ]
+    return render(
+        request,
+        "dashboard/policy.html",
+        {"policy": current, "form": form, "error": error, "versions": versions, "may_edit": may_edit},
+        status=422 if error else 200,
+    )
+
+
+@login_required
+@member_required()
+def sampling(request: HttpRequest) -> HttpResponse:
+    """Precision goals, and the inclusion probability each sets per stratum."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    may_edit = request.membership.role in POLICY_EDITORS  # type: ignore[attr-defined]
+    error = None
+    if request.method == "POST":
+        if not may_edit:
+            return HttpResponseForbidden(_("Only an admin or an analyst may change sampling goals."))
+        try:
+            if "retire" in request.POST:
+                retire_sampling_goal(organisation=organisation, goal_id=int(request.POST["retire"]))
+            else:
+                code = request.POST.get("touchpoint", "")
+                create_sampling_goal(
+                    organisation=organisation,
+                    metric=request.POST.get("metric", ""),
+                    dimension=request.POST.get("dimension", ""),
+                    period=request.POST.get("period", ""),
+                    margin=float(request.POST.get("margin", "").replace(",", ".") or 0),
+                    confidence=float(request.POST.get("confidence", "0.95") or 0.95),
+                    touchpoint=touchpoint_by_code(organisation=organisation, code=code) if code else None,
+                )
+            refresh_sampling_rates(organisation=organisation)
+        except ValueError:
+            error = ValidationFailed(_("The margin is a number of points, such as 10."), field="margin")
+        except ValidationFailed as exc:
+            error = exc
+        else:
+            return redirect("dashboard:sampling")
+    return render(
+        request,
+        "dashboard/sampling.html",
+        {
+            "goals": sampling_goals(organisation=organisation),
+            "touchpoints": touchpoints(organisation=organisation),
+            "metrics": Metric.choices,
+            "dimensions": Dimension.choices,
+            "periods": Period.choices,
+            "error": error,
+            "may_edit": may_edit,
+        },
+        status=422 if error else 200,
+    )

@@ -13,6 +13,10 @@ from avis.customers.models import Customer
 from avis.interactions.models import Interaction, Touchpoint
 
 
+def default_windows() -> list[dict[str, int]]:
+    return [{"max": 2, "days": 90}]
+
+
 class ContactPolicy(models.Model):
     """One immutable version of an organisation's contact rules.
 
@@ -22,9 +26,16 @@ class ContactPolicy(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     version = models.PositiveIntegerField()
-    max_surveys = models.PositiveIntegerField(default=2, validators=[MinValueValidator(1)])
-    window_days = models.PositiveIntegerField(default=90, validators=[MinValueValidator(1)])
+    windows = models.JSONField(
+        default=default_windows, help_text='[{"max": 1, "days": 30}, {"max": 4, "days": 365}]'
+    )
     quarantine_days = models.PositiveIntegerField(default=14)
+    touchpoint_gaps = models.JSONField(default=dict, blank=True, help_text='{"touchpoint_code": days}')
+    priorities = models.JSONField(default=dict, blank=True, help_text='{"touchpoint_code": 10}')
+    exclusions = models.JSONField(
+        default=list, blank=True, help_text='[{"attribute": "employee", "operator": "is_true"}]'
+    )
+    freshness_hours = models.PositiveIntegerField(default=48, help_text="0: no limit")
     default_sampling_rate = models.FloatField(
         default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
@@ -33,6 +44,11 @@ class ContactPolicy(models.Model):
     send_until = models.TimeField(default=time(20, 0))
     send_on_sunday = models.BooleanField(default=False)
     send_on_holidays = models.BooleanField(default=False)
+    channel_sending = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"sms": {"from": "10:00", "until": "20:00", "sunday": false, "holidays": false}}',
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -69,10 +85,14 @@ class Decision(models.Model):
     channel = models.CharField(max_length=8, blank=True)
     decided_at = models.DateTimeField()
     planned_at = models.DateTimeField(null=True, blank=True, help_text="When the survey leaves")
+    # Past this moment the survey is stale: it is dropped rather than sent late.
+    send_before = models.DateTimeField(null=True, blank=True)
+    # When this decision counts toward the customer's contact pressure (blank: it does not).
+    solicited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["customer", "planned_at"]),
+            models.Index(fields=["customer", "solicited_at"]),
             models.Index(fields=["organisation", "decided_at"]),
         ]
 
@@ -82,3 +102,73 @@ class Decision(models.Model):
     @property
     def is_solicitation(self) -> bool:
         return self.outcome != Outcome.SKIP
+
+
+class Metric(models.TextChoices):
+    NPS = "nps", _("NPS")
+    RESOLUTION = "resolution", _("resolution rate")
+    CSAT = "csat", _("CSAT")
+
+
+class Dimension(models.TextChoices):
+    TOUCHPOINT = "touchpoint", _("touchpoint")
+    TEAM = "team", _("team or site")
+    AGENT = "agent", _("agent")
+
+
+class Period(models.TextChoices):
+    WEEK = "week", _("week")
+    MONTH = "month", _("month")
+    QUARTER = "quarter", _("quarter")
+
+
+PERIOD_DAYS = {Period.WEEK: 7, Period.MONTH: 365.25 / 12, Period.QUARTER: 365.25 / 4}
+
+
+class SamplingGoal(models.Model):
+    """A precision an analyst wants: "NPS per agent per month within ±10 points at 95 %".
+
+    Governance turns each goal into an inclusion probability per stratum, just
+    high enough for the goal and no higher.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=12, choices=Metric.choices, default=Metric.NPS)
+    dimension = models.CharField(max_length=12, choices=Dimension.choices, default=Dimension.TOUCHPOINT)
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+    margin = models.FloatField(
+        validators=[MinValueValidator(0.1)], help_text="Half-width of the interval, in points"
+    )
+    confidence = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)]
+    )
+    touchpoint = models.ForeignKey(
+        Touchpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="All if blank",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.metric} per {self.dimension} per {self.period} ±{self.margin:g}"
+
+
+class StratumRate(models.Model):
+    """The inclusion probability one goal asks of one stratum, and the figures it came from."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    goal = models.ForeignKey(SamplingGoal, on_delete=models.CASCADE, related_name="rates")
+    stratum = models.CharField(max_length=140, help_text="touchpoint code, team code or agent id")
+    probability = models.FloatField()
+    inputs = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["goal", "stratum"], name="one_rate_per_stratum")]
+
+    def __str__(self) -> str:
+        return f"{self.stratum}: {self.probability:.3f}"

@@ -67,6 +67,8 @@ class Interaction(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     attributes = models.JSONField(default=dict, blank=True)
+    # A solicitation made elsewhere: it counts toward contact pressure, never triggers a survey.
+    contact_only = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -28,3 +28,8 @@ class InteractionIn(Schema):
     team: str | None = Field(default=None, max_length=64, description="Team or site code")
     team_name: str | None = Field(default=None, max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict)
+    contact_only: bool = Field(
+        default=False,
+        description="Another solicitation (a campaign, another tool's survey): it counts toward the "
+        "customer's contact pressure and never triggers a survey",
+    )

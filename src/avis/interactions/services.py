@@ -14,7 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows
+from avis.bulk import insert_rows, related
 from avis.customers.models import Customer
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
@@ -269,16 +269,19 @@ def record_interactions(
         agents = _upsert(Agent, organisation=organisation, key="external_id", wanted=agent_rows)
 
         rows = [
-            Interaction(
+            related(
+                Interaction(
+                    external_id=item.external_id,
+                    occurred_at=item.occurred_at,
+                    received_at=now,
+                    attributes=item.attributes,
+                    contact_only=item.contact_only,
+                ),
                 organisation=organisation,
-                external_id=item.external_id,
                 touchpoint=touchpoints[item.touchpoint],
                 customer=customers[item.customer.external_id],
                 agent=agents[item.agent] if item.agent else None,
                 team=teams[item.team] if item.team else (agents[item.agent].team if item.agent else None),
-                occurred_at=item.occurred_at,
-                received_at=now,
-                attributes=item.attributes,
             )
             for _, item in fresh
         ]

@@ -10,4 +10,5 @@ urlpatterns = [
     path("twilio/inbound", hooks.twilio_inbound, name="twilio-inbound"),
     path("http/receipt", hooks.http_receipt, name="http-receipt"),
     path("http/inbound", hooks.http_inbound, name="http-inbound"),
+    path("email/events", hooks.email_events, name="email-events"),
 ]

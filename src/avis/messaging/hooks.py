@@ -7,6 +7,7 @@ changes nothing: anyone on the internet can post to these addresses.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
@@ -15,8 +16,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
+from avis.messaging.conversations import receive_sms
 from avis.messaging.providers import http_gateway, twilio
-from avis.messaging.services import record_delivery_receipt, record_inbound_message
+from avis.messaging.services import record_delivery_receipt, record_email_bounce
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _twilio_signed(request):
         return HttpResponseForbidden("bad signature")
-    record_inbound_message(
+    receive_sms(
         provider=twilio.TwilioProvider.name,
         provider_message_id=request.POST.get("MessageSid", ""),
         sender=request.POST.get("From", ""),
@@ -101,11 +103,41 @@ def http_inbound(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
     for message in messages:
-        record_inbound_message(
+        receive_sms(
             provider=http_gateway.HttpGatewayProvider.name,
             provider_message_id=message.provider_message_id,
             sender=message.sender,
             recipient=message.recipient,
             text=message.text,
+        )
+    return HttpResponse()
+
+
+@csrf_exempt
+@require_POST
+def email_events(request: HttpRequest) -> HttpResponse:
+    """Bounces and complaints, as a mail service reports them (one JSON object or a list).
+
+    ``{"type": "bounce" | "complaint", "email": "…", "message_id": "<…>", "permanent": true}``;
+    a temporary bounce (``"permanent": false``) changes nothing: the next try may pass.
+    """
+    signature = request.headers.get("X-Signature", "")
+    if not http_gateway.signature_matches(request.body, signature, secret=settings.AVIS_EMAIL_WEBHOOK_SECRET):
+        return HttpResponseForbidden("bad signature")
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return HttpResponseBadRequest("expected JSON")
+    events = data if isinstance(data, list) else [data]
+    if not all(isinstance(event, dict) and event.get("email") for event in events):
+        return HttpResponseBadRequest("each event needs an email")
+    for event in events:
+        kind = str(event.get("type", "bounce")).lower()
+        if kind == "bounce" and event.get("permanent") is False:
+            continue
+        record_email_bounce(
+            recipient=str(event["email"]),
+            complaint=kind == "complaint",
+            message_id=str(event.get("message_id") or ""),
         )
     return HttpResponse()

@@ -9,12 +9,64 @@ from avis.customers.models import Customer
 from avis.surveys.models import Invitation
 
 
+class ConversationState(models.TextChoices):
+    OPEN = "open", _("open")
+    CLOSED = "closed", _("closed")
+
+
+class ConversationEnd(models.TextChoices):
+    COMPLETED = "completed", _("every question answered")
+    UNCLEAR = "unclear", _("reply still unclear after one clarification")
+    OPTED_OUT = "opted_out", _("customer opted out")
+    IDLE = "idle", _("customer stopped replying")
+    EXPIRED = "expired", _("invitation expired")
+    SUPERSEDED = "superseded", _("a newer survey was texted to the same number")
+    ANSWERED_ONLINE = "answered_online", _("answered on the web page")
+
+
+class Conversation(models.Model):
+    """An SMS survey in progress: one per SMS invitation, one question at a time.
+
+    Replies find their conversation through the last text we sent to the
+    number, so only the newest conversation of a number is ever open.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="conversation")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    phone = models.CharField(max_length=32)
+    # Index, in the survey's order, of the question awaiting an answer.
+    position = models.PositiveSmallIntegerField(default=0)
+    # Question code → the raw value submit_response reads ("9", "yes", "na", a text).
+    answers = models.JSONField(default=dict, blank=True)
+    # Free text given alongside answers ("9, très bon accueil"), kept for the comment question.
+    comments = models.JSONField(default=list, blank=True)
+    clarification_sent = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=ConversationState.choices, default=ConversationState.OPEN)
+    end_reason = models.CharField(max_length=16, choices=ConversationEnd.choices, blank=True)
+    late_reply_answered = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["phone", "state"]),
+            models.Index(fields=["state", "last_activity_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} ({self.state})"
+
+
 class MessageStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
     CANCELLED = "cancelled", _("cancelled")
+    # Not sent because it would have arrived too late to mean anything (Decision.send_before).
+    EXPIRED = "expired", _("expired")
 
 
 class DeliveryStatus(models.TextChoices):
@@ -30,6 +82,11 @@ class DeliveryStatus(models.TextChoices):
 class MessageKind(models.TextChoices):
     INVITATION = "invitation", _("survey invitation")
     NOTIFICATION = "notification", _("notification")
+    REMINDER = "reminder", _("reminder")
+    # The rest of an SMS survey: next questions, the clarification, the thanks.
+    CONVERSATION = "conversation", _("SMS conversation")
+    # Answers to keywords (STOP, HELP, START): sent even to a customer who just opted out.
+    SERVICE = "service", _("keyword answer")
 
 
 class OutboundMessage(models.Model):
@@ -67,6 +124,12 @@ class OutboundMessage(models.Model):
     delivery_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
     delivery_error_code = models.CharField(max_length=32, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound"
+    )
+    # Measured on the text actually sent (SMS only): what the operator bills.
+    segments = models.PositiveSmallIntegerField(default=0)
+    cost = models.DecimalField(max_digits=10, decimal_places=4, default=0)
 
     class Meta:
         indexes = [
@@ -108,6 +171,11 @@ class InboundMessage(models.Model):
     recipient = models.CharField(max_length=32, blank=True)
     text = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    # What the reply was read as: answer, unclear, opt_out, opt_in, help, late.
+    interpretation = models.CharField(max_length=12, blank=True)
 
     class Meta:
         constraints = [
@@ -118,7 +186,11 @@ class InboundMessage(models.Model):
                 name="inbound_message_once",
             )
         ]
-        indexes = [models.Index(fields=["organisation", "received_at"])]
+        indexes = [
+            models.Index(fields=["organisation", "received_at"]),
+            # The sweep looks for texts recorded but never handled.
+            models.Index(fields=["interpretation", "received_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} from {self.sender}"

@@ -3,20 +3,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows
-from avis.customers.models import Channel, Customer, PhoneStatus
+from avis.customers.models import Channel, Customer, EmailStatus, PhoneStatus
 from avis.customers.queries import opted_out_channels
-from avis.customers.services import record_phone_status
-from avis.messaging.models import DeliveryStatus, InboundMessage, MessageKind, MessageStatus, OutboundMessage
+from avis.customers.services import opt_out_customers, record_email_status, record_phone_status
+from avis.governance.services import current_policy, customer_country, next_sending_time
+from avis.messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    InboundMessage,
+    MessageKind,
+    MessageStatus,
+    OutboundMessage,
+)
 from avis.messaging.providers import (
     Envelope,
     PermanentFailure,
@@ -24,8 +34,10 @@ from avis.messaging.providers import (
     failed_address_status,
     provider_for,
 )
+from avis.messaging.rate_limit import wait_for_turn
 from avis.messaging.rendering import render_invitation
-from avis.surveys.models import Invitation
+from avis.messaging.sms_encoding import measure_sms
+from avis.surveys.models import Invitation, InvitationStatus
 from avis.surveys.services import cancel_invitation, mark_invitation_sent
 
 logger = logging.getLogger(__name__)
@@ -76,7 +88,7 @@ def queue_invitations(
     ]
     with transaction.atomic():
         insert_rows(rows)
-        _enqueue_on_commit(rows)
+        enqueue_on_commit(rows)
     return rows
 
 
@@ -108,11 +120,11 @@ def queue_notification(
     with transaction.atomic():
         OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
         saved = list(OutboundMessage.objects.filter(idempotency_key__in=[r.idempotency_key for r in rows]))
-        _enqueue_on_commit(saved)
+        enqueue_on_commit(saved)
     return saved
 
 
-def _enqueue_on_commit(rows: Sequence[OutboundMessage]) -> None:
+def enqueue_on_commit(rows: Sequence[OutboundMessage]) -> None:
     now = timezone.now()
     due = [(row.id, row.priority) for row in rows if row.not_before <= now]
     if due:
@@ -141,9 +153,12 @@ def enqueue_messages(messages: Sequence[tuple[int, int]], *, delay: int = 0) -> 
 
 
 def _envelope(message: OutboundMessage) -> Envelope:
-    if message.invitation is not None:
+    if message.invitation is not None and message.kind in (MessageKind.INVITATION, MessageKind.REMINDER):
         return render_invitation(
-            message.invitation, recipient=message.recipient, idempotency_key=message.idempotency_key
+            message.invitation,
+            recipient=message.recipient,
+            idempotency_key=message.idempotency_key,
+            reminder=message.kind == MessageKind.REMINDER,
         )
     return Envelope(
         recipient=message.recipient,
@@ -155,13 +170,46 @@ def _envelope(message: OutboundMessage) -> Envelope:
 
 
 def _refused(message: OutboundMessage) -> bool:
-    """An opt-out recorded after the message was queued still stops it."""
+    """An opt-out recorded after the message was queued still stops it.
+
+    Keyword answers are the exception: the confirmation of a STOP goes to
+    someone who has, by definition, just opted out.
+    """
     invitation = message.invitation
-    if invitation is None:
+    if invitation is None or message.kind == MessageKind.SERVICE:
         return False
     refused = opted_out_channels(organisation=message.organisation, customer_ids=[invitation.customer_id])
     channels = refused.get(invitation.customer_id, set())
     return Channel.ALL in channels or message.channel in channels
+
+
+def _stale(message: OutboundMessage, now: datetime) -> bool:
+    """An invitation past its decision's ``send_before`` would ask about something long forgotten.
+
+    Reminders are exempt: they follow an invitation that left in time.
+    """
+    if message.kind != MessageKind.INVITATION or message.invitation is None:
+        return False
+    send_before = message.invitation.decision.send_before
+    return send_before is not None and send_before <= now
+
+
+def _withdrawn(message: OutboundMessage) -> bool:
+    """Governance took the survey back before it left (a higher-priority one took its place)."""
+    return (
+        message.kind == MessageKind.INVITATION
+        and message.invitation is not None
+        and message.invitation.status == InvitationStatus.CANCELLED
+    )
+
+
+def _reminder_moot(message: OutboundMessage) -> bool:
+    """A reminder only makes sense while the customer has neither answered nor started to."""
+    if message.kind != MessageKind.REMINDER or message.invitation is None:
+        return False
+    if message.invitation.status != InvitationStatus.SENT:
+        return True
+    return InboundMessage.objects.filter(conversation__invitation_id=message.invitation_id).exists()
 
 
 def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery:
@@ -175,15 +223,36 @@ def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery
     if not claimed:
         return Delivery.NOT_MINE
     message = OutboundMessage.objects.select_related(
-        "organisation", "invitation__organisation", "invitation__touchpoint"
+        "organisation",
+        "invitation__organisation",
+        "invitation__touchpoint",
+        "invitation__decision",
+        "invitation__survey",
+        "invitation__customer",
     ).get(id=message_id)
     if _refused(message):
         _finish(message, MessageStatus.CANCELLED, error="customer opted out")
         cancel_invitation(invitation_id=message.invitation_id)  # type: ignore[arg-type]
         return Delivery.CANCELLED
+    if _stale(message, now):
+        _finish(message, MessageStatus.EXPIRED, error="past the decision's send_before")
+        cancel_invitation(invitation_id=message.invitation_id)  # type: ignore[arg-type]
+        return Delivery.CANCELLED
+    if _withdrawn(message):
+        _finish(
+            message,
+            MessageStatus.CANCELLED,
+            error="invitation cancelled (outranked by a higher-priority survey)",
+        )
+        return Delivery.CANCELLED
+    if _reminder_moot(message):
+        _finish(message, MessageStatus.CANCELLED, error="answered, or the conversation started")
+        return Delivery.CANCELLED
     try:
         provider = provider_for(message.channel)
-        provider_id = provider.send(_envelope(message))
+        envelope = _envelope(message)
+        wait_for_turn(provider.name)
+        provider_id = provider.send(envelope)
     except PermanentFailure as exc:
         _finish(message, MessageStatus.FAILED, error=str(exc))
         _mark_failed_phone(message, address_status=exc.address_status, at=now)
@@ -200,19 +269,98 @@ def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery
         enqueue_messages([(message.id, message.priority)], delay=delay)
         return Delivery.RETRY
     sent_at = timezone.now()
+    segments, price = _billing(message.channel, envelope.text)
     with transaction.atomic():
         # The provider that sent it, not the one configured when it was queued:
         # its receipts are looked up by this name.
-        OutboundMessage.objects.filter(id=message.id).update(
-            status=MessageStatus.SENT,
-            sent_at=sent_at,
-            provider=provider.name,
-            provider_message_id=provider_id,
-            last_error="",
-        )
-        if message.invitation_id:
+        changes: dict[str, object] = {
+            "status": MessageStatus.SENT,
+            "sent_at": sent_at,
+            "provider": provider.name,
+            "provider_message_id": provider_id,
+            "last_error": "",
+            "segments": segments,
+            "cost": price,
+        }
+        if message.channel == Channel.SMS and not message.body_text:
+            changes["body_text"] = envelope.text  # what the customer read, kept with the conversation
+        if message.kind == MessageKind.INVITATION and message.channel == Channel.SMS and message.invitation:
+            changes["conversation"] = _start_conversation(message, at=sent_at)
+        OutboundMessage.objects.filter(id=message.id).update(**changes)
+        if message.kind == MessageKind.INVITATION and message.invitation_id:
             mark_invitation_sent(invitation_id=message.invitation_id, at=sent_at)
+            _queue_reminder(message, sent_at=sent_at)
     return Delivery.SENT
+
+
+def _billing(channel: str, text: str) -> tuple[int, Decimal]:
+    """Segments and price of an SMS as the operator counts them; email costs nothing per message."""
+    if channel != Channel.SMS:
+        return 0, Decimal(0)
+    segments = measure_sms(text).segments
+    return segments, price_per_segment() * segments
+
+
+def price_per_segment() -> Decimal:
+    try:
+        return Decimal(settings.AVIS_SMS_PRICE_PER_SEGMENT)
+    except InvalidOperation as exc:
+        raise ImproperlyConfigured("AVIS_SMS_PRICE_PER_SEGMENT must be a decimal number") from exc
+
+
+def _start_conversation(message: OutboundMessage, *, at: datetime) -> Conversation:
+    """The SMS survey begins with the invitation's text, which asked the first question."""
+    invitation = message.invitation
+    assert invitation is not None
+    conversation, _ = Conversation.objects.get_or_create(
+        invitation=invitation,
+        defaults={
+            "organisation_id": invitation.organisation_id,
+            "customer_id": invitation.customer_id,
+            "phone": message.recipient,
+            "started_at": at,
+            "last_activity_at": at,
+        },
+    )
+    return conversation
+
+
+def _queue_reminder(message: OutboundMessage, *, sent_at: datetime) -> None:
+    """At most one reminder per invitation (its idempotency key says so), inside the sending hours."""
+    hours = settings.AVIS_REMINDER_DELAY_HOURS
+    invitation = message.invitation
+    if not hours or invitation is None:
+        return
+    due = sent_at + timedelta(hours=hours)
+    if due >= invitation.expires_at:
+        return
+    customer = invitation.customer
+    policy = current_policy(organisation=message.organisation)
+    due = next_sending_time(
+        policy=policy,
+        at=due,
+        time_zone=customer.time_zone,
+        country=customer_country(customer, default="FR"),
+        channel=message.channel,
+    )
+    if due >= invitation.expires_at:
+        return
+    OutboundMessage.objects.bulk_create(
+        [
+            OutboundMessage(
+                organisation_id=message.organisation_id,
+                kind=MessageKind.REMINDER,
+                channel=message.channel,
+                provider=message.provider,
+                recipient=message.recipient,
+                invitation=invitation,
+                idempotency_key=f"reminder-{invitation.id}",
+                priority=INVITATION_PRIORITY,
+                not_before=due,
+            )
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _finish(message: OutboundMessage, status: str, *, error: str) -> None:
@@ -229,7 +377,8 @@ def sweep_outbox(*, now: datetime | None = None) -> int:
     OutboundMessage.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=stale).update(
         status=MessageStatus.PENDING
     )
-    recently = now - timedelta(seconds=120)
+    # A wake-up older than this was lost (its worker died holding the task): wake another.
+    recently = now - timedelta(seconds=min(120, settings.AVIS_OUTBOX_STALE_SECONDS))
     due = list(
         OutboundMessage.objects.filter(status=MessageStatus.PENDING, not_before__lte=now)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=recently))
@@ -340,12 +489,11 @@ def record_inbound_message(
 ) -> InboundMessage:
     """Keep a text a customer sent us, tied to them when their number tells who they are.
 
-    A provider retrying the same webhook gets the row recorded the first time.
+    A provider retrying the same webhook gets the row recorded the first time
+    (the unique constraint says so, without a look-up on every webhook).
     """
     sender = _e164(sender)
     once = InboundMessage.objects.filter(provider=provider, provider_message_id=provider_message_id)
-    if provider_message_id and (known := once.first()) is not None:
-        return known
     organisation_id, customer, reply_to = _who_wrote(sender)
     try:
         with transaction.atomic():
@@ -361,7 +509,7 @@ def record_inbound_message(
                 received_at=at or timezone.now(),
             )
     except IntegrityError:
-        # The provider's retry crossed the first delivery of the same message.
+        # A provider's retry of a webhook already recorded (or crossing its first delivery).
         return once.get()
 
 
@@ -404,3 +552,79 @@ def _who_wrote(sender: str) -> tuple[int | None, Customer | None, OutboundMessag
     if len(organisations) != 1:
         return None, None, None
     return organisations.pop(), customers[0] if len(customers) == 1 else None, None
+
+
+# --- Email: one-click unsubscribe, bounces and complaints -----------------------------------
+
+
+def cancel_queued_messages(
+    *, organisation: Organisation, customer_ids: Sequence[int], channel: str = Channel.ALL
+) -> int:
+    """Withdraw what waits in the outbox for these customers (a row already being sent is past stopping)."""
+    queued = OutboundMessage.objects.filter(
+        organisation=organisation, invitation__customer_id__in=customer_ids, status=MessageStatus.PENDING
+    ).exclude(kind=MessageKind.SERVICE)
+    if channel != Channel.ALL:
+        queued = queued.filter(channel=channel)
+    invitation_ids = set(queued.values_list("invitation_id", flat=True))
+    count = queued.update(status=MessageStatus.CANCELLED, last_error="customer opted out")
+    for invitation_id in invitation_ids:
+        cancel_invitation(invitation_id=invitation_id)
+    return count
+
+
+def unsubscribe_by_token(*, token: str, source: str = "email:list-unsubscribe") -> bool:
+    """The customer of this invitation wants no more survey email (RFC 8058 one-click); False if unknown."""
+    invitation = Invitation.objects.select_related("organisation").filter(token=token).first()
+    if invitation is None:
+        return False
+    with transaction.atomic():
+        opt_out_customers(
+            organisation=invitation.organisation,
+            customer_ids=[invitation.customer_id],
+            channel=Channel.EMAIL,
+            source=source,
+        )
+        cancel_queued_messages(
+            organisation=invitation.organisation, customer_ids=[invitation.customer_id], channel=Channel.EMAIL
+        )
+    return True
+
+
+def record_email_bounce(
+    *, recipient: str, complaint: bool = False, message_id: str = "", at: datetime | None = None
+) -> int:
+    """A mail server refused an address for good, or its owner flagged our mail as spam.
+
+    Marks the address on the customers it belongs to (the one the message went
+    to when ``message_id`` is ours, else every customer with that address), so
+    governance stops choosing email for them. A complaint is also an email
+    opt-out: the customer said so, in the only way their mail client offers.
+    Returns how many customers were marked.
+    """
+    at = at or timezone.now()
+    status = EmailStatus.COMPLAINED if complaint else EmailStatus.INVALID
+    customers: list[Customer]
+    message = (
+        OutboundMessage.objects.filter(provider_message_id=message_id, channel=Channel.EMAIL)
+        .select_related("invitation__customer")
+        .first()
+        if message_id
+        else None
+    )
+    if message is not None and message.invitation is not None:
+        customers = [message.invitation.customer]
+    else:
+        customers = list(Customer.objects.filter(email__iexact=recipient.strip())[:100])
+    marked = 0
+    with transaction.atomic():
+        for customer in customers:
+            marked += record_email_status(customer_id=customer.id, email=customer.email, status=status, at=at)
+            if complaint:
+                opt_out_customers(
+                    organisation=customer.organisation,
+                    customer_ids=[customer.id],
+                    channel=Channel.EMAIL,
+                    source="email:complaint",
+                )
+    return marked

@@ -19,3 +19,19 @@ def deliver_messages(message_ids: list[int]) -> dict[str, int]:
 @db_periodic_task(crontab(minute="*"))
 def sweep_outbox() -> int:
     return services.sweep_outbox()
+
+
+@db_task(priority=20)
+def handle_inbound_message(inbound_id: int) -> str:
+    """Act on one inbound text; safe to run twice (the text is claimed before it is handled)."""
+    from avis.messaging.conversations import handle_inbound
+
+    return handle_inbound(inbound_id=inbound_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def tend_conversations() -> int:
+    """Handle texts whose wake-up was lost, and close conversations the customers left."""
+    from avis.messaging.conversations import close_idle_conversations, handle_forgotten_inbound
+
+    return handle_forgotten_inbound() + close_idle_conversations()

@@ -7,3 +7,6 @@ class SurveysConfig(AppConfig):
     name = "avis.surveys"
     label = "surveys"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from avis.surveys import receivers  # noqa: F401  (connects the signal receivers)

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.db.models import Count, F, Min, Q
+
 from avis.accounts.models import Organisation
-from avis.surveys.models import Answer, Invitation, Survey
+from avis.governance.models import Decision, Dimension, Metric, SamplingGoal
+from avis.governance.precision import StratumObservation
+from avis.surveys.models import Answer, Attribution, Invitation, InvitationStatus, QuestionKind, Survey
 
 
 def active_surveys_by_touchpoint(*, organisation: Organisation) -> dict[int, Survey]:
@@ -51,3 +57,89 @@ def readable_answers(answers: list[Answer], language: str, *, company: str) -> l
             value = f"« {answer.text} »"
         readable.append((prompt, value))
     return readable
+
+
+# --- what precision-targeted sampling learns from the recent past ------------------------------
+
+OBSERVATION_DAYS = 90
+# Reasons of decisions that got as far as the sampling draw: the customer could be asked.
+_REACHED_DRAW = ("eligible", "quiet_hours", "not_sampled", "stale", "outranked")
+
+
+def stratum_observations(
+    *, organisation: Organisation, goal: SamplingGoal, now: datetime, days: float = OBSERVATION_DAYS
+) -> list[StratumObservation]:
+    """Per stratum of the goal, the last ``days`` of decisions, invitations and answers."""
+    since = now - timedelta(days=days)
+    path = {
+        Dimension.TOUCHPOINT: "touchpoint__code",
+        Dimension.TEAM: "team__code",
+        Dimension.AGENT: "agent__external_id",
+    }[goal.dimension]
+    scope = {"organisation": organisation}
+    if goal.touchpoint_id:
+        scope["touchpoint_id"] = goal.touchpoint_id
+
+    decisions = (
+        Decision.objects.filter(**scope, decided_at__gte=since, decided_at__lt=now)
+        .exclude(reason="contact_only")
+        .values(stratum=F(f"interaction__{path}"))
+        .annotate(total=Count("id"), reached=Count("id", filter=Q(reason__in=_REACHED_DRAW)))
+    )
+    invitations = (
+        Invitation.objects.filter(**scope, planned_at__gte=since, planned_at__lt=now)
+        # Asked: due by now and neither cancelled nor failed.
+        .exclude(status__in=[InvitationStatus.CANCELLED, InvitationStatus.FAILED])
+        .values(stratum=F(f"interaction__{path}"))
+        .annotate(sent=Count("id"), answered=Count("id", filter=Q(status=InvitationStatus.RESPONDED)))
+    )
+    answers = Answer.objects.filter(**scope, answered_at__gte=since, answered_at__lt=now)
+    answers = answers.filter(not_applicable=False)
+    if goal.metric == Metric.NPS:
+        answers = answers.filter(kind=QuestionKind.NPS, attribution=Attribution.OVERALL)
+        top, bottom = Q(number__gte=9), Q(number__lte=6)
+    elif goal.metric == Metric.CSAT:
+        attribution = Attribution.AGENT if goal.dimension == Dimension.AGENT else Attribution.OVERALL
+        answers = answers.filter(kind=QuestionKind.CSAT, attribution=attribution)
+        top, bottom = Q(number__gte=4), Q(pk__in=[])
+    else:
+        answers = answers.filter(attribution=Attribution.RESOLUTION).exclude(choice="")
+        top, bottom = Q(choice="yes"), Q(pk__in=[])
+    counted = answers.values(stratum=F(path)).annotate(
+        n=Count("id"), top=Count("id", filter=top), bottom=Count("id", filter=bottom)
+    )
+
+    # An organisation younger than the window: rates over the days it has existed.
+    first = Decision.objects.filter(**scope, decided_at__gte=since, decided_at__lt=now).aggregate(
+        first=Min("decided_at")
+    )
+    if first["first"] is not None:
+        days = max(1.0, min(days, (now - first["first"]).total_seconds() / 86400))
+    strata: dict[str, dict[str, int]] = {}
+    for row in decisions:
+        if row["stratum"] is not None:
+            strata[row["stratum"]] = {"interactions": row["total"], "reached": row["reached"]}
+    for row in invitations:
+        if row["stratum"] in strata:
+            strata[row["stratum"]] |= {"invitations": row["sent"], "responses": row["answered"]}
+    for row in counted:
+        if row["stratum"] in strata:
+            strata[row["stratum"]] |= {"answers": row["n"], "top": row["top"], "bottom": row["bottom"]}
+    sent = sum(s.get("invitations", 0) for s in strata.values())
+    answered = sum(s.get("responses", 0) for s in strata.values())
+    overall_rate = answered / sent if sent else 0.3
+    return [
+        StratumObservation(
+            stratum=stratum,
+            days=days,
+            interactions=values.get("interactions", 0),
+            reached_draw=values.get("reached", 0),
+            invitations=values.get("invitations", 0),
+            responses=values.get("responses", 0),
+            answers=values.get("answers", 0),
+            top=values.get("top", 0),
+            bottom=values.get("bottom", 0),
+            organisation_response_rate=overall_rate,
+        )
+        for stratum, values in sorted(strata.items())
+    ]

@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows
 from avis.errors import AvisError, ValidationFailed
-from avis.governance.models import Decision, Outcome
+from avis.governance.models import Decision, Outcome, SamplingGoal
+from avis.governance.services import set_stratum_rates
 from avis.interactions.models import Touchpoint
 from avis.surveys.models import (
     Answer,
@@ -24,7 +25,7 @@ from avis.surveys.models import (
     Response,
     Survey,
 )
-from avis.surveys.queries import active_surveys_by_touchpoint
+from avis.surveys.queries import active_surveys_by_touchpoint, stratum_observations
 from avis.surveys.signals import response_completed
 
 
@@ -100,9 +101,59 @@ STANDARD_QUESTIONS: list[dict[str, object]] = [
 ]
 
 
+# Asked at the end when a survey offers a call-back (``ask_callback``): a "no" is honoured by
+# the closed loop (the case shows "do not call" and refuses a phone contact).
+CALLBACK_QUESTIONS: list[dict[str, object]] = [
+    {
+        "code": "callback",
+        "kind": QuestionKind.CHOICE,
+        "attribution": Attribution.OVERALL,
+        "prompt": {
+            "fr": "Pouvons-nous vous rappeler à ce sujet ?",
+            "en": "May we call you back about this?",
+        },
+        "choices": [
+            {"value": "yes", "label": {"fr": "Oui", "en": "Yes"}},
+            {"value": "no", "label": {"fr": "Non, merci", "en": "No, thank you"}},
+        ],
+    },
+    {
+        "code": "callback_channel",
+        "kind": QuestionKind.CHOICE,
+        "attribution": Attribution.OVERALL,
+        "prompt": {
+            "fr": "Si oui, par quel moyen ?",
+            "en": "If so, how would you like to be contacted?",
+        },
+        "choices": [
+            {"value": "phone", "label": {"fr": "Téléphone", "en": "Phone"}},
+            {"value": "sms", "label": {"fr": "SMS", "en": "Text message"}},
+            {"value": "email", "label": {"fr": "E-mail", "en": "Email"}},
+        ],
+    },
+    {
+        "code": "callback_time",
+        "kind": QuestionKind.CHOICE,
+        "attribution": Attribution.OVERALL,
+        "prompt": {
+            "fr": "À quel moment de la journée ?",
+            "en": "At what time of day?",
+        },
+        "choices": [
+            {"value": "morning", "label": {"fr": "Le matin", "en": "Morning"}},
+            {"value": "afternoon", "label": {"fr": "L'après-midi", "en": "Afternoon"}},
+            {"value": "evening", "label": {"fr": "En soirée", "en": "Evening"}},
+        ],
+    },
+]
+
+
 @transaction.atomic
-def create_standard_survey(*, organisation: Organisation, touchpoint: Touchpoint, name: str = "") -> Survey:
-    """The survey every touchpoint starts with: the score, the resolution, the agent, a comment."""
+def create_standard_survey(
+    *, organisation: Organisation, touchpoint: Touchpoint, name: str = "", ask_callback: bool = False
+) -> Survey:
+    """The survey every touchpoint starts with: the score, the resolution, the agent, a comment —
+    and, when ``ask_callback``, whether and how the customer may be called back."""
     Survey.objects.filter(organisation=organisation, touchpoint=touchpoint, is_active=True).update(
         is_active=False
     )
@@ -111,7 +162,9 @@ def create_standard_survey(*, organisation: Organisation, touchpoint: Touchpoint
     )
     Question.objects.bulk_create(
         Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
-        for position, spec in enumerate(STANDARD_QUESTIONS, start=1)
+        for position, spec in enumerate(
+            [*STANDARD_QUESTIONS, *(CALLBACK_QUESTIONS if ask_callback else [])], start=1
+        )
     )
     return survey
 
@@ -159,6 +212,13 @@ def cancel_invitation(*, invitation_id: int) -> None:
     Invitation.objects.filter(id=invitation_id, status=InvitationStatus.SCHEDULED).update(
         status=InvitationStatus.CANCELLED
     )
+
+
+def cancel_invitations_of_decisions(*, organisation: Organisation, decision_ids: list[int]) -> int:
+    """Invitations not sent yet whose decision governance withdrew; the outbox then skips their messages."""
+    return Invitation.objects.filter(
+        organisation=organisation, decision_id__in=decision_ids, status=InvitationStatus.SCHEDULED
+    ).update(status=InvitationStatus.CANCELLED)
 
 
 def _read_answer(question: Question, raw: str | None) -> dict[str, object] | None:
@@ -250,3 +310,19 @@ def submit_response(
         invitation.save(update_fields=["status", "responded_at"])
         response_completed.send(sender=Response, response=response)
     return response
+
+
+def refresh_sampling_rates(*, organisation: Organisation, now: datetime | None = None) -> int:
+    """Recompute every active precision goal's inclusion probabilities from the last 90 days.
+
+    Surveys owns what was answered, governance what to do with it; this is where
+    the two meet, for the periodic task, the command and a goal just created.
+    """
+    now = now or timezone.now()
+    goals = SamplingGoal.objects.filter(organisation=organisation, is_active=True)
+    strata = 0
+    for goal in goals:
+        observations = stratum_observations(organisation=organisation, goal=goal, now=now)
+        rates = set_stratum_rates(organisation=organisation, goal=goal, observations=observations, now=now)
+        strata += len(rates)
+    return strata

@@ -58,5 +58,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             errors = exc.problems
         else:
             return render(request, "surveys/thanks.html", context)
-    context |= {"questions": _questions(invitation, language), "errors": errors, "posted": request.POST}
+    # A score clicked in the invitation email arrives as ?nps=9: shown chosen, sent with the rest.
+    posted = request.POST if request.method == "POST" else request.GET
+    context |= {"questions": _questions(invitation, language), "errors": errors, "posted": posted}
     return render(request, "surveys/respond.html", context, status=422 if errors else 200)

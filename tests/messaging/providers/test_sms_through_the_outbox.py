@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from avis.customers.models import Customer
@@ -15,7 +13,7 @@ from tests.messaging.providers.servers import Reply, twilio_error
 
 
 @pytest.mark.django_db(transaction=True)
-def test_phone_only_customer_gets_one_sms_with_the_survey_link_from_the_gateway(org, api, gateway) -> None:
+def test_phone_only_customer_gets_the_first_question_by_sms_from_the_gateway(org, api, gateway) -> None:
     open_all_day(org.organisation)
     response = post_interaction(api, "evt-e2e", email=None, phone="06 12 34 56 78")
     assert response.status_code == 200
@@ -25,9 +23,10 @@ def test_phone_only_customer_gets_one_sms_with_the_survey_link_from_the_gateway(
     (sms,) = request.json()["messages"]
     invitation = Invitation.objects.get()
     assert sms["to"] == "+33612345678"
-    assert re.search(rf"https://avis\.example\.fr/s/{invitation.token}\b", sms["text"])
+    assert sms["text"].startswith("Recommanderiez-vous Assurances du Centre à un proche ?")
+    assert "STOP" in sms["text"]
     assert request.headers["idempotency-key"] == f"invitation-{invitation.id}"
-    message = OutboundMessage.objects.get()
+    message = OutboundMessage.objects.get(kind="invitation")
     assert (message.status, message.provider) == ("sent", "http")
     assert message.provider_message_id.startswith("gw-")
     assert invitation.status == "sent"

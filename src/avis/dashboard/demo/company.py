@@ -21,13 +21,18 @@ DEMO_PASSWORD = "horizon-demo"  # noqa: S105
 API_KEY_NAME = "demo"
 
 # Governance as a careful company would set it: nobody asked more than twice a
-# quarter, two weeks of peace after a survey, the busy call centre sampled,
-# every settled claim asked (it is rare and decisive), no texts at night, on
-# Sundays or on public holidays.
+# quarter nor four times a year, two weeks of peace after a survey, the busy
+# call centre sampled, every settled claim asked (it is rare and decisive, and
+# outranks a routine call waiting to leave), employees and customers in
+# litigation never asked, no texts at night, on Sundays or on public holidays.
 POLICY: dict[str, object] = {
-    "max_surveys": 2,
-    "window_days": 90,
+    "windows": [{"max": 2, "days": 90}, {"max": 4, "days": 365}],
     "quarantine_days": 14,
+    "priorities": {"claim.settled": 10},
+    "exclusions": [
+        {"attribute": "employee", "operator": "is_true"},
+        {"attribute": "litigation", "operator": "is_true"},
+    ],
     "default_sampling_rate": 1.0,
     "sampling_rates": {
         "call_center.call": 0.35,

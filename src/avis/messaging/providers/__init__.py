@@ -53,6 +53,7 @@ def provider_for(channel: str) -> Provider:
 
     from avis.messaging.providers.console import ConsoleProvider
     from avis.messaging.providers.http_gateway import HttpGatewayProvider
+    from avis.messaging.providers.simulator import SimulatorProvider
     from avis.messaging.providers.smtp import SmtpProvider
     from avis.messaging.providers.twilio import TwilioProvider
 
@@ -63,6 +64,8 @@ def provider_for(channel: str) -> Provider:
             return TwilioProvider()
         if settings.AVIS_SMS_PROVIDER == "http":
             return HttpGatewayProvider()
+        if settings.AVIS_SMS_PROVIDER == "simulator":
+            return SimulatorProvider()
         return ConsoleProvider("sms")
     raise PermanentFailure(f"No provider for channel {channel!r}")
 

@@ -112,6 +112,11 @@ class Command(BaseCommand):
         if "AVIS_BASE_URL" not in os.environ:
             os.environ["AVIS_BASE_URL"] = url  # read by the worker process serve() starts
             settings.AVIS_BASE_URL = url
+        # Texts of the live feed land on the simulator's phones, where a visitor can answer them.
+        if "AVIS_SMS_PROVIDER" not in os.environ:
+            os.environ["AVIS_SMS_PROVIDER"] = "simulator"
+            settings.AVIS_SMS_PROVIDER = "simulator"
+        console.print(f"SMS simulator: {url}/messaging/simulator/")
         console.print(
             f"New interactions and answers arrive every {options['live_interval']:g} s; "
             "unhappy answers open cases.\nCtrl-C stops."

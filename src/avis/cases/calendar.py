@@ -1,0 +1,65 @@
+"""Business-hours arithmetic: when a deadline counted in opening hours falls.
+
+Pure functions over an organisation's opening hours and its country's public
+holidays (the `holidays` package), so an SLA of 8 hours opened on Friday at
+17:00 falls on Monday — or Tuesday when Monday is a holiday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+# Monday–Friday, 09:00–18:00 when an organisation has not said otherwise.
+DEFAULT_HOURS: dict[str, list[str]] = {str(day): ["09:00", "18:00"] for day in range(5)}
+
+
+@lru_cache(maxsize=64)
+def _holidays_of(country: str, year: int) -> holidays.HolidayBase:
+    try:
+        return holidays.country_holidays(country, years=year)
+    except NotImplementedError:  # a region the package does not know: no public holiday
+        return holidays.HolidayBase()
+
+
+def is_holiday(day: date, country: str) -> bool:
+    return day in _holidays_of(country.upper(), day.year)
+
+
+def _opening(day: date, hours: Mapping[str, Sequence[str]], country: str) -> tuple[time, time] | None:
+    span = hours.get(str(day.weekday()))
+    if not span or is_holiday(day, country):
+        return None
+    return time.fromisoformat(span[0]), time.fromisoformat(span[1])
+
+
+def add_business_hours(
+    start: datetime,
+    hours_to_add: float,
+    *,
+    opening_hours: Mapping[str, Sequence[str]],
+    country: str,
+    time_zone: str,
+) -> datetime:
+    """``start`` plus so many open hours, in the organisation's local calendar."""
+    zone = ZoneInfo(time_zone)
+    local = start.astimezone(zone)
+    remaining = timedelta(hours=hours_to_add)
+    day = local.date()
+    for _ in range(3660):  # ten years of closed days would be a misconfiguration
+        span = _opening(day, opening_hours, country)
+        if span is not None:
+            opens = datetime.combine(day, span[0], tzinfo=zone)
+            closes = datetime.combine(day, span[1], tzinfo=zone)
+            begin = max(opens, local)
+            if begin < closes:
+                if begin + remaining <= closes:
+                    return begin + remaining
+                remaining -= closes - begin
+        day += timedelta(days=1)
+        local = datetime.combine(day, time(0), tzinfo=zone)
+    raise ValueError("No opening hours in the calendar.")

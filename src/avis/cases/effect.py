@@ -1,0 +1,172 @@
+"""What the closed loop changes, measured (read-only).
+
+Definitions (docs/cases.md says the same in words):
+- a case is *handled in time* when the customer was first contacted before its deadline
+  and it was never escalated (an escalation moves the deadline, so the event is the proof);
+- *recovered*: among customers whose case was resolved or closed after being handled in
+  time, those who answered a later survey, and what they said (NPS of that later answer);
+  compared with customers whose case was not handled in time;
+- *churn*: a ``customer.left`` interaction recorded after the case opened.
+
+Intervals come from avis.analytics.stats (a pure module of formulas, no tables), so every
+figure carries its n and its 95 % interval. Computed per customer on their first case of
+the period, so a customer with three cases weighs as much as one with one.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef
+
+from avis.accounts.models import Organisation
+from avis.analytics.stats import Estimate, nps, wilson
+from avis.cases.models import Case, CaseEvent, CaseStatus, EventKind
+from avis.interactions.models import Interaction
+from avis.surveys.models import Answer, QuestionKind, Response
+
+CHURN_TOUCHPOINT = "customer.left"
+CLOSED = (CaseStatus.RESOLVED, CaseStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class TeamFigures:
+    team: str
+    cases: int
+    contacted: int
+    median_hours_to_first_contact: float | None
+    sla_attainment: Estimate
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """Customers of one group (handled in time / not) and what they did next."""
+
+    customers: int
+    answered_later: Estimate
+    later_nps: Estimate
+    churned: Estimate
+
+
+@dataclass(frozen=True)
+class Effect:
+    cases: int
+    resolved: Estimate
+    sla_attainment: Estimate
+    by_team: list[TeamFigures]
+    recovered: GroupFigures
+    not_in_time: GroupFigures
+    root_causes: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _in_time(case: Case) -> bool:
+    return (
+        case.first_contact_at is not None and case.first_contact_at <= case.due_at and not case.was_escalated  # type: ignore[attr-defined]
+    )
+
+
+def _late(case: Case, until: datetime) -> bool:
+    """Escalated, contacted late, or still waiting past the deadline; a case whose deadline
+    has not come yet is neither in time nor late, and counts in no SLA figure."""
+    return not _in_time(case) and bool(
+        case.was_escalated or case.first_contact_at or case.due_at < until  # type: ignore[attr-defined]
+    )
+
+
+def _sla(cases: list[Case], until: datetime) -> Estimate:
+    met = sum(_in_time(c) for c in cases)
+    return wilson(met, met + sum(_late(c, until) for c in cases))
+
+
+def _group(
+    cases: list[Case],
+    later: dict[int, list[tuple[datetime, int | None]]],
+    left: dict[int, list[datetime]],
+    start_of: dict[int, datetime],
+) -> GroupFigures:
+    answered = promoters = passives = detractors = churned = 0
+    for case in cases:
+        after = [(at, score) for at, score in later.get(case.customer_id, []) if at > start_of[case.id]]
+        if after:
+            answered += 1
+            score = min(after)[1]
+            if score is not None:
+                promoters += score >= 9
+                passives += 7 <= score <= 8
+                detractors += score <= 6
+        churned += any(at > case.opened_at for at in left.get(case.customer_id, []))
+    n = len(cases)
+    return GroupFigures(n, wilson(answered, n), nps(promoters, passives, detractors), wilson(churned, n))
+
+
+def closed_loop_effect(*, organisation: Organisation, since: datetime, until: datetime) -> Effect:
+    cases = list(
+        Case.objects.filter(organisation=organisation, opened_at__gte=since, opened_at__lt=until)
+        .select_related("team", "root_cause")
+        .annotate(
+            was_escalated=Exists(CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.ESCALATED))
+        )
+        .order_by("opened_at", "id")
+    )
+    first_case: dict[int, Case] = {}
+    for case in cases:
+        first_case.setdefault(case.customer_id, case)
+    customers = list(first_case)
+
+    later: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    responses = Response.objects.filter(
+        organisation=organisation, customer_id__in=customers, completed_at__gt=since
+    ).values_list("id", "customer_id", "completed_at")
+    scores = dict(
+        Answer.objects.filter(
+            organisation=organisation,
+            kind=QuestionKind.NPS,
+            response__customer_id__in=customers,
+            response__completed_at__gt=since,
+        ).values_list("response_id", "number")
+    )
+    for response_id, customer_id, completed_at in responses:
+        later[customer_id].append((completed_at, scores.get(response_id)))
+    left: dict[int, list[datetime]] = defaultdict(list)
+    for customer_id, occurred_at in Interaction.objects.filter(
+        organisation=organisation, customer_id__in=customers, touchpoint__code=CHURN_TOUCHPOINT
+    ).values_list("customer_id", "occurred_at"):
+        left[customer_id].append(occurred_at)
+
+    handled = [c for c in first_case.values() if c.status in CLOSED and c.closed_at and _in_time(c)]
+    late = [c for c in first_case.values() if _late(c, until)]
+    # A recovered customer's later answer counts after the case closed; a late one's after it opened.
+    start_of = {c.id: c.closed_at for c in handled} | {c.id: c.opened_at for c in late}
+
+    by_team: dict[str, list[Case]] = defaultdict(list)
+    for case in cases:
+        by_team[case.team.code if case.team else "—"].append(case)
+    teams = []
+    for team, team_cases in sorted(by_team.items()):
+        hours = [
+            (c.first_contact_at - c.opened_at).total_seconds() / 3600
+            for c in team_cases
+            if c.first_contact_at
+        ]
+        teams.append(
+            TeamFigures(
+                team=team,
+                cases=len(team_cases),
+                contacted=len(hours),
+                median_hours_to_first_contact=statistics.median(hours) if hours else None,
+                sla_attainment=_sla(team_cases, until),
+            )
+        )
+    causes = Counter(c.root_cause.label for c in cases if c.root_cause)
+    return Effect(
+        cases=len(cases),
+        resolved=wilson(sum(c.status in CLOSED for c in cases), len(cases)),
+        sla_attainment=_sla(cases, until),
+        by_team=teams,
+        recovered=_group(handled, later, left, start_of),
+        not_in_time=_group(late, later, left, start_of),
+        root_causes=causes.most_common(),
+    )

@@ -1,0 +1,118 @@
+"""What the messaging pages read: simulated phones' threads, SMS length, costs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import TruncMonth
+
+from avis.accounts.models import Organisation
+from avis.customers.models import Channel
+from avis.messaging.models import InboundMessage, MessageStatus, OutboundMessage
+from avis.messaging.sms_encoding import SmsLength, measure_sms
+from avis.surveys.models import Response
+
+SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True)
+class ThreadLine:
+    at: datetime
+    inbound: bool
+    text: str
+    status: str  # outbound: the outbox status; inbound: how the reply was read
+
+
+def simulated_phones(*, organisation: Organisation, limit: int = 100) -> list[dict[str, object]]:
+    """Numbers the simulator has texted for this organisation, the most recently texted first."""
+    return list(
+        OutboundMessage.objects.filter(organisation=organisation, provider=SIMULATOR)
+        .values("recipient")
+        .annotate(messages=Count("id"), last=Max("created_at"))
+        .order_by("-last")[:limit]
+    )
+
+
+def is_simulated_phone(*, organisation: Organisation, phone: str) -> bool:
+    return OutboundMessage.objects.filter(
+        organisation=organisation, provider=SIMULATOR, recipient=phone
+    ).exists()
+
+
+def sms_thread(*, organisation: Organisation, phone: str, limit: int = 200) -> list[ThreadLine]:
+    """Every text between the organisation and one number, oldest first, as a phone would show them."""
+    sent = OutboundMessage.objects.filter(
+        organisation=organisation, channel=Channel.SMS, recipient=phone, status=MessageStatus.SENT
+    ).values_list("sent_at", "body_text", "status")
+    received = InboundMessage.objects.filter(organisation=organisation, sender=phone).values_list(
+        "received_at", "text", "interpretation"
+    )
+    lines = [ThreadLine(at, False, text, status) for at, text, status in sent]
+    lines += [ThreadLine(at, True, text, interpretation) for at, text, interpretation in received]
+    lines.sort(key=lambda line: line.at)
+    return lines[-limit:]
+
+
+def sms_length(text: str, *, price_per_segment: Decimal) -> dict[str, object]:
+    """What the SMS editor shows: encoding, segments, price, and what a GSM-7 alternative would cost."""
+    measured: SmsLength = measure_sms(text)
+    alternative = measure_sms(measured.gsm7_alternative) if measured.encoding == "UCS-2" else measured
+    return {
+        "text": text,
+        "length": measured,
+        "cost": price_per_segment * measured.segments,
+        "alternative": alternative,
+        "alternative_cost": price_per_segment * alternative.segments,
+        # "One character doubles the cost": the GSM-7 version would take fewer segments.
+        "dearer": measured.encoding == "UCS-2" and alternative.segments < measured.segments,
+        "characters": len(text),
+    }
+
+
+def messaging_costs(*, organisation: Organisation, months: int = 12) -> dict[str, object]:
+    """SMS spend per month, per message and per completed response to an SMS survey."""
+    by_month = (
+        OutboundMessage.objects.filter(
+            organisation=organisation, channel=Channel.SMS, status=MessageStatus.SENT
+        )
+        .annotate(month=TruncMonth("sent_at"))
+        .values("month")
+        .annotate(messages=Count("id"), segments=Sum("segments"), cost=Sum("cost"))
+        .order_by("-month")[:months]
+    )
+    responses = dict(
+        Response.objects.filter(organisation=organisation, channel=Channel.SMS)
+        .annotate(month=TruncMonth("completed_at"))
+        .values("month")
+        .annotate(n=Count("id"))
+        .values_list("month", "n")
+    )
+    rows = []
+    for row in by_month:
+        cost = row["cost"] or Decimal(0)
+        answered = responses.get(row["month"], 0)
+        rows.append(
+            {
+                "month": row["month"],
+                "messages": row["messages"],
+                "segments": row["segments"] or 0,
+                "cost": cost,
+                "per_message": cost / row["messages"] if row["messages"] else None,
+                "responses": answered,
+                "per_response": cost / answered if answered else None,
+            }
+        )
+    total_cost = sum((row["cost"] for row in rows), Decimal(0))
+    total_messages = sum(row["messages"] for row in rows)
+    total_responses = sum(row["responses"] for row in rows)
+    return {
+        "months": rows,
+        "cost": total_cost,
+        "messages": total_messages,
+        "responses": total_responses,
+        "per_message": total_cost / total_messages if total_messages else None,
+        "per_response": total_cost / total_responses if total_responses else None,
+    }

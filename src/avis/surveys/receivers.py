@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from avis.governance.signals import decisions_withdrawn
+from avis.surveys.services import cancel_invitations_of_decisions
+
+
+@receiver(decisions_withdrawn)
+def cancel_withdrawn_invitations(
+    sender: object, organisation: Any, decision_ids: list[int], **kwargs: Any
+) -> None:
+    cancel_invitations_of_decisions(organisation=organisation, decision_ids=decision_ids)

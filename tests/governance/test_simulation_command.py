@@ -1,0 +1,110 @@
+"""``avis simulate`` replays a small history under two policies and prints them side by side."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from avis.governance.models import Decision
+
+pytestmark = pytest.mark.django_db
+
+HISTORY = """external_id,touchpoint,occurred_at,customer_id,agent,team,email,phone,employee
+e1,call_center.call,2026-03-02T11:00:00+01:00,C-1,A-1,lyon,marie@example.fr,,no
+e2,branch.visit,2026-03-05T11:00:00+01:00,C-1,A-2,lyon,marie@example.fr,,no
+e3,call_center.call,2026-03-09T11:00:00+01:00,C-1,A-1,lyon,marie@example.fr,,no
+e4,call_center.call,2026-03-09T15:00:00+01:00,C-2,A-1,paris,,+33612345678,no
+e5,claim.settled,2026-03-10T12:00:00+01:00,C-3,,paris,paul@example.fr,,yes
+e6,call_center.call,2026-04-20T11:00:00+02:00,C-1,A-1,lyon,marie@example.fr,,no
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    history = tmp_path / "history.csv"
+    history.write_text(HISTORY, encoding="utf-8")
+    strict = tmp_path / "strict.json"
+    strict.write_text(
+        json.dumps(
+            {
+                "windows": [{"max": 1, "days": 30}],
+                "exclusions": [{"attribute": "employee", "operator": "is_true"}],
+                "send_from": "00:00",
+                "send_until": "00:00",
+                "goals": [{"metric": "nps", "dimension": "team", "period": "month", "margin": 10}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    loose = tmp_path / "loose.json"
+    loose.write_text(
+        json.dumps({"windows": [{"max": 5, "days": 30}], "quarantine_days": 0, "send_from": "00:00",
+                    "send_until": "00:00"}),
+        encoding="utf-8",
+    )  # fmt: skip
+    return {"history": history, "strict": strict, "loose": loose}
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("simulate", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_two_policies_side_by_side_as_json(files) -> None:
+    before = Decision.objects.count()
+    data = json.loads(
+        run("--policy", str(files["strict"]), "--compare", str(files["loose"]),
+            "--interactions", str(files["history"]), "--json", "--sms-cost", "0.07")
+    )  # fmt: skip
+    assert data["interactions"] == 6
+    assert data["customers"] == 3
+    strict, loose = data["policies"]
+    assert (strict["label"], loose["label"]) == ("strict", "loose")
+    # Strict: C-1 once in March and once in April, C-2 by SMS, C-3 excluded as an employee.
+    assert strict["surveys"] == 3
+    assert strict["outcomes"]["skip/excluded"] == 1
+    assert strict["outcomes"]["skip/cap_reached"] == 2
+    assert strict["messages"] == {"email": 2, "sms": 1}
+    assert strict["cost"] == "0.07"
+    assert (strict["median"], strict["p95"], strict["max"]) == (1, 2, 2)
+    # Loose: everyone, every time.
+    assert loose["surveys"] == 6
+    assert loose["max"] == 4
+    assert loose["share_surveyed"] == 1.0
+    (goal,) = strict["goals"]
+    assert goal["all_met"] is False  # a handful of answers is far from ±10 points
+    assert {s["stratum"] for s in goal["strata"]} == {"lyon", "paris"}
+    assert Decision.objects.count() == before  # nothing written
+
+
+def test_table_shows_both_policies(files) -> None:
+    text = run("--policy", str(files["strict"]), "--compare", str(files["loose"]),
+               "--interactions", str(files["history"]))  # fmt: skip
+    assert "strict" in text and "loose" in text
+    assert "customers surveyed" in text
+    assert "not met" in text
+
+
+def test_stored_version_of_an_organisation(org, files) -> None:
+    data = json.loads(
+        run("--policy", "current", "--organisation", org.organisation.slug,
+            "--interactions", str(files["history"]), "--json")
+    )  # fmt: skip
+    assert data["policies"][0]["label"] == "v1"
+
+
+def test_a_bad_file_is_a_clear_error(files, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"windows": [{"max": 0, "days": 30}]}', encoding="utf-8")
+    with pytest.raises(CommandError, match="at least 1"):
+        run("--policy", str(bad), "--interactions", str(files["history"]))
+    unsorted = tmp_path / "unsorted.csv"
+    lines = HISTORY.splitlines()
+    unsorted.write_text("\n".join([lines[0], lines[3], lines[1]]) + "\n", encoding="utf-8")
+    with pytest.raises(CommandError, match="not in order"):
+        run("--policy", str(files["loose"]), "--interactions", str(unsorted))
