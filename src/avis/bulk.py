@@ -52,22 +52,59 @@ def insert_rows(objs: Sequence[M]) -> None:
     _take_related_keys(objs, fields)
     read = _reader([field.attname for field in fields])
     converters = [_converter(field, connection) for field in fields]
+    if connection.vendor == "postgresql":
+        keys = _copy_rows(model, connection, fields, [read(obj) for obj in objs], converters)
+        _mark_saved(objs, keys, alias)
+        return
     per_statement = min(connection.ops.bulk_batch_size(fields, objs), MAX_ROWS_PER_STATEMENT)
-    keys: list[Any] = []
+    keys = []
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start : start + per_statement]
             # Column by column, so that a column of plain values passes in one check.
             columns = zip(*(read(obj) for obj in chunk), strict=True)
             converted = [convert(column) for convert, column in zip(converters, columns, strict=True)]
-            if connection.vendor == "postgresql":
-                # One array a column, as bulk_create does there: a short statement to plan.
-                params = [list(column) for column in converted]
-                cursor.execute(_unnest_sql(model, alias), params)
-            else:
-                params = list(chain.from_iterable(zip(*converted, strict=True)))
-                cursor.execute(_insert_sql(model, alias, len(chunk)), params)
+            params = list(chain.from_iterable(zip(*converted, strict=True)))
+            cursor.execute(_insert_sql(model, alias, len(chunk)), params)
             keys.extend(pk for (pk,) in cursor.fetchall())
+    _mark_saved(objs, keys, alias)
+
+
+def _copy_rows(
+    model: type[models.Model],
+    connection: BaseDatabaseWrapper,
+    fields: list[models.Field[Any, Any]],
+    rows: list[Sequence[Any]],
+    converters: list[Converter],
+) -> list[Any]:
+    """PostgreSQL: take the keys from the table's sequence, then COPY the rows in with them.
+
+    COPY hands every value to psycopg's C dumpers in one stream, where an INSERT
+    of arrays has each string quoted in Python; for ten thousand rows of five
+    tables that is a quarter of ingest.
+    """
+    quote = connection.ops.quote_name
+    table, pk = model._meta.db_table, model._meta.pk.column  # type: ignore[union-attr]
+    converted = [convert(column) for convert, column in zip(converters, zip(*rows, strict=True), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [quote(table), pk, len(rows)],
+        )
+        keys = [key for (key,) in cursor.fetchall()]
+        names = ", ".join([quote(pk), *(quote(field.column) for field in fields)])
+        # Straight to psycopg's cursor: Django's wrapper has no copy(); a duplicate
+        # key still surfaces as Django's IntegrityError, as from an INSERT.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
+        ):
+            for row in zip(keys, *converted, strict=True):
+                copy.write_row(row)
+    return keys
+
+
+def _mark_saved(objs: Sequence[M], keys: list[Any], alias: str) -> None:
     # Only once every statement went through, so that a caller retrying row by
     # row after an IntegrityError starts from unsaved objects.
     for obj, pk in zip(objs, keys, strict=True):
@@ -135,18 +172,6 @@ _KEYS = frozenset({int, type(None)})
 _TEXTS = frozenset({str})
 
 
-@lru_cache(maxsize=64)
-def _unnest_sql(model: type[models.Model], alias: str) -> str:
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    fields = _insert_fields(model) or []
-    columns = ", ".join(quote(field.column) for field in fields)
-    # Without the type's parameters, as bulk_create: varchar[], not varchar(64)[].
-    arrays = ", ".join(f"(%s)::{field.db_type(connection).split('(')[0]}[]" for field in fields)  # type: ignore[union-attr]
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)  # type: ignore[union-attr]
-    return f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST({arrays}) RETURNING {pk}"  # noqa: S608
-
-
 def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
     """The field's own conversion of a column, short-cut for the plain values ingest writes."""
 
@@ -207,15 +232,34 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def related(obj: M, **objects: models.Model | None) -> M:
-    """Give ``obj`` its foreign keys by key and cache the related objects on it.
+def new_row(model: type[M], /, **values: Any) -> M:
+    """A new, unsaved instance built the way Django builds rows read from the database.
 
-    ``Model(customer=customer)`` goes through the related descriptor, ~30 µs a
-    key; ten thousand rows of four keys is over a second of ingest. Setting the
-    key column and the cache directly builds the same object.
+    ``Model(field=value, …)`` matches each keyword against every field, ~40 µs a
+    row; ten thousand rows for each of five tables is a tenth of ingest. Given
+    positionally, in the order of the table's columns, the same values make the
+    same object. Related objects may be given by name (``customer=…``): their
+    key goes in the column and the object in the instance's cache, as the
+    descriptor would do. Fields not given take their default.
     """
-    for name, value in objects.items():
-        field = obj._meta.get_field(name)
-        setattr(obj, field.attname, None if value is None else value.pk)  # type: ignore[union-attr]
-        field.set_cached_value(obj, value)  # type: ignore[union-attr]
+    fields = _columns(model)
+    given = []
+    cached = []
+    for field in fields:
+        if field.attname in values:
+            given.append(values[field.attname])
+        elif field.is_relation and field.name in values:
+            target = values[field.name]
+            given.append(None if target is None else target.pk)
+            cached.append((field, target))
+        else:
+            given.append(field.get_default())
+    obj = model(*given)
+    for field, target in cached:
+        field.set_cached_value(obj, target)  # type: ignore[attr-defined]
     return obj
+
+
+@lru_cache(maxsize=64)
+def _columns(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(model._meta.concrete_fields)

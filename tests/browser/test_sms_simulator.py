@@ -33,7 +33,7 @@ def test_simulated_phone_carries_the_whole_sms_survey(
         ("9 très bon accueil", "réglée"),
         ("oui", "interlocuteur"),
         ("5", "dire plus"),
-        ("non", "Thank you"),
+        ("non", "Merci"),
     ]:
         box.fill(text)
         box.press("Enter")

@@ -75,7 +75,8 @@ class Decision(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     interaction = models.OneToOneField(Interaction, on_delete=models.CASCADE, related_name="decision")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="decisions")
+    # Indexed by (customer, solicited_at) below, which serves every lookup by customer.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="decisions", db_index=False)
     touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
     outcome = models.CharField(max_length=8, choices=Outcome.choices)
     reason = models.CharField(max_length=32)

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows, related
+from avis.bulk import insert_rows, new_row
 from avis.customers.models import Customer
 from avis.customers.queries import opted_out_channels
 from avis.errors import NotFound, ValidationFailed
@@ -489,24 +489,22 @@ def decide_contacts(
             )
             outranked += [(displaced.ref, candidate.key) for displaced in verdict.displaces]
             remember(state, verdict, candidate, rules)
-            decision = Decision(
-                # By key: the one-to-one would cache each on the other, a
-                # reference cycle per decision that only the collector frees.
-                interaction_id=interaction.id,
-                touchpoint_id=interaction.touchpoint_id,
-                outcome=verdict.outcome,
-                reason=verdict.reason,
-                context=verdict.context,
-                inclusion_probability=probability,
-                channel=verdict.channel,
-                decided_at=at,
-                planned_at=verdict.planned_at,
-                send_before=verdict.send_before,
-                solicited_at=verdict.solicited_at,
-            )
             decisions.append(
-                related(
-                    decision,
+                new_row(
+                    Decision,
+                    # By key: the one-to-one would cache each on the other, a
+                    # reference cycle per decision that only the collector frees.
+                    interaction_id=interaction.id,
+                    touchpoint_id=interaction.touchpoint_id,
+                    outcome=verdict.outcome,
+                    reason=verdict.reason,
+                    context=verdict.context,
+                    inclusion_probability=probability,
+                    channel=verdict.channel,
+                    decided_at=at,
+                    planned_at=verdict.planned_at,
+                    send_before=verdict.send_before,
+                    solicited_at=verdict.solicited_at,
                     organisation=organisation,
                     customer=customers[interaction.customer_id],
                     policy=policy,

@@ -14,7 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows, related
+from avis.bulk import insert_rows, new_row
 from avis.customers.models import Customer
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
@@ -269,14 +269,13 @@ def record_interactions(
         agents = _upsert(Agent, organisation=organisation, key="external_id", wanted=agent_rows)
 
         rows = [
-            related(
-                Interaction(
-                    external_id=item.external_id,
-                    occurred_at=item.occurred_at,
-                    received_at=now,
-                    attributes=item.attributes,
-                    contact_only=item.contact_only,
-                ),
+            new_row(
+                Interaction,
+                external_id=item.external_id,
+                occurred_at=item.occurred_at,
+                received_at=now,
+                attributes=item.attributes,
+                contact_only=item.contact_only,
                 organisation=organisation,
                 touchpoint=touchpoints[item.touchpoint],
                 customer=customers[item.customer.external_id],
