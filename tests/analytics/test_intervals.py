@@ -50,3 +50,10 @@ def test_nps_interval_covers_the_true_score_about_95_percent_of_the_time(shares,
 def test_no_answers_means_no_figure() -> None:
     assert nps(0, 0, 0).value is None
     assert wilson(0, 0).ci_low is None
+
+
+@given(n=st.integers(1, 5000), confidence=st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_interval_holds_the_observed_rate_at_the_extremes(n: int, confidence: float) -> None:
+    none, every = wilson(0, n, confidence=confidence), wilson(n, n, confidence=confidence)
+    assert none.ci_low == 0.0 <= none.value < none.ci_high
+    assert every.ci_low < every.value <= every.ci_high == 1.0

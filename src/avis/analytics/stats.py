@@ -37,7 +37,11 @@ def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n, "wilson")
+    # At 0 or n successes the exact bound is 0 or 1; rounding would leave it a
+    # hair inside, and the interval would not hold the observed rate.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(p, low, high, n, "wilson")
 
 
 def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0.95) -> Estimate:
