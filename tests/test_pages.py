@@ -37,6 +37,15 @@ def test_overview_shows_each_figure_with_its_interval_and_n(manager) -> None:
     assert "unreliable" in page  # one answer: greyed, never a bare figure
 
 
+def test_overview_greys_figures_below_the_organisations_own_minimum(org, manager) -> None:
+    from avis.analytics.models import AnalyticsSettings
+
+    AnalyticsSettings.objects.create(organisation=org.organisation, min_n=1)
+    page = manager.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "fewer than 1 answers" in page
+    assert "unreliable" not in page  # one answer meets a minimum of one
+
+
 def test_decisions_page_explains_each_decision_in_french(manager) -> None:
     page = manager.get("/decisions/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Décisions de sollicitation" in page

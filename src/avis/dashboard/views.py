@@ -9,7 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
-from avis.analytics.queries import METRICS, MIN_RELIABLE_N, latest_by_touchpoint, metric_values
+from avis.analytics.queries import METRICS, analytics_settings, latest_by_touchpoint, metric_values
 from avis.cases.queries import cases_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.dashboard.policy_form import changes_from_post, form_from_policy
@@ -45,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "summary": sorted(latest_by_touchpoint(organisation=organisation, period="month").items()),
             "open_cases": cases_of(organisation=organisation, open_only=True).count(),
-            "min_n": MIN_RELIABLE_N,
+            "min_n": analytics_settings(organisation=organisation).min_n,
         },
     )
 
@@ -60,7 +60,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/metrics.html",
-        {"values": values, "metric": metric, "period": period, "metrics": METRICS, "min_n": MIN_RELIABLE_N},
+        {
+            "values": values,
+            "metric": metric,
+            "period": period,
+            "metrics": METRICS,
+            "min_n": analytics_settings(organisation=organisation).min_n,
+        },
     )
 
 
