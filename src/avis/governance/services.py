@@ -277,7 +277,7 @@ def contact_state(customer: Customer, *, refused: set[str], default_region: str)
 
 
 @dataclass(frozen=True)
-class _Sampler:
+class InclusionSampler:
     """Inclusion probabilities of one organisation: its goals' per-stratum rates, else the policy's rate."""
 
     goals: Sequence[SamplingGoal]
@@ -309,7 +309,8 @@ class _Sampler:
         return self.agents.get(interaction.agent_id) if interaction.agent_id else None
 
 
-def _sampler(organisation: Organisation) -> _Sampler:
+def inclusion_sampler(organisation: Organisation) -> InclusionSampler:
+    """Inclusion probabilities as they stand; live decisions and the simulator both read them."""
     goals = list(SamplingGoal.objects.filter(organisation=organisation, is_active=True).order_by("id"))
     rates = {
         (goal_id, stratum): probability
@@ -324,7 +325,7 @@ def _sampler(organisation: Organisation) -> _Sampler:
         teams = dict(Team.objects.filter(organisation=organisation).values_list("id", "code"))
     if Dimension.AGENT in dimensions:
         agents = dict(Agent.objects.filter(organisation=organisation).values_list("id", "external_id"))
-    return _Sampler(goals, rates, touchpoints, teams, agents)
+    return InclusionSampler(goals, rates, touchpoints, teams, agents)
 
 
 @transaction.atomic
@@ -420,7 +421,7 @@ def decide_contacts(
     now = now or timezone.now()
     policy = current_policy(organisation=organisation)
     rules = rules_of(policy)
-    sampler = _sampler(organisation)
+    sampler = inclusion_sampler(organisation)
     priorities = {tp_id: rules.priority(code) for tp_id, code in sampler.touchpoints.items()}
     customer_ids = sorted({interaction.customer_id for interaction in interactions})
     with transaction.atomic():

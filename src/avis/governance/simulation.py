@@ -48,7 +48,13 @@ from avis.governance.engine import (
     remember,
 )
 from avis.governance.models import PERIOD_DAYS, ContactPolicy, Dimension, Metric, Period, SamplingGoal
-from avis.governance.services import EDITABLE_POLICY_FIELDS, _sampler, clean_policy, current_policy, rules_of
+from avis.governance.services import (
+    EDITABLE_POLICY_FIELDS,
+    clean_policy,
+    current_policy,
+    inclusion_sampler,
+    rules_of,
+)
 
 REQUIRED_COLUMNS = ("external_id", "touchpoint", "occurred_at", "customer_id")
 KNOWN_COLUMNS = (
@@ -382,7 +388,7 @@ class Sampling:
     """
 
     def __init__(self, organisation: Organisation | None = None) -> None:
-        self.live = _sampler(organisation) if organisation is not None else None
+        self.live = inclusion_sampler(organisation) if organisation is not None else None
         self._ids: dict[str, dict[str, int]] = {}
         if self.live is not None:
             self._ids = {
