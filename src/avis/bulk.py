@@ -242,14 +242,13 @@ def new_row(model: type[M], /, **values: Any) -> M:
     key goes in the column and the object in the instance's cache, as the
     descriptor would do. Fields not given take their default.
     """
-    fields = _columns(model)
     given = []
     cached = []
-    for field in fields:
-        if field.attname in values:
-            given.append(values[field.attname])
-        elif field.is_relation and field.name in values:
-            target = values[field.name]
+    for attname, relation, field in _columns(model):
+        if attname in values:
+            given.append(values[attname])
+        elif relation is not None and relation in values:
+            target = values[relation]
             given.append(None if target is None else target.pk)
             cached.append((field, target))
         else:
@@ -261,5 +260,9 @@ def new_row(model: type[M], /, **values: Any) -> M:
 
 
 @lru_cache(maxsize=64)
-def _columns(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
-    return tuple(model._meta.concrete_fields)
+def _columns(model: type[models.Model]) -> tuple[tuple[str, str | None, models.Field[Any, Any]], ...]:
+    """Each column's attribute name, the name of its relation if it has one, and the field."""
+    return tuple(
+        (field.attname, field.name if field.is_relation else None, field)
+        for field in model._meta.concrete_fields
+    )

@@ -428,12 +428,19 @@ def decide_contacts(
         # Hold every customer of the batch until commit: a concurrent decision
         # for the same customer waits here, then counts the invitations this one
         # made, so the caps hold (SQLite's IMMEDIATE transactions do the same).
-        customers: dict[int, Customer] = {}
         for start in range(0, len(customer_ids), 2000):
             chunk = customer_ids[start : start + 2000]
-            customers |= {
-                c.id: c for c in Customer.objects.select_for_update().filter(id__in=chunk).order_by("id")
-            }
+            list(Customer.objects.select_for_update().filter(id__in=chunk).order_by("id").values_list("id"))
+        # The lock is what matters: the counts below are read after it. The
+        # customers themselves usually came with their interactions.
+        customers = {
+            i.customer_id: i.customer
+            for i in interactions
+            if Interaction.customer.is_cached(i)  # type: ignore[attr-defined]
+        }
+        unread = [cid for cid in customer_ids if cid not in customers]
+        for start in range(0, len(unread), 2000):
+            customers |= {c.id: c for c in Customer.objects.filter(id__in=unread[start : start + 2000])}
         refused = opted_out_channels(organisation=organisation, customer_ids=customer_ids)
         moments = {i.id: (i.occurred_at if replay else now) for i in interactions}
         horizon = min(moments.values()) - timedelta(days=rules.memory_days)

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows
+from avis.bulk import insert_rows, new_row
 from avis.customers.models import Channel, Customer, EmailStatus, PhoneStatus
 from avis.customers.queries import opted_out_channels
 from avis.customers.services import opt_out_customers, record_email_status, record_phone_status
@@ -73,7 +73,8 @@ def queue_invitations(
         return []
     names = {channel: _provider_name(channel) for channel in {inv.channel for inv in invitations}}
     rows = [
-        OutboundMessage(
+        new_row(
+            OutboundMessage,
             organisation=organisation,
             kind=MessageKind.INVITATION,
             channel=inv.channel,

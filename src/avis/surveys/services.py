@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows
+from avis.bulk import insert_rows, new_row
 from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
 from avis.governance.services import set_stratum_rates
@@ -182,7 +182,8 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
     surveys = active_surveys_by_touchpoint(organisation=organisation)
     ttl = timedelta(days=settings.AVIS_INVITATION_TTL_DAYS)
     invitations = [
-        Invitation(
+        new_row(
+            Invitation,
             organisation=organisation,
             decision_id=decision.id,  # by key, as a decision's interaction: no reference cycle
             interaction_id=decision.interaction_id,
