@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from avis.governance.engine import is_public_holiday
 
 # Monday–Friday, 09:00–18:00 when an organisation has not said otherwise.
 DEFAULT_HOURS: dict[str, list[str]] = {str(day): ["09:00", "18:00"] for day in range(5)}
 
 
-@lru_cache(maxsize=64)
-def _holidays_of(country: str, year: int) -> holidays.HolidayBase:
-    try:
-        return holidays.country_holidays(country, years=year)
-    except NotImplementedError:  # a region the package does not know: no public holiday
-        return holidays.HolidayBase()
-
-
 def is_holiday(day: date, country: str) -> bool:
-    return day in _holidays_of(country.upper(), day.year)
+    """The same calendar governance keeps customers' quiet days by."""
+    return is_public_holiday(day, country.upper())
 
 
 def _opening(day: date, hours: Mapping[str, Sequence[str]], country: str) -> tuple[time, time] | None:

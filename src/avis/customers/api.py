@@ -11,7 +11,7 @@ from pydantic import Field
 from avis.api import organisation_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.customers.services import opt_out_customer
-from avis.governance.queries import contact_history, contact_pressure, explain
+from avis.governance.queries import contact_history, contact_pressure, explainer
 
 router = Router(tags=["customers"])
 
@@ -57,7 +57,7 @@ def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistor
     """Every decision about this customer, newest first, with the reason in plain words."""
     organisation = organisation_of(request)
     customer = customer_by_external_id(organisation=organisation, external_id=external_id)
-    language = get_language()
+    explain = explainer(get_language())  # one query for touchpoint names, one rendering per distinct sentence
     pressure = contact_pressure(organisation=organisation, customer=customer, now=timezone.now())
     return ContactHistoryOut(
         customer=customer.external_id,
@@ -79,7 +79,7 @@ def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistor
                 occurred_at=d.interaction.occurred_at,
                 outcome=d.outcome,
                 reason=d.reason,
-                explanation=explain(d, language),
+                explanation=explain(d),
                 policy_version=d.policy.version,
                 decided_at=d.decided_at,
                 planned_at=d.planned_at,
