@@ -10,6 +10,7 @@ from django.test import Client
 from avis.surveys.models import Invitation, Response
 from avis.surveys.services import submit_response
 from tests.helpers import answer, open_all_day, post_interaction
+from tests.messaging.providers.conftest import gateway  # noqa: F401 (a local SMS gateway, for texts to owners)
 
 
 @pytest.fixture

@@ -55,9 +55,32 @@ def test_the_case_shows_the_preferred_channel_and_time(org, asks_callback, respo
     respond(nps=3, callback="yes", callback_channel="sms", callback_time="evening")
     case = Case.objects.get()
     assert not case.do_not_call
-    page = manager.get(f"/cases/{case.id}/").content.decode()
+    page = manager.get(f"/cases/{case.id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "agrees to be called back" in page
-    assert "sms" in page and "evening" in page
+    assert '<strong data-channel="sms">Text message</strong>' in page
+    assert '<strong data-time="evening">Evening</strong>' in page
+    assert '<option value="sms" selected>' in page  # the contact form starts from the customer's choice
+
+
+def test_the_api_gives_the_call_back_answer_channel_and_time(api, asks_callback, respond) -> None:
+    respond(nps=3, callback="yes", callback_channel="email", callback_time="morning")
+    case = Case.objects.get()
+    said = api.get(f"/api/v1/cases/{case.id}").json()["callback"]
+    assert said == {"consent": "yes", "channel": "email", "time": "morning"}
+
+
+def test_a_call_cannot_be_recorded_under_another_name(api, asks_callback, respond) -> None:
+    respond(nps=2, callback="no")
+    case = Case.objects.get()
+    for channel in ("call", "Phone", "telephone"):
+        reply = api.patch(
+            f"/api/v1/cases/{case.id}",
+            {"status": "contacted", "channel": channel},
+            content_type="application/json",
+        )
+        assert reply.status_code == 422, channel
+    case.refresh_from_db()
+    assert case.first_contact_at is None
 
 
 def test_a_call_back_request_opens_a_case_when_the_rule_is_on(org, asks_callback, respond) -> None:
@@ -74,3 +97,16 @@ def test_the_api_refuses_a_phone_contact_too(api, asks_callback, respond) -> Non
     reply = api.patch(f"/api/v1/cases/{case.id}", {"status": "contacted"}, content_type="application/json")
     assert reply.status_code == 422
     assert api.get(f"/api/v1/cases/{case.id}").json()["do_not_call"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_alert_email_does_not_ask_to_call_a_customer_who_said_no(
+    org, asks_callback, respond, smtp_server
+) -> None:
+    from django.utils import translation
+
+    respond(nps=2, callback="no")
+    body = smtp_server.to(org.manager_email)[0].get_payload(decode=True).decode()
+    with translation.override(org.organisation.default_locale):
+        call_back = translation.gettext("Please call the customer back before %(due)s.").split("%")[0]
+    assert call_back.strip() and call_back not in body

@@ -77,6 +77,17 @@ def test_the_api_moves_a_case_through_its_states(api, org, respond) -> None:
     assert patch(status="reopened")["status"] == "reopened"
     causes = api.get("/api/v1/cases/root-causes").json()
     assert [c["label"] for c in causes] == ["Facturation"]
+    timeline = api.get(f"/api/v1/cases/{case_id}").json()["timeline"]
+    assert [e["kind"] for e in timeline] == [
+        "opened",
+        "taken",
+        "contacted",
+        "root_cause",
+        "resolved",
+        "closed",
+        "reopened",
+    ]
+    assert timeline[2]["data"] == {"channel": "email"}
 
 
 def test_a_root_cause_of_another_organisation_cannot_be_used(api, other_org, respond) -> None:

@@ -33,6 +33,11 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    # Where the closed loop may text this person (E.164, a mobile), and about what. Kept per
+    # organisation, not on the user: one tenant's admin never reads or changes what another uses.
+    mobile_phone = models.CharField(max_length=20, blank=True)
+    sms_when_assigned = models.BooleanField(default=True)
+    sms_when_escalated = models.BooleanField(default=True)
 
     class Meta:
         constraints = [

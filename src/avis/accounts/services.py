@@ -4,11 +4,13 @@ import hashlib
 import hmac
 import secrets
 
+import phonenumbers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from avis.accounts.models import ApiKey, Membership, Organisation, Role
 from avis.errors import Conflict, NotFound, ValidationFailed
@@ -118,3 +120,52 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
         ApiKey.objects.filter(id=key.id).update(last_used_at=now)
     return key
+
+
+# Numbers that can receive a text: a mobile, or a number the plan does not tell apart (US, CA).
+_TEXTABLE = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def normalise_mobile_phone(raw: str, *, region: str) -> str:
+    """The E.164 form of a mobile number, a national one read in ``region``; "" for none.
+
+    A landline is refused: an SMS to it is paid for and never read.
+    """
+    raw = raw.strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, region.upper())
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationFailed(
+            _("Enter a valid phone number, for example +33 6 12 34 56 78."), field="mobile_phone"
+        )
+    if phonenumbers.number_type(number) not in _TEXTABLE:
+        raise ValidationFailed(
+            _("This number cannot receive text messages: give a mobile."), field="mobile_phone"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@transaction.atomic
+def update_notification_settings(
+    *,
+    organisation: Organisation,
+    membership_id: int,
+    mobile_phone: str,
+    sms_when_assigned: bool,
+    sms_when_escalated: bool,
+) -> Membership:
+    """A member's mobile and which case notifications reach it, in this organisation only."""
+    membership = (
+        Membership.objects.select_for_update().filter(organisation=organisation, id=membership_id).first()
+    )
+    if membership is None:
+        raise NotFound(_("No such person in this organisation."))
+    membership.mobile_phone = normalise_mobile_phone(mobile_phone, region=organisation.default_region)
+    membership.sms_when_assigned = sms_when_assigned
+    membership.sms_when_escalated = sms_when_escalated
+    membership.save(update_fields=["mobile_phone", "sms_when_assigned", "sms_when_escalated"])
+    return membership

@@ -8,4 +8,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("settings/api-keys/", views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:key_id>/revoke", views.revoke_key, name="revoke_api_key"),
+    path("profile/", views.profile, name="profile"),
+    path("settings/people/", views.people, name="people"),
+    path("settings/people/<int:membership_id>/", views.person, name="person"),
 ]

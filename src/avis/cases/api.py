@@ -12,7 +12,7 @@ from avis.api import organisation_of
 from avis.cases import services
 from avis.cases.effect import closed_loop_effect
 from avis.cases.models import AlertRule, Case, RootCause, WebhookDelivery
-from avis.cases.queries import case_detail, cases_of, root_causes_of, webhook_log
+from avis.cases.queries import callback_preference, case_detail, cases_of, root_causes_of, webhook_log
 
 router = Router(tags=["cases"])
 
@@ -67,8 +67,28 @@ class CaseOut(Schema):
         )
 
 
+class CallbackOut(Schema):
+    """The customer's word on being called back: consent yes / no / null when not asked."""
+
+    consent: str | None
+    channel: str | None
+    time: str | None
+
+
+class EventOut(Schema):
+    """One line of the case's timeline: what happened, when, by whom (null: avis itself)."""
+
+    at: datetime
+    kind: str
+    actor: str | None
+    note: str
+    data: dict[str, Any]
+
+
 class CaseDetailOut(CaseOut):
     answers: list[AnswerOut]
+    callback: CallbackOut
+    timeline: list[EventOut]
 
 
 class CasePatch(Schema):
@@ -308,7 +328,21 @@ def get_case(request: HttpRequest, case_id: int) -> CaseDetailOut:
         )
         for a in case.response.answers.all()
     ]
-    return CaseDetailOut(answers=answers, **CaseOut.of(case).dict())
+    said = callback_preference(case=case)
+    callback = CallbackOut(
+        consent=said["consent"] or None, channel=said["channel"] or None, time=said["time"] or None
+    )
+    timeline = [
+        EventOut(
+            at=event.at,
+            kind=event.kind,
+            actor=event.actor.get_username() if event.actor else None,
+            note=event.note,
+            data=event.data,
+        )
+        for event in case.events.all()
+    ]
+    return CaseDetailOut(answers=answers, callback=callback, timeline=timeline, **CaseOut.of(case).dict())
 
 
 @router.patch("/{case_id}", response=CaseOut)

@@ -55,3 +55,29 @@ def add_business_hours(
         day += timedelta(days=1)
         local = datetime.combine(day, time(0), tzinfo=zone)
     raise ValueError("No opening hours in the calendar.")
+
+
+def next_waking_open_moment(
+    at: datetime,
+    *,
+    opening_hours: Mapping[str, Sequence[str]],
+    country: str,
+    time_zone: str,
+    earliest: time,
+    latest: time,
+) -> datetime:
+    """``at`` if the organisation is open then and it is between ``earliest`` and ``latest`` local
+    time; else the next moment both hold. A staff text waits for it: nobody is woken for a case
+    the SLA clock (stopped while closed) does not yet count."""
+    zone = ZoneInfo(time_zone)
+    local = at.astimezone(zone)
+    day = local.date()
+    for _ in range(3660):
+        span = _opening(day, opening_hours, country)
+        if span is not None:
+            begin = datetime.combine(day, max(span[0], earliest), tzinfo=zone)
+            end = datetime.combine(day, min(span[1], latest), tzinfo=zone)
+            if begin < end and local < end:
+                return max(begin, local)
+        day += timedelta(days=1)
+    raise ValueError("No opening hours in the calendar.")

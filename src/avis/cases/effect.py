@@ -52,6 +52,19 @@ class GroupFigures:
 
 
 @dataclass(frozen=True)
+class RootCauseFigures:
+    """The outer loop: one root cause, where in the journey and which teams it shows up, and
+    how often in the period before, so a process fix can be aimed and then checked."""
+
+    label: str
+    cases: int
+    previous_period_cases: int
+    touchpoints: list[tuple[str, int]]
+    teams: list[tuple[str, int]]
+    customers_left: int
+
+
+@dataclass(frozen=True)
 class Effect:
     cases: int
     resolved: Estimate
@@ -60,6 +73,7 @@ class Effect:
     recovered: GroupFigures
     not_in_time: GroupFigures
     root_causes: list[tuple[str, int]] = field(default_factory=list)
+    outer_loop: list[RootCauseFigures] = field(default_factory=list)
 
 
 def _in_time(case: Case) -> bool:
@@ -105,7 +119,7 @@ def _group(
 def closed_loop_effect(*, organisation: Organisation, since: datetime, until: datetime) -> Effect:
     cases = list(
         Case.objects.filter(organisation=organisation, opened_at__gte=since, opened_at__lt=until)
-        .select_related("team", "root_cause")
+        .select_related("team", "root_cause", "touchpoint")
         .annotate(
             was_escalated=Exists(CaseEvent.objects.filter(case=OuterRef("pk"), kind=EventKind.ESCALATED))
         )
@@ -169,4 +183,47 @@ def closed_loop_effect(*, organisation: Organisation, since: datetime, until: da
         recovered=_group(handled, later, left, start_of),
         not_in_time=_group(late, later, left, start_of),
         root_causes=causes.most_common(),
+        outer_loop=_outer_loop(organisation, cases, causes, left, since=since, until=until),
     )
+
+
+def _outer_loop(
+    organisation: Organisation,
+    cases: list[Case],
+    causes: Counter[str],
+    left: dict[int, list[datetime]],
+    *,
+    since: datetime,
+    until: datetime,
+) -> list[RootCauseFigures]:
+    """Each root cause of the period with its touchpoints, teams, customers who then left, and
+    its count over the same length of time just before (did last quarter's fix hold?)."""
+    previous = Counter(
+        Case.objects.filter(
+            organisation=organisation,
+            opened_at__gte=since - (until - since),
+            opened_at__lt=since,
+            root_cause__isnull=False,
+        ).values_list("root_cause__label", flat=True)
+    )
+    where: dict[str, Counter[str]] = defaultdict(Counter)
+    teams: dict[str, Counter[str]] = defaultdict(Counter)
+    gone: Counter[str] = Counter()
+    for case in cases:
+        if case.root_cause is None:
+            continue
+        label = case.root_cause.label
+        where[label][case.touchpoint.code] += 1
+        teams[label][case.team.code if case.team else "—"] += 1
+        gone[label] += any(at > case.opened_at for at in left.get(case.customer_id, []))
+    return [
+        RootCauseFigures(
+            label=label,
+            cases=n,
+            previous_period_cases=previous.get(label, 0),
+            touchpoints=where[label].most_common(3),
+            teams=teams[label].most_common(3),
+            customers_left=gone[label],
+        )
+        for label, n in causes.most_common()
+    ]

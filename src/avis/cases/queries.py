@@ -13,6 +13,8 @@ from avis.cases.models import (
     AlertRule,
     AssignmentRule,
     Case,
+    CaseEvent,
+    EventKind,
     RootCause,
     TeamOwner,
     WebhookDelivery,
@@ -21,6 +23,7 @@ from avis.cases.models import (
 from avis.errors import NotFound
 from avis.governance.queries import contact_pressure
 from avis.interactions.models import Agent
+from avis.messaging.models import OutboundMessage
 from avis.surveys.models import Answer, Response
 
 
@@ -51,6 +54,19 @@ def case_detail(*, organisation: Organisation, case_id: int) -> Case:
     if case is None:
         raise NotFound("No such case.")
     return case
+
+
+def case_timeline(*, case: Case) -> list[tuple[CaseEvent, OutboundMessage | None]]:
+    """The case's events in order, each text notice with its message, so the page says whether
+    the SMS left, waits for the morning, failed or was withdrawn."""
+    events = list(case.events.all())
+    ids = [
+        e.data.get("message_id") for e in events if e.kind == EventKind.NOTIFIED and e.data.get("message_id")
+    ]
+    messages = {
+        m.id: m for m in OutboundMessage.objects.filter(organisation_id=case.organisation_id, id__in=ids)
+    }
+    return [(event, messages.get(event.data.get("message_id") or 0)) for event in events]
 
 
 def users_of(*, organisation: Organisation) -> list[Any]:
@@ -92,15 +108,16 @@ def team_owners_of(*, organisation: Organisation) -> QuerySet[TeamOwner]:
     )
 
 
-def callback_preference(*, case: Case) -> dict[str, str]:
-    """What the customer said about being called back, latest answer first: ``consent``
-    (yes / no / "" when not asked), ``channel`` and ``time`` as chosen."""
+def callback_preference(*, case: Case, language: str = "en") -> dict[str, str]:
+    """What the customer said about being called back, the latest answer winning: ``consent``
+    (yes / no / "" when not asked), ``channel`` and ``time`` as chosen, and each choice as the
+    customer read it in ``language`` (``channel_label``, ``time_label``)."""
     response_ids = [
         case.response_id,
         *case.events.filter(response__isnull=False).values_list("response_id", flat=True),
     ]
     wanted = {"callback": "consent", "callback_channel": "channel", "callback_time": "time"}
-    found = {"consent": "", "channel": "", "time": ""}
+    found = {"consent": "", "channel": "", "time": "", "channel_label": "", "time_label": ""}
     for answer in (
         Answer.objects.filter(
             organisation_id=case.organisation_id,
@@ -110,7 +127,11 @@ def callback_preference(*, case: Case) -> dict[str, str]:
         .select_related("question")
         .order_by("answered_at", "id")
     ):
-        found[wanted[answer.question.code]] = answer.choice
+        key = wanted[answer.question.code]
+        found[key] = answer.choice
+        labels = {c["value"]: c["label"] for c in answer.question.choices}
+        label = labels.get(answer.choice, {})
+        found[f"{key}_label"] = label.get(language) or label.get("en") or answer.choice
     return found
 
 

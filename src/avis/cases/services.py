@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,13 +11,13 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
-from avis.accounts.queries import manager_emails
+from avis.accounts.queries import manager_emails, sms_number_for
 from avis.cases import webhooks
-from avis.cases.calendar import DEFAULT_HOURS, add_business_hours
+from avis.cases.calendar import DEFAULT_HOURS, add_business_hours, next_waking_open_moment
 from avis.cases.models import (
     AgentLink,
     AlertRule,
@@ -31,6 +32,7 @@ from avis.cases.models import (
     EventKind,
     OwnerRole,
     RootCause,
+    Severity,
     Strategy,
     TeamOwner,
     WebhookAttempt,
@@ -38,15 +40,23 @@ from avis.cases.models import (
     WebhookEndpoint,
 )
 from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
-from avis.customers.models import Customer
+from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
-from avis.messaging.services import queue_notification
+from avis.messaging.services import queue_notification, withdraw_notifications
+from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.models import Answer, Response
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.CONTACTED, CaseStatus.REOPENED)
+# How a customer can be contacted back; only these, so "do not call" cannot be dodged by
+# recording a call under another name.
+CONTACT_CHANNELS = ("phone", "sms", "email")
 DEFAULT_SLA_HOURS = 8
 WEBHOOK_MAX_ATTEMPTS = 6
 WEBHOOK_LEASE = timedelta(minutes=2)
+# Texts to the people handling cases wait for opening hours and never leave between 21:00 and
+# 08:00 (organisation's time zone), except about a critical case: then a person is woken.
+STAFF_SMS_EARLIEST = time(8)
+STAFF_SMS_LATEST = time(21)
 
 User = AbstractBaseUser
 
@@ -411,6 +421,7 @@ def _announce(case: Case, event: str, *, at: datetime) -> None:
     """Tell people (email the owner, or the managers when nobody owns it yet) and machines (webhooks)."""
     if event in ("case.opened", "case.escalated"):
         _email_owner_or_managers(case, event)
+        _text_owner(case, event, at=at)
     endpoints = list(WebhookEndpoint.objects.filter(organisation_id=case.organisation_id, is_active=True))
     if endpoints:
         payload = case_payload(case, event, at=at)
@@ -470,6 +481,98 @@ def _email_owner_or_managers(case: Case, event: str) -> None:
             text=render_to_string("cases/case_opened_email.txt", context),
             key=f"case-{case.id}-{event}-{case.escalation_level}",
         )
+
+
+def staff_sms_time(*, organisation: Organisation, severity: int, at: datetime) -> datetime:
+    """When a text about a case of this severity, raised at ``at``, may reach a member of staff."""
+    if severity >= Severity.CRITICAL:
+        return at
+    calendar = calendar_of(organisation=organisation)
+    return next_waking_open_moment(
+        at,
+        opening_hours=calendar.hours or DEFAULT_HOURS,
+        country=organisation.default_region,
+        time_zone=organisation.default_time_zone,
+        earliest=STAFF_SMS_EARLIEST,
+        latest=STAFF_SMS_LATEST,
+    )
+
+
+def owner_sms_text(case: Case, event: str) -> str:
+    """One short text (a single SMS when it can): severity, who, the deadline and the link.
+
+    The customer is named by first name when the organisation sends one (``first_name``
+    attribute), else by their reference: enough to recognise, nothing more.
+    """
+    organisation = case.organisation
+    due = timezone.localtime(case.due_at, ZoneInfo(organisation.default_time_zone))
+    values = {
+        "id": case.id,
+        "severity": case.get_severity_display(),
+        "customer": str(case.customer.attributes.get("first_name") or case.customer.external_id)[:40],
+        "due": formats.date_format(due, "SHORT_DATETIME_FORMAT"),
+        "link": settings.AVIS_BASE_URL + reverse("cases:detail", args=[case.id]),
+    }
+    if event == "case.escalated":
+        text = _("avis: case %(id)s escalated to you (%(severity)s): %(customer)s, due %(due)s.") % values
+    else:
+        text = _("avis: new case %(id)s (%(severity)s): %(customer)s, due %(due)s.") % values
+    if case.do_not_call:  # the owner may ring straight from the text: say so before they do
+        text += " " + _("Do not call") + "."
+    # A staff text is a work tool: "Zoë" as "Zoe" keeps it one GSM-7 segment instead of two UCS-2.
+    return gsm7_alternative(f"{text} {values['link']}")
+
+
+def _text_owner(case: Case, event: str, *, at: datetime) -> None:
+    """SMS the person who now owns the case, if they gave a mobile and want texts about this;
+    through the outbox (once per case, event and level; rate-limited and retried like any
+    message), and on the timeline."""
+    if not case.assigned_to_id:
+        return
+    phone = sms_number_for(
+        organisation_id=case.organisation_id,
+        user_id=case.assigned_to_id,
+        escalation=event == "case.escalated",
+    )
+    if not phone:
+        return
+    organisation = case.organisation
+    with translation.override(organisation.default_locale):
+        text = owner_sms_text(case, event)
+    send_at = staff_sms_time(organisation=organisation, severity=case.severity, at=at)
+    (message,) = queue_notification(
+        organisation=organisation,
+        recipients=[phone],
+        subject="",
+        text=text,
+        key=f"case-{case.id}-{event}-{case.escalation_level}-sms",
+        channel=Channel.SMS,
+        not_before=send_at,
+    )
+    if not CaseEvent.objects.filter(case=case, kind=EventKind.NOTIFIED, data__message_id=message.id).exists():
+        _event(
+            case,
+            EventKind.NOTIFIED,
+            None,
+            at=at,
+            note=case.assigned_to.get_username(),  # type: ignore[union-attr]
+            channel=Channel.SMS,
+            phone=phone,
+            message_id=message.id,
+        )
+
+
+def _withdraw_waiting_texts(case: Case, reason: str) -> None:
+    """A text still waiting for the morning is moot once somebody acts on the case."""
+    ids = [
+        message_id
+        for message_id in CaseEvent.objects.filter(
+            case=case, kind=EventKind.NOTIFIED, data__channel=Channel.SMS
+        ).values_list("data__message_id", flat=True)
+        if message_id
+    ]
+    if ids:
+        withdraw_notifications(organisation=case.organisation, message_ids=ids, reason=reason)
 
 
 def webhook_retry_delay(attempts: int) -> int:
@@ -572,6 +675,7 @@ def take_case(*, organisation: Organisation, case_id: int, user: User | None) ->
         case.status = CaseStatus.IN_PROGRESS
     case.save(update_fields=["assigned_to", "status"])
     _event(case, EventKind.TAKEN, user)
+    _withdraw_waiting_texts(case, "case taken")
     return case
 
 
@@ -589,6 +693,8 @@ def mark_customer_contacted(
     case = _case_for_update(organisation, case_id)
     if not case.is_open:
         raise ValidationFailed(_("This case is already closed."))
+    if channel not in CONTACT_CHANNELS:
+        raise ValidationFailed(_("Say how the customer was contacted: phone, sms or email."), field="channel")
     if case.do_not_call and channel == "phone":
         raise ValidationFailed(_("The customer asked not to be called back."), field="channel")
     at = at or timezone.now()
@@ -598,6 +704,7 @@ def mark_customer_contacted(
         case.assigned_to = user  # type: ignore[assignment]
     case.save(update_fields=["status", "first_contact_at", "assigned_to"])
     _event(case, EventKind.CONTACTED, user, at=at, note=note, channel=channel)
+    _withdraw_waiting_texts(case, "customer contacted")
     _announce(case, "case.contacted", at=at)
     return case
 
@@ -626,6 +733,7 @@ def resolve_case(
     case.closed_at = at
     case.save(update_fields=["status", "outcome", "closed_at", "root_cause"])
     _event(case, EventKind.RESOLVED, user, at=at, note=note, outcome=outcome)
+    _withdraw_waiting_texts(case, "case resolved")
     _announce(case, "case.resolved", at=at)
     return case
 
@@ -743,6 +851,7 @@ def escalate_overdue_cases(*, now: datetime | None = None) -> int:
 
 def _escalate(case: Case, *, now: datetime) -> None:
     previous = case.assigned_to.get_username() if case.assigned_to_id else ""  # type: ignore[union-attr]
+    _withdraw_waiting_texts(case, "case escalated")
     found = _next_owner(case, from_level=case.escalation_level + 1, now=now)
     if found is not None:
         case.assigned_to, case.escalation_level = found

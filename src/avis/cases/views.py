@@ -22,6 +22,7 @@ from avis.cases.queries import (
     assignment_ladder_of,
     callback_preference,
     case_detail,
+    case_timeline,
     feedback_about,
     live_case_rows,
     root_causes_of,
@@ -81,7 +82,8 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
             "answers": answers,
             "outcomes": CaseOutcome.choices,
             "root_causes": root_causes_of(organisation=organisation),
-            "callback": callback_preference(case=case),
+            "callback": callback_preference(case=case, language=get_language()),
+            "timeline": case_timeline(case=case),
             "joined": [
                 (
                     event,
