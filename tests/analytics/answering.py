@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from avis.interactions.flow import ingest_interactions
 from avis.interactions.schemas import InteractionIn
-from avis.surveys.models import Response
+from avis.surveys.models import Question, QuestionKind, Response, Survey
 from avis.surveys.services import submit_response
 from tests.factories import interaction_payload
 
@@ -32,6 +32,7 @@ def survey_and_answer(
     resolved: list[str] | None = None,
     attributes: dict | None = None,
     comments: list[str] | None = None,
+    more: dict[str, list[str]] | None = None,
 ) -> list[Response]:
     """One interaction per score; None leaves the invitation unanswered."""
     occurred = timezone.now() - timedelta(minutes=5)
@@ -62,7 +63,24 @@ def survey_and_answer(
             answers["agent"] = agent_scores[i]
         if comments:
             answers["comment"] = comments[i]
+        for code, values in (more or {}).items():  # answers to questions a test added, by code
+            answers[code] = values[i]
         responses.append(
             submit_response(token=result.invitation.token, answers=answers, now=at + timedelta(hours=1))
         )
     return responses
+
+
+def ask_effort(org, touchpoint: str = "call_center.call") -> Question:  # noqa: ANN001
+    """Add a CES question, with "not applicable", to the touchpoint's survey."""
+    survey = Survey.objects.get(organisation=org.organisation, touchpoint__code=touchpoint, is_active=True)
+    return Question.objects.create(
+        survey=survey,
+        position=survey.questions.count() + 1,
+        code="effort",
+        kind=QuestionKind.CES,
+        attribution="process",
+        prompt={"fr": "Était-ce facile ? (1 = très difficile, 7 = très facile)", "en": "Was it easy?"},
+        allows_not_applicable=True,
+        not_applicable_label={"fr": "Sans objet", "en": "Not applicable"},
+    )

@@ -10,7 +10,7 @@ import pytest
 from avis.analytics.changes import period_changes
 from avis.analytics.comparison import difference_of_nps
 from avis.analytics.models import DailyRollup
-from avis.analytics.weighted import weighted_nps_overview
+from avis.analytics.weighted import weighted_overview
 from avis.interactions.models import Team
 from tests.analytics.answering import survey_and_answer
 from tests.helpers import open_all_day
@@ -62,7 +62,7 @@ def test_weighting_restores_the_population_share_of_each_touchpoint(org) -> None
     # Six calls, four answered, all promoters; six visits, one answered, a detractor.
     survey_and_answer(org, at, [10, 10, 10, 10, None, None])
     survey_and_answer(org, at, [0, None, None, None, None, None], touchpoint="branch.visit")
-    overview = weighted_nps_overview(organisation=org.organisation)
+    overview = weighted_overview(organisation=org.organisation, metric="nps")
     overall = overview.figures[0]
     assert overall.touchpoint == "" and "touchpoint" in overview.margins
     assert overall.estimate.unweighted.value == pytest.approx(60.0)  # (4 − 1)/5

@@ -37,7 +37,7 @@ def answered(org):  # noqa: ANN001, ANN201
 def test_overview_shows_intervals_weighting_and_changes(answered) -> None:  # noqa: ANN001
     page = signed_in(answered).get("/analytics/?metric=nps&period=month").content.decode()
     assert 'id="summary"' in page and "n=36" in page  # all touchpoints, both months
-    assert 'id="weighted"' in page and "Design effect" in page and "Effective n (Kish)" in page
+    assert 'id="weighted-nps"' in page and "Design effect" in page and "Effective n (Kish)" in page
     assert '<svg role="img"' in page  # the series chart, with its accessible name
     assert "Benjamini–Hochberg" in page and '<strong class="significant">' in page  # 50 → −33 points
     assert "/analytics/export/answers.csv" in page and "/analytics/export/metrics.parquet" in page

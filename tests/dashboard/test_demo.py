@@ -97,6 +97,19 @@ def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:
                 assert estimate.ci_low <= estimate.value <= estimate.ci_high
 
 
+def test_online_chat_measures_effort_and_easier_chats_are_the_resolved_ones(demo: LoadReport) -> None:
+    values = metric_values(organisation=demo.organisation, metric="ces", period="quarter")
+    assert {v.touchpoint for v in values} == {"web.chat"}
+    assert sum(v.estimate.n for v in values) > 20
+    for value in values:
+        if value.estimate.n > 1:
+            assert 1 <= value.estimate.ci_low <= value.estimate.value <= value.estimate.ci_high <= 7
+    effort = Answer.objects.filter(organisation=demo.organisation, kind="ces")
+    resolved = effort.filter(response__answers__question__code="resolved", response__answers__choice="yes")
+    unresolved = effort.filter(response__answers__question__code="resolved", response__answers__choice="no")
+    assert mean(resolved.values_list("number", flat=True)) > mean(unresolved.values_list("number", flat=True))
+
+
 def test_governance_kept_customers_from_being_over_surveyed(demo: LoadReport) -> None:
     reasons = set(Decision.objects.filter(organisation=demo.organisation).values_list("reason", flat=True))
     assert {"eligible", "not_sampled", "cap_reached", "quarantine"} <= reasons

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
@@ -10,7 +12,10 @@ from avis.analytics.comments import CommentFilters, comment_page
 from avis.analytics.drivers import driver_analysis
 from avis.analytics.exports import CONTENT_TYPES, Format, export_file
 from avis.analytics.queries import Dimension, Filters, Metric, Period, metric_values, parse_segment
+from avis.analytics.reports import ReportPeriod, render_report_pdf, report_filename, report_window
+from avis.analytics.stats import Estimate
 from avis.analytics.verbatims import Language, SentimentLabel
+from avis.analytics.weighted import WeightedMetric, weighted_overview
 from avis.api import organisation_of
 
 router = Router(tags=["metrics"])
@@ -54,9 +59,9 @@ def get_metrics(request: HttpRequest, filters: Query[MetricsQuery]) -> list[Metr
     """Metric values per touchpoint and period, each with n and its confidence interval.
 
     NPS is in points (−100…100) with the adjusted-Wald interval; rates and top-2-box shares
-    (``csat``, ``agent_score``) are proportions (0…1) with the Wilson interval; means
-    (``csat_mean``, ``agent_mean``) have Student's t interval. ``agent_*`` figures use only
-    questions about the agent, "not applicable" left out.
+    (``csat``, ``agent_score``) and the response rate are proportions (0…1) with the Wilson
+    interval; means (``csat_mean``, ``agent_mean``, ``ces`` on 1–7) have Student's t interval.
+    ``agent_*`` figures use only questions about the agent, "not applicable" left out.
     """
     wanted = filters.dict()
     wanted["segment"] = parse_segment(wanted["segment"])
@@ -80,6 +85,72 @@ def get_metrics(request: HttpRequest, filters: Query[MetricsQuery]) -> list[Metr
         )
         for v in values
     ]
+
+
+class WeightedQuery(Schema):
+    metric: WeightedMetric = "nps"
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class EstimateOut(Schema):
+    n: int
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    method: str
+
+
+class WeightedFigureOut(Schema):
+    touchpoint: str = Field(description='"" for all touchpoints together')
+    unweighted: EstimateOut
+    weighted: EstimateOut
+    standard_error: float | None = Field(description="the weighted figure's linearised standard error")
+    design_effect: float | None = Field(description="Kish's 1 + CV² of the weights")
+    effective_n: float | None = Field(description="Kish's (Σw)²/Σw²")
+
+
+class WeightedOut(Schema):
+    metric: str
+    margins: list[str] = Field(description="what the weights were raked to: touchpoint, team, channel")
+    dropped: list[str] = Field(description="population categories without any answer, left out of the raking")
+    figures: list[WeightedFigureOut]
+
+
+def _estimate_out(estimate: Estimate) -> EstimateOut:
+    return EstimateOut(
+        n=estimate.n,
+        value=estimate.value,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        method=estimate.method,
+    )
+
+
+@router.get("/weighted", response=WeightedOut)
+def get_weighted(request: HttpRequest, query: Query[WeightedQuery]) -> WeightedOut:
+    """NPS (points), CSAT top-2-box or resolution rate (0…1), weighted and unweighted side by side.
+
+    Design weights 1/π from governance's sampling, raked to the window's interactions on
+    touchpoint, team and channel; with Kish's design effect and effective sample size.
+    """
+    found = weighted_overview(organisation=organisation_of(request), **query.dict())
+    return WeightedOut(
+        metric=found.metric,
+        margins=list(found.margins),
+        dropped=found.dropped,
+        figures=[
+            WeightedFigureOut(
+                touchpoint=f.touchpoint,
+                unweighted=_estimate_out(f.estimate.unweighted),
+                weighted=_estimate_out(f.estimate),
+                standard_error=f.estimate.standard_error,
+                design_effect=f.estimate.design_effect,
+                effective_n=f.estimate.effective_n,
+            )
+            for f in found.figures
+        ],
+    )
 
 
 # ---------------------------------------------------------------- comments and drivers
@@ -272,3 +343,29 @@ def export_answers(request: HttpRequest, query: Query[ExportQuery]) -> HttpRespo
 def export_metrics(request: HttpRequest, query: Query[ExportQuery]) -> HttpResponse:
     """A metric per touchpoint and period with n, interval, method and reliability, as a file."""
     return _export(request, "metrics", query)
+
+
+class ReportQuery(Schema):
+    period: ReportPeriod = Field(default="month", description="week, month, quarter or custom")
+    on: date | None = Field(
+        default=None, description="a day in the week, month or quarter; the last complete one when absent"
+    )
+    since: date | None = Field(default=None, description="custom: the first day")
+    until: date | None = Field(default=None, description="custom: the last day, included")
+    language: Literal["fr", "en"] | None = Field(
+        default=None, description="the organisation's language when absent"
+    )
+
+
+@exports_router.get("/report", response={200: None})
+def export_report(request: HttpRequest, query: Query[ReportQuery]) -> HttpResponse:
+    """The PDF report of one period (charts included), as the page and the scheduled email send it."""
+    organisation = organisation_of(request)
+    today = datetime.now(tz=ZoneInfo(organisation.default_time_zone)).date()
+    wanted = query.dict()
+    language = wanted.pop("language") or organisation.default_locale[:2]
+    window = report_window(today=today, **wanted)
+    pdf = render_report_pdf(organisation=organisation, window=window, language=language)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{report_filename(organisation, window)}"'
+    return response

@@ -21,6 +21,7 @@ from avis.analytics.comparison import (
     difference_of_proportions,
 )
 from avis.analytics.queries import (
+    MEASURES_OF,
     Dimension,
     Filters,
     Metric,
@@ -33,7 +34,7 @@ from avis.analytics.queries import (
 from avis.analytics.stats import Estimate
 from avis.errors import ValidationFailed
 
-MEANS = {"csat_mean": ("csat", "agent"), "agent_mean": ("agent",)}
+MEANS = {"csat_mean": ("csat", "agent"), "agent_mean": ("agent",), "ces": ("ces",)}
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,10 @@ def period_changes(
         group_by=group_by,
         filters=filters,
         invitations=metric == "response_rate",
+        measures=MEASURES_OF.get(metric),
     )
-    buckets = sorted({r["bucket"] for r in rows if r["bucket"]})
+    # Periods with this metric's answers: a roll-up row may hold other figures only.
+    buckets = sorted({r["bucket"] for r in rows if r["bucket"] and estimate_of(metric, r).n})
     if current is None and not buckets:
         return Changes(metric, period, None, None, q, [])
     start = current or buckets[-1]

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
 from avis.interactions.models import Touchpoint
-from avis.surveys.models import Response
+from avis.surveys.models import Invitation, Response
 
 # Sufficient statistics kept per roll-up row: every metric avis shows is a function of sums of these.
 ROLLUP_MEASURES: tuple[str, ...] = (
@@ -26,6 +26,11 @@ ROLLUP_MEASURES: tuple[str, ...] = (
     "agent_sum",
     "agent_sumsq",
     "agent_na",
+    "ces_n",
+    "ces_sum",
+    "ces_sumsq",
+    "invited",
+    "responded",
 )
 ROLLUP_KEYS: tuple[str, ...] = ("organisation_id", "touchpoint_id", "team_key", "agent_key", "channel", "day")
 
@@ -33,11 +38,13 @@ ROLLUP_KEYS: tuple[str, ...] = ("organisation_id", "touchpoint_id", "team_key", 
 class DailyRollup(models.Model):
     """Counts, sums and sums of squares of one day's answers for one touchpoint × team × agent × channel.
 
-    Updated by increments as each response arrives (``services.record_response_in_rollups``) and
-    rebuilt from the raw answers by ``avis rollups --rebuild``; every figure over weeks, months
+    Updated by increments as each invitation leaves and each response arrives
+    (``services.record_invitations_in_rollups``, ``services.record_response_in_rollups``) and
+    rebuilt from the raw rows by ``avis rollups --rebuild``; every figure over weeks, months
     or quarters is a sum of these rows. ``team_key`` and ``agent_key`` are ids, 0 for none, so the
     unique key holds without NULLs (which a unique index would treat as all different).
-    ``day`` is the answer's date in the organisation's time zone.
+    ``day`` is the answer's date in the organisation's time zone (for ``invited`` and
+    ``responded``, the day the invitation was planned for).
     """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
@@ -63,6 +70,14 @@ class DailyRollup(models.Model):
     agent_sum = models.BigIntegerField(default=0, db_default=0)
     agent_sumsq = models.BigIntegerField(default=0, db_default=0)
     agent_na = models.BigIntegerField(default=0, db_default=0)
+    # CES (1–7, higher is easier), whatever the question is about.
+    ces_n = models.BigIntegerField(default=0, db_default=0)
+    ces_sum = models.BigIntegerField(default=0, db_default=0)
+    ces_sumsq = models.BigIntegerField(default=0, db_default=0)
+    # Invitations sent, and of those the ones answered, on the day the invitation was planned for:
+    # the response rate's numerator and denominator share one bucket whenever the answer comes.
+    invited = models.BigIntegerField(default=0, db_default=0)
+    responded = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -86,6 +101,17 @@ class RolledUpResponse(models.Model):
         return f"rolled up {self.response_id}"
 
 
+class RolledUpInvitation(models.Model):
+    """The ledger of invitations already counted as sent in the roll-ups (``invited``)."""
+
+    invitation = models.OneToOneField(
+        Invitation, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"rolled up invitation {self.invitation_id}"
+
+
 class AnalyticsSettings(models.Model):
     """An organisation's choices for its figures and reports."""
 
@@ -101,7 +127,12 @@ class AnalyticsSettings(models.Model):
     report_recipients = models.JSONField(default=list, blank=True, help_text='["direction@example.fr"]')
     report_period = models.CharField(
         max_length=8,
-        choices=[("", _("never")), ("week", _("weekly")), ("month", _("monthly"))],
+        choices=[
+            ("", _("never")),
+            ("week", _("weekly")),
+            ("month", _("monthly")),
+            ("quarter", _("quarterly")),
+        ],
         blank=True,
         default="",
     )

@@ -1,9 +1,9 @@
 """Every figure avis shows is computed here, once: screens, API, exports and reports read it from here.
 
-Figures over answers are sums of the daily roll-ups (``models.DailyRollup``);
-a filter on a customer segment, which the roll-ups do not keep, reads the raw
-answers through the same aggregates (``rollups.answer_aggregates``). Response
-rates count invitations, one row each, straight from their table.
+Figures are sums of the daily roll-ups (``models.DailyRollup``), the response
+rate included; a filter on a customer segment, which the roll-ups do not keep,
+reads the raw answers or invitations through the same aggregates
+(``rollups.answer_aggregates``, ``rollups.invitation_aggregates``).
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncQuarter, TruncWeek
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
 from avis.analytics.models import ROLLUP_MEASURES, AnalyticsSettings, DailyRollup
-from avis.analytics.rollups import ANSWER_MEASURES, answer_aggregates
+from avis.analytics.rollups import SENT_INVITATIONS, answer_aggregates, invitation_aggregates
 from avis.analytics.stats import Estimate, mean_from_sums, nps, wilson
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Team, Touchpoint
 from avis.surveys.models import Answer, Invitation
 
-Metric = Literal["nps", "resolution_rate", "response_rate", "csat", "csat_mean", "agent_score", "agent_mean"]
+Metric = Literal[
+    "nps", "resolution_rate", "response_rate", "csat", "csat_mean", "ces", "agent_score", "agent_mean"
+]
 Period = Literal["day", "week", "month", "quarter", "all"]
 Dimension = Literal["touchpoint", "team", "agent", "channel"]
 METRICS: tuple[Metric, ...] = get_args(Metric)
@@ -33,6 +37,20 @@ PERIODS: tuple[Period, ...] = get_args(Period)
 DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 # Agent-attributed figures: what a team or an agent may fairly be judged on ("not applicable" left out).
 AGENT_METRICS: tuple[Metric, ...] = ("agent_score", "agent_mean")
+# Proportions (0…1, shown as percentages); NPS is in points; the others are means on their scale.
+PERCENT_METRICS: frozenset[str] = frozenset({"resolution_rate", "csat", "agent_score", "response_rate"})
+MEAN_METRICS: frozenset[str] = frozenset({"csat_mean", "ces", "agent_mean"})
+# What each metric is called on the pages and in the report.
+METRIC_LABELS: dict[str, Promise] = {
+    "nps": _("NPS"),
+    "resolution_rate": _("Resolution rate"),
+    "csat": _("CSAT top-2-box"),
+    "csat_mean": _("CSAT mean (1–5)"),
+    "agent_score": _("Agent score, top-2-box"),
+    "agent_mean": _("Agent score, mean (1–5)"),
+    "ces": _("Customer effort, mean (CES 1–7)"),
+    "response_rate": _("Response rate"),
+}
 MIN_RELIABLE_N = 30  # the default of AnalyticsSettings.min_n
 
 
@@ -75,6 +93,8 @@ MEASURES_OF: dict[str, tuple[str, ...]] = {
     "csat_mean": ("csat_n", "csat_sum", "csat_sumsq", "agent_n", "agent_sum", "agent_sumsq"),
     "agent_score": ("agent_n", "agent_top2"),
     "agent_mean": ("agent_n", "agent_sum", "agent_sumsq"),
+    "ces": ("ces_n", "ces_sum", "ces_sumsq"),
+    "response_rate": ("invited", "responded"),
 }
 
 
@@ -97,7 +117,7 @@ def parse_segment(raw: str | None) -> tuple[str, str] | None:
 
 def estimate_of(metric: Metric, stats: Mapping[str, int], *, confidence: float = 0.95) -> Estimate:
     """The metric from summed statistics, with its interval and the method named."""
-    s = {name: int(stats.get(name) or 0) for name in (*ROLLUP_MEASURES, "invited", "responded")}
+    s = {name: int(stats.get(name) or 0) for name in ROLLUP_MEASURES}
     if metric == "nps":
         return nps(s["nps_promoters"], s["nps_passives"], s["nps_detractors"], confidence=confidence)
     if metric == "resolution_rate":
@@ -112,6 +132,8 @@ def estimate_of(metric: Metric, stats: Mapping[str, int], *, confidence: float =
             s["csat_sumsq"] + s["agent_sumsq"],
             confidence=confidence,
         )
+    if metric == "ces":
+        return mean_from_sums(s["ces_n"], s["ces_sum"], s["ces_sumsq"], confidence=confidence)
     if metric == "agent_score":
         return wilson(s["agent_top2"], s["agent_n"], confidence=confidence)
     if metric == "agent_mean":
@@ -191,18 +213,20 @@ def statistics(
     invitations: bool = False,
     measures: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Summed statistics per group and period: the roll-ups, or raw answers when a segment is asked.
+    """Summed statistics per group and period: the roll-ups, or raw rows when a segment is asked.
 
     Each row has the group's ids (``touchpoint``, ``team``, ``agent``, ``channel``), ``bucket``
-    (the period's first day, None for ``all``) and every measure; with ``invitations``, the
-    ``invited``/``responded`` counts instead. ``measures`` limits the roll-up sums to those named.
+    (the period's first day, None for ``all``) and every measure (0 for those not summed).
+    ``invitations`` asks for the response rate's ``invited``/``responded``: under a segment they
+    come from the raw invitations, as the answers' measures come from the raw answers.
+    ``measures`` limits the roll-up sums to those named.
     """
     filters = filters or Filters()
     zone = ZoneInfo(organisation.default_time_zone)
     ids = _ids(organisation, filters)
-    if invitations:
+    if invitations and filters.segment:
         source = "invitation"
-        rows = Invitation.objects.filter(organisation=organisation, status__in=["sent", "responded"])
+        rows = Invitation.objects.filter(SENT_INVITATIONS, organisation=organisation)
         stamp = "planned_at"
     elif filters.segment:
         source, rows, stamp = "answer", Answer.objects.filter(organisation=organisation), "answered_at"
@@ -228,7 +252,7 @@ def statistics(
     elif source == "answer":
         aggregates = answer_aggregates()
     else:
-        aggregates = {"invited": Count("id"), "responded": Count("id", filter=Q(status="responded"))}
+        aggregates = invitation_aggregates()
     if group:
         grouped: Iterable[dict[str, Any]] = (
             rows.annotate(**group).values(*group).annotate(**aggregates).order_by()
@@ -240,7 +264,7 @@ def statistics(
         out = {d: row.get(f"g_{d}") for d in group_by}
         bucket = row.get("bucket")
         out["bucket"] = bucket.date() if isinstance(bucket, datetime) else bucket
-        for measure in ("invited", "responded") if invitations else ANSWER_MEASURES + ("responses",):
+        for measure in ROLLUP_MEASURES:
             out[measure] = int(row.get(measure) or 0)
         result.append(out)
     return result
@@ -333,7 +357,14 @@ def latest_by_touchpoint(
     return summary
 
 
-SUMMARY_METRICS: tuple[Metric, ...] = ("nps", "resolution_rate", "agent_score", "csat_mean", "response_rate")
+SUMMARY_METRICS: tuple[Metric, ...] = (
+    "nps",
+    "resolution_rate",
+    "agent_score",
+    "csat_mean",
+    "ces",
+    "response_rate",
+)
 
 
 def figure_table(

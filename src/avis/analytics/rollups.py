@@ -1,11 +1,12 @@
 """The sufficient statistics of answers, defined once: for the roll-ups and for raw recomputation.
 
-Every figure avis shows (NPS, top-box shares, means with their t interval,
-resolution rate) is a function of sums of these columns, so a week, a month or
-a quarter is the sum of its days. ``answer_statistics`` aggregates any set of
-answers; the roll-up services feed it one response at a time, the rebuild all
-of them, and the segment filter (a customer attribute, not kept in the
-roll-ups) the matching raw answers.
+Every figure avis shows (NPS, top-box shares, means such as CES with their t interval,
+resolution rate, response rate) is a function of sums of these columns, so a
+week, a month or a quarter is the sum of its days. ``answer_statistics``
+aggregates any set of answers; the roll-up services feed it one response at a
+time, the rebuild all of them, and the segment filter (a customer attribute,
+not kept in the roll-ups) the matching raw answers. Invitations likewise:
+``invitation_aggregates`` counts the sent ones and the answered ones.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from avis.surveys.models import Answer, Attribution, QuestionKind, Response
+from avis.surveys.models import Answer, Attribution, Invitation, InvitationStatus, QuestionKind, Response
 
 _ANSWERED = Q(not_applicable=False)
 _NPS = _ANSWERED & Q(kind=QuestionKind.NPS)
 _RESOLUTION = _ANSWERED & Q(attribution=Attribution.RESOLUTION)
 _CSAT = _ANSWERED & Q(kind=QuestionKind.CSAT) & ~Q(attribution=Attribution.AGENT)
 _AGENT = _ANSWERED & Q(kind=QuestionKind.CSAT, attribution=Attribution.AGENT)
+_CES = _ANSWERED & Q(kind=QuestionKind.CES)
 TOP_TWO = 4  # CSAT 1–5: 4 and 5 are the top two boxes
+RESOLUTIONS = ("yes", "partly", "no")
+# The answers behind each proportion-like metric, for the weighted figures (``weighted.py``): the
+# same answers as the roll-ups' counts of ``nps``, ``csat`` (all CSAT) and ``resolution_rate``.
+NPS_ANSWERS = _NPS
+CSAT_ANSWERS = _CSAT | _AGENT
+RESOLUTION_ANSWERS = _RESOLUTION & Q(choice__in=RESOLUTIONS)
 
 
 def answer_aggregates() -> dict[str, Count | Sum]:
@@ -44,6 +52,9 @@ def answer_aggregates() -> dict[str, Count | Sum]:
         "agent_sum": Sum("number", filter=_AGENT),
         "agent_sumsq": Sum(square, filter=_AGENT),
         "agent_na": Count("id", filter=Q(attribution=Attribution.AGENT, not_applicable=True)),
+        "ces_n": Count("id", filter=_CES),
+        "ces_sum": Sum("number", filter=_CES),
+        "ces_sumsq": Sum(square, filter=_CES),
     }
 
 
@@ -74,5 +85,46 @@ def daily_response_counts(responses: QuerySet[Response], zone: ZoneInfo) -> Quer
         responses.annotate(row_channel=F("channel"), row_day=TruncDate("completed_at", tzinfo=zone))
         .values("touchpoint_id", "team_id", "agent_id", "row_channel", "row_day")
         .annotate(responses=Count("id"))
+        .order_by()
+    )
+
+
+# An invitation counts in the response rate once it has left (or was answered before its send was
+# recorded); cancelled and still scheduled ones were never put to the customer.
+SENT_INVITATIONS = Q(status__in=[InvitationStatus.SENT, InvitationStatus.RESPONDED])
+
+
+def invitation_aggregates() -> dict[str, Count]:
+    """The response rate's counts over invitations already limited to ``SENT_INVITATIONS``."""
+    return {"invited": Count("id"), "responded": Count("id", filter=Q(status=InvitationStatus.RESPONDED))}
+
+
+def daily_invitation_statistics(
+    invitations: QuerySet[Invitation], zone: ZoneInfo, *measures: str
+) -> QuerySet:
+    """Per roll-up key, bucketed on the day the invitation was planned for: ``measures`` of
+    ``invitation_aggregates`` (both by default)."""
+    aggregates = invitation_aggregates()
+    return (
+        invitations.annotate(
+            team_id=F("interaction__team_id"),
+            agent_id=F("interaction__agent_id"),
+            row_channel=F("channel"),
+            row_day=TruncDate("planned_at", tzinfo=zone),
+        )
+        .values("touchpoint_id", "team_id", "agent_id", "row_channel", "row_day")
+        .annotate(**{m: aggregates[m] for m in measures or aggregates})
+        .order_by()
+    )
+
+
+def daily_responded_counts(responses: QuerySet[Response], zone: ZoneInfo) -> QuerySet:
+    """Answered invitations, on the day each was planned for (the bucket of its ``invited``)."""
+    return (
+        responses.annotate(
+            row_channel=F("invitation__channel"), row_day=TruncDate("invitation__planned_at", tzinfo=zone)
+        )
+        .values("touchpoint_id", "team_id", "agent_id", "row_channel", "row_day")
+        .annotate(responded=Count("id"))
         .order_by()
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,36 +10,33 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
-from avis.analytics.models import AnalyticsSettings, DailyRollup, RolledUpResponse
-from avis.analytics.rollups import ANSWER_MEASURES, daily_answer_statistics, daily_response_counts
+from avis.analytics.models import AnalyticsSettings, DailyRollup, RolledUpInvitation, RolledUpResponse
+from avis.analytics.rollups import (
+    ANSWER_MEASURES,
+    SENT_INVITATIONS,
+    daily_answer_statistics,
+    daily_invitation_statistics,
+    daily_responded_counts,
+    daily_response_counts,
+)
 from avis.errors import ValidationFailed
-from avis.surveys.models import Answer, Response
+from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
 
 ROLLUP_KEY_COLUMNS = ("organisation_id", "touchpoint_id", "team_key", "agent_key", "channel", "day")
 
 
-def _add_statistics(organisation: Organisation, *, response_ids: list[int] | None) -> None:
-    """Add the statistics of these responses (all when None) to the roll-ups, in the database.
+def _add_statistics(organisation: Organisation, sources: Sequence[tuple[QuerySet, Sequence[str]]]) -> None:
+    """Add each source's statistics (rows per roll-up key) to the roll-ups, in the database.
 
     Each source is one ``INSERT … SELECT … ON CONFLICT DO UPDATE SET x = x + excluded.x``: the
     sums are added where they are stored, never read into Python and written back, so two
     responses landing on the same row at once both count (the row lock of the upsert orders them).
     """
-    zone = ZoneInfo(organisation.default_time_zone)
-    answers = Answer.objects.filter(organisation=organisation)
-    responses = Response.objects.filter(organisation=organisation)
-    if response_ids is not None:
-        answers = answers.filter(response_id__in=response_ids)
-        responses = responses.filter(id__in=response_ids)
-    sources = (
-        (daily_answer_statistics(answers, zone), ANSWER_MEASURES),
-        (daily_response_counts(responses, zone), ("responses",)),
-    )
     quote = connection.ops.quote_name
     table = quote(DailyRollup._meta.db_table)
     with connection.cursor() as cursor:
@@ -57,52 +55,127 @@ def _add_statistics(organisation: Organisation, *, response_ids: list[int] | Non
             )
 
 
+def _enter_ledger(ledger: type[RolledUpResponse | RolledUpInvitation], keys: Collection[int]) -> list[int]:
+    """Claim ``keys`` in a ledger (``ON CONFLICT DO NOTHING``); returns those not counted already.
+
+    Of two calls for the same row (a replayed signal, a task run twice) only the one that inserted
+    it adds the counts.
+    """
+    if not keys:
+        return []
+    table = connection.ops.quote_name(ledger._meta.db_table)
+    column = connection.ops.quote_name(ledger._meta.pk.column)
+    rows = ", ".join(["(%s)"] * len(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({column}) VALUES {rows} ON CONFLICT DO NOTHING RETURNING {column}",  # noqa: S608
+            list(keys),
+        )
+        return [key for (key,) in cursor.fetchall()]
+
+
+def _zone(organisation: Organisation) -> ZoneInfo:
+    return ZoneInfo(organisation.default_time_zone)
+
+
+@transaction.atomic
+def record_invitations_in_rollups(*, invitation_ids: Collection[int]) -> int:
+    """Count invitations that have left in the response rate's denominator, each once.
+
+    A whole batch of sends costs a few statements (the ledger, then one upsert per organisation),
+    so the outbox can announce a batch without slowing down per message. Returns how many counted.
+    """
+    claimed = _enter_ledger(RolledUpInvitation, sorted(set(invitation_ids)))
+    if not claimed:
+        return 0
+    organisation_ids = set(
+        Invitation.objects.filter(pk__in=claimed).values_list("organisation_id", flat=True).distinct()
+    )
+    for organisation in Organisation.objects.filter(pk__in=organisation_ids):
+        invitations = Invitation.objects.filter(organisation=organisation, pk__in=claimed)
+        _add_statistics(
+            organisation,
+            [(daily_invitation_statistics(invitations, _zone(organisation), "invited"), ("invited",))],
+        )
+    return len(claimed)
+
+
 @transaction.atomic
 def record_response_in_rollups(*, response: Response) -> bool:
     """Add one completed response's answers to the roll-ups, once; False if it was already counted.
 
-    The ledger row is inserted first with ``ON CONFLICT DO NOTHING``: of two calls for the same
-    response (a replayed signal, a task run twice) only the one that inserted it adds the counts.
+    Its invitation is counted as sent first if its send was not (answered before the send was
+    recorded), so ``responded`` never exceeds ``invited``.
     """
-    ledger = connection.ops.quote_name(RolledUpResponse._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ledger} (response_id) VALUES (%s) ON CONFLICT DO NOTHING",  # noqa: S608
-            [response.pk],
-        )
-        if cursor.rowcount != 1:
-            return False
+    if not _enter_ledger(RolledUpResponse, [response.pk]):
+        return False
+    record_invitations_in_rollups(invitation_ids=[response.invitation_id])
     organisation = Organisation.objects.get(pk=response.organisation_id)
-    _add_statistics(organisation, response_ids=[response.pk])
+    zone = _zone(organisation)
+    answers = Answer.objects.filter(organisation=organisation, response_id=response.pk)
+    responses = Response.objects.filter(organisation=organisation, pk=response.pk)
+    _add_statistics(
+        organisation,
+        [
+            (daily_answer_statistics(answers, zone), ANSWER_MEASURES),
+            (daily_response_counts(responses, zone), ("responses",)),
+            (daily_responded_counts(responses, zone), ("responded",)),
+        ],
+    )
     return True
 
 
 @transaction.atomic
 def rebuild_rollups(*, organisation: Organisation) -> int:
-    """Recompute the organisation's roll-ups from its raw answers; returns the number of rows.
+    """Recompute the organisation's roll-ups from its raw answers and invitations; returns the rows.
 
-    On PostgreSQL the roll-up table is locked (EXCLUSIVE: reads go on, writes wait) for the
-    rebuild: a response being recorded meanwhile either committed before the lock, and the
-    recomputation sees it, or waits and adds itself after; it is never lost nor counted twice.
-    SQLite takes its write lock at BEGIN, which serialises the same way.
+    On PostgreSQL the roll-up table and its ledgers are locked (EXCLUSIVE: reads go on, writes
+    wait) for the rebuild: a response or a send being recorded meanwhile either committed before
+    the lock, and the recomputation sees it, or waits and adds itself after; it is never lost nor
+    counted twice. SQLite takes its write lock at BEGIN, which serialises the same way.
     """
     quote = connection.ops.quote_name
-    rollups, ledger = quote(DailyRollup._meta.db_table), quote(RolledUpResponse._meta.db_table)
-    responses = quote(Response._meta.db_table)
+    rollups = quote(DailyRollup._meta.db_table)
+    ledger, invitation_ledger = (
+        quote(RolledUpResponse._meta.db_table),
+        quote(RolledUpInvitation._meta.db_table),
+    )
+    responses, invitations = quote(Response._meta.db_table), quote(Invitation._meta.db_table)
+    sent = [InvitationStatus.SENT.value, InvitationStatus.RESPONDED.value]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"LOCK TABLE {rollups}, {ledger} IN EXCLUSIVE MODE")
-        cursor.execute(
-            f"DELETE FROM {ledger} WHERE response_id IN "  # noqa: S608
-            f"(SELECT id FROM {responses} WHERE organisation_id = %s)",
-            [organisation.pk],
-        )
+            cursor.execute(f"LOCK TABLE {rollups}, {ledger}, {invitation_ledger} IN EXCLUSIVE MODE")
+        for table, column, source in (
+            (ledger, "response_id", responses),
+            (invitation_ledger, "invitation_id", invitations),
+        ):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {column} IN "  # noqa: S608
+                f"(SELECT id FROM {source} WHERE organisation_id = %s)",
+                [organisation.pk],
+            )
         cursor.execute(f"DELETE FROM {rollups} WHERE organisation_id = %s", [organisation.pk])  # noqa: S608
         cursor.execute(
             f"INSERT INTO {ledger} (response_id) SELECT id FROM {responses} WHERE organisation_id = %s",  # noqa: S608
             [organisation.pk],
         )
-    _add_statistics(organisation, response_ids=None)
+        cursor.execute(
+            f"INSERT INTO {invitation_ledger} (invitation_id) SELECT id FROM {invitations} "  # noqa: S608
+            "WHERE organisation_id = %s AND status IN (%s, %s)",
+            [organisation.pk, *sent],
+        )
+    zone = _zone(organisation)
+    answers = Answer.objects.filter(organisation=organisation)
+    responses_of = Response.objects.filter(organisation=organisation)
+    invitations_of = Invitation.objects.filter(SENT_INVITATIONS, organisation=organisation)
+    _add_statistics(
+        organisation,
+        [
+            (daily_answer_statistics(answers, zone), ANSWER_MEASURES),
+            (daily_response_counts(responses_of, zone), ("responses",)),
+            (daily_invitation_statistics(invitations_of, zone), ("invited", "responded")),
+        ],
+    )
     return DailyRollup.objects.filter(organisation=organisation).count()
 
 
@@ -115,8 +188,10 @@ def update_analytics_settings(*, organisation: Organisation, **changes: Any) -> 
         raise ValidationFailed(f"unknown settings: {', '.join(sorted(unknown))}")
     if "min_n" in changes and int(changes["min_n"]) < 1:
         raise ValidationFailed("the minimum n is at least 1", field="min_n")
-    if changes.get("report_period", "") not in ("", "week", "month"):
-        raise ValidationFailed("reports are weekly or monthly", field="report_period")
+    from avis.analytics.reports import SCHEDULED_PERIODS
+
+    if changes.get("report_period", "") not in ("", *SCHEDULED_PERIODS):
+        raise ValidationFailed("reports are weekly, monthly or quarterly", field="report_period")
     current, _ = AnalyticsSettings.objects.select_for_update().get_or_create(organisation=organisation)
     for name, value in changes.items():
         setattr(current, name, value)
@@ -126,7 +201,7 @@ def update_analytics_settings(*, organisation: Organisation, **changes: Any) -> 
 
 
 def send_due_reports(*, now: datetime | None = None) -> list[str]:
-    """Email each organisation's last complete week or month as a PDF, once; returns the slugs sent.
+    """Email each organisation's last complete week, month or quarter as a PDF, once; returns the slugs sent.
 
     The period is claimed with a conditional update of ``last_report_sent_for`` before the PDF is
     built, so two workers (or a task run twice) never send the same report twice; a failed send

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -18,9 +18,13 @@ from avis.analytics.comments import CommentFilters, comment_page
 from avis.analytics.drivers import driver_analysis, touchpoint_codes
 from avis.analytics.exports import CONTENT_TYPES, FORMATS, export_file
 from avis.analytics.fair import fair_view
+from avis.analytics.models import AnalyticsSettings
 from avis.analytics.operations import closed_loop, contact_pressure
 from avis.analytics.plots import bar_chart, funnel_chart, series_chart
 from avis.analytics.queries import (
+    MEAN_METRICS,
+    METRIC_LABELS,
+    PERCENT_METRICS,
     Filters,
     analytics_settings,
     figure_table,
@@ -28,10 +32,10 @@ from avis.analytics.queries import (
     parse_segment,
     team_choices,
 )
-from avis.analytics.reports import last_complete_window, render_report_pdf
+from avis.analytics.reports import ReportWindow, render_report_pdf, report_filename, report_window
 from avis.analytics.services import update_analytics_settings
 from avis.analytics.verbatims import LANGUAGES, SENTIMENT_LABELS, TOPICS, topic_label
-from avis.analytics.weighted import weighted_nps_overview
+from avis.analytics.weighted import MARGINS, WEIGHTED_METRICS, weighted_overview
 from avis.errors import AvisError
 
 SENTIMENT_NAMES = {"negative": _("negative"), "neutral": _("neutral"), "positive": _("positive")}
@@ -131,17 +135,8 @@ def drivers(request: HttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------- figures: overview, fair views, operations
 
-METRIC_NAMES = {
-    "nps": _("NPS"),
-    "resolution_rate": _("Resolution rate"),
-    "csat": _("CSAT top-2-box"),
-    "csat_mean": _("CSAT mean (1–5)"),
-    "agent_score": _("Agent score, top-2-box"),
-    "agent_mean": _("Agent score, mean (1–5)"),
-    "response_rate": _("Response rate"),
-}
+METRIC_NAMES = METRIC_LABELS
 PERIOD_NAMES = {"day": _("day"), "week": _("week"), "month": _("month"), "quarter": _("quarter")}
-PERCENT_METRICS = {"resolution_rate", "csat", "agent_score", "response_rate"}
 
 
 class FigureFilterForm(PeriodForm):
@@ -204,7 +199,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     form, filters, metric, period = _figure_form(request)
     language = (get_language() or "en")[:2]
     summary = figure_table(organisation=organisation, filters=filters)
-    weighted = weighted_nps_overview(organisation=organisation, since=filters.since, until=filters.until)
+    weighted = weighted_overview(organisation=organisation, since=filters.since, until=filters.until)
     changes = period_changes(organisation=organisation, metric=metric, period=period, filters=filters)  # type: ignore[arg-type]
     series = metric_values(
         organisation=organisation,
@@ -236,9 +231,33 @@ def overview(request: HttpRequest) -> HttpResponse:
             "metric": metric,
             "metric_name": METRIC_NAMES[metric],
             "percent": metric in PERCENT_METRICS,
+            "metric_digits": 2 if metric in MEAN_METRICS else 0,
             "period": period,
             "formats": FORMATS,
         },
+    )
+
+
+@login_required
+@member_required()
+def weighting(request: HttpRequest) -> HttpResponse:
+    """NPS, CSAT top-2-box and resolution rate, weighted beside unweighted, with what weighting costs."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    form, filters, _metric, _period = _figure_form(request)
+    overviews = [
+        (
+            METRIC_NAMES[metric],
+            weighted_overview(
+                organisation=organisation, metric=metric, since=filters.since, until=filters.until
+            ),
+            metric in PERCENT_METRICS,
+        )
+        for metric in WEIGHTED_METRICS
+    ]
+    return render(
+        request,
+        "analytics/weighting.html",
+        {**_figure_context(request, form), "overviews": overviews, "margins": MARGINS},
     )
 
 
@@ -318,17 +337,56 @@ def export(request: HttpRequest, what: str, fmt: str) -> HttpResponse:
     return response
 
 
+REPORT_PERIOD_NAMES = {
+    "week": _("a week"),
+    "month": _("a month"),
+    "quarter": _("a quarter"),
+    "custom": _("chosen dates"),
+}
+SCHEDULE_NAMES = AnalyticsSettings._meta.get_field("report_period").choices
+
+
+DAY = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ReportForm(forms.Form):
+    period = forms.ChoiceField(choices=list(REPORT_PERIOD_NAMES.items()), label=_("Report on"))
+    on = forms.DateField(
+        required=False, widget=DAY, label=_("A day in the period (empty: the last complete one)")
+    )
+    since = forms.DateField(required=False, widget=DAY, label=_("From"))
+    until = forms.DateField(required=False, widget=DAY, label=_("To (included)"))
+
+    def window(self, today: date) -> ReportWindow:
+        data = self.cleaned_data
+        return report_window(
+            period=data["period"], today=today, on=data["on"], since=data["since"], until=data["until"]
+        )
+
+
+@login_required
+@member_required()
+def report_choice(request: HttpRequest) -> HttpResponse:
+    """The form that asks which period the PDF report covers."""
+    return render(request, "analytics/report_form.html", {"form": ReportForm(initial={"period": "month"})})
+
+
 @login_required
 @member_required()
 def report(request: HttpRequest) -> HttpResponse:
-    """The PDF report of the last complete week or month."""
+    """The PDF report of the period asked for (by default the last complete month)."""
     organisation = request.organisation  # type: ignore[attr-defined]
-    period = "week" if request.GET.get("period") == "week" else "month"
-    today = datetime.now(tz=_organisation_zone(request)).date()
-    window = last_complete_window(period, today)
+    form = ReportForm(request.GET or {"period": "month"})
+    if form.is_valid():
+        try:
+            window = form.window(datetime.now(tz=_organisation_zone(request)).date())
+        except AvisError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    if form.errors:
+        return render(request, "analytics/report_form.html", {"form": form}, status=400)
     pdf = render_report_pdf(organisation=organisation, window=window, language=(get_language() or "en")[:2])
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="avis-report-{window.start.isoformat()}.pdf"'
+    response["Content-Disposition"] = f'inline; filename="{report_filename(organisation, window)}"'
     return response
 
 
@@ -337,11 +395,7 @@ class AnalyticsSettingsForm(forms.Form):
     hide_below_min_n = forms.BooleanField(
         required=False, label=_("Hide figures below it (instead of greying)")
     )
-    report_period = forms.ChoiceField(
-        required=False,
-        choices=[("", _("never")), ("week", _("weekly")), ("month", _("monthly"))],
-        label=_("Email the PDF report"),
-    )
+    report_period = forms.ChoiceField(required=False, choices=SCHEDULE_NAMES, label=_("Email the PDF report"))
     report_recipients = forms.CharField(
         required=False,
         label=_("Report recipients (one email per line)"),

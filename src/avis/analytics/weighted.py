@@ -3,30 +3,59 @@
 Each answer stands for 1/π interactions, π being the inclusion probability
 governance recorded on its decision (Horvitz–Thompson). Raking then corrects
 non-response: the weighted answers are made to match the window's interactions
-on touchpoint, team/site and channel (``weighting.rake``). The page shows the
-weighted figure beside the unweighted one with Kish's design effect and
-effective sample size, so the reader sees what weighting changed and what it
-cost in precision.
+on touchpoint, team/site and channel (``weighting.rake``). For NPS, CSAT
+top-2-box and the resolution rate, the pages and the API show the weighted
+figure beside the unweighted one with Kish's design effect and effective sample
+size, so the reader sees what weighting changed and what it cost in precision.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 import numpy as np
+from django.db.models import Q
+from numpy.typing import NDArray
 
 from avis.accounts.models import Organisation
-from avis.analytics.estimators import WeightedEstimate, weighted_nps
+from avis.analytics.estimators import WeightedEstimate, weighted_nps, weighted_proportion
+from avis.analytics.rollups import CSAT_ANSWERS, NPS_ANSWERS, RESOLUTION_ANSWERS, TOP_TWO
 from avis.analytics.weighting import design_weights, rake
+from avis.errors import ValidationFailed
 from avis.governance.models import Decision
 from avis.interactions.models import Touchpoint
-from avis.surveys.models import Answer, QuestionKind
+from avis.surveys.models import Answer
 
 NONE = "—"  # the category of answers without a team or channel
 MARGINS = ("touchpoint", "team", "channel")
+
+
+WeightedMetric = Literal["nps", "csat", "resolution_rate"]
+WEIGHTED_METRICS: tuple[WeightedMetric, ...] = get_args(WeightedMetric)
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """Which answers a weighted metric reads, and its estimator over their values and weights."""
+
+    answers: Q
+    estimator: Callable[[NDArray[np.float64], NDArray[np.float64]], WeightedEstimate]
+    value: Callable[[int | None, str], float]
+
+
+_MEASURES: dict[str, _Measure] = {
+    "nps": _Measure(NPS_ANSWERS, weighted_nps, lambda number, choice: float(number or 0)),
+    "csat": _Measure(
+        CSAT_ANSWERS, weighted_proportion, lambda number, choice: float((number or 0) >= TOP_TWO)
+    ),
+    "resolution_rate": _Measure(
+        RESOLUTION_ANSWERS, weighted_proportion, lambda number, choice: float(choice == "yes")
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +66,7 @@ class WeightedFigure:
 
 @dataclass(frozen=True)
 class WeightedOverview:
+    metric: str
     figures: list[WeightedFigure]
     margins: tuple[str, ...]
     dropped: list[str]  # population categories without any answer, left out of the raking
@@ -61,11 +91,22 @@ def _population_shares(
     return margins
 
 
-def weighted_nps_overview(
-    *, organisation: Organisation, since: datetime | None = None, until: datetime | None = None
+def weighted_overview(
+    *,
+    organisation: Organisation,
+    metric: WeightedMetric = "nps",
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> WeightedOverview:
-    """NPS weighted and unweighted, overall and per touchpoint, over the window."""
-    answers = Answer.objects.filter(organisation=organisation, kind=QuestionKind.NPS, not_applicable=False)
+    """NPS, CSAT top-2-box or resolution rate, weighted and unweighted, overall and per touchpoint.
+
+    Each metric is raked on its own answers: who answered the CSAT question is not quite who
+    answered the NPS one, so each set is made to match the same interactions.
+    """
+    if metric not in _MEASURES:
+        raise ValidationFailed(f"no weighted figure for {metric}", field="metric")
+    measure = _MEASURES[metric]
+    answers = Answer.objects.filter(measure.answers, organisation=organisation)
     if since:
         answers = answers.filter(answered_at__gte=since)
     if until:
@@ -73,6 +114,7 @@ def weighted_nps_overview(
     rows = list(
         answers.values_list(
             "number",
+            "choice",
             "touchpoint_id",
             "team_id",
             "response__channel",
@@ -81,14 +123,14 @@ def weighted_nps_overview(
     )
     codes = dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code"))
     if not rows:
-        return WeightedOverview([], MARGINS, [])
-    scores = np.array([r[0] for r in rows], dtype=float)
+        return WeightedOverview(metric, [], MARGINS, [])
+    values = np.array([measure.value(r[0], r[1]) for r in rows], dtype=float)
     sample: dict[str, list[Hashable]] = {
-        "touchpoint": [r[1] for r in rows],
-        "team": [r[2] or NONE for r in rows],
-        "channel": [r[3] or NONE for r in rows],
+        "touchpoint": [r[2] for r in rows],
+        "team": [r[3] or NONE for r in rows],
+        "channel": [r[4] or NONE for r in rows],
     }
-    base = design_weights([r[4] if r[4] else 1.0 for r in rows])
+    base = design_weights([r[5] if r[5] else 1.0 for r in rows])
     population = _population_shares(organisation, since, until)
     margins, dropped = {}, []
     for name in MARGINS:
@@ -106,8 +148,10 @@ def weighted_nps_overview(
             margins[name] = {k: v / total for k, v in kept.items()}
     weights = rake({k: sample[k] for k in margins}, margins, base) if margins else base
     touchpoints = np.array(sample["touchpoint"])
-    figures = [WeightedFigure("", weighted_nps(scores, weights))]
+    figures = [WeightedFigure("", measure.estimator(values, weights))]
     for touchpoint in sorted(set(sample["touchpoint"]), key=lambda t: codes.get(t, "")):
         mask = touchpoints == touchpoint
-        figures.append(WeightedFigure(codes.get(touchpoint, ""), weighted_nps(scores[mask], weights[mask])))
-    return WeightedOverview(figures, tuple(margins), sorted(dropped))
+        figures.append(
+            WeightedFigure(codes.get(touchpoint, ""), measure.estimator(values[mask], weights[mask]))
+        )
+    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped))

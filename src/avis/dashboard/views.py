@@ -9,7 +9,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
-from avis.analytics.queries import METRICS, analytics_settings, latest_by_touchpoint, metric_values
+from avis.analytics.queries import (
+    MEAN_METRICS,
+    METRICS,
+    PERCENT_METRICS,
+    analytics_settings,
+    latest_by_touchpoint,
+    metric_values,
+)
 from avis.cases.queries import cases_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.dashboard.policy_form import changes_from_post, form_from_policy
@@ -66,6 +73,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
             "period": period,
             "metrics": METRICS,
             "min_n": analytics_settings(organisation=organisation).min_n,
+            "percent": metric in PERCENT_METRICS,
+            "digits": 2 if metric in MEAN_METRICS else 0,
         },
     )
 

@@ -34,8 +34,19 @@ class Survey(models.Model):
 class QuestionKind(models.TextChoices):
     NPS = "nps", _("Likelihood to recommend (0–10)")
     CSAT = "csat", _("Satisfaction (1–5)")
+    CES = "ces", _("Customer effort (1–7)")
     CHOICE = "choice", _("Single choice")
     TEXT = "text", _("Free text")
+
+
+# The answer scale of each scored kind, lowest first. CES is asked as "how easy was it…"
+# (1 = very difficult, 7 = very easy, the 7-point agreement scale of CES 2.0), so that a
+# higher score is better, as for NPS and CSAT.
+SCALES: dict[str, tuple[int, int]] = {
+    QuestionKind.NPS.value: (0, 10),
+    QuestionKind.CSAT.value: (1, 5),
+    QuestionKind.CES.value: (1, 7),
+}
 
 
 class Attribution(models.TextChoices):

@@ -130,4 +130,8 @@ def answers_for(rng: random.Random, *, lived: Lived, language: str) -> dict[str,
         "agent": "na" if agent_score is None else str(agent_score),
         "comment": comment,
     }
+    if spec.asks_effort:
+        # Effort follows the resolution more than the score does: an unsolved chat was hard work.
+        effort = 5.6 + {"yes": 0.8, "partly": -1.2, "no": -2.6}[perceived] + rng.gauss(0, 1.0)
+        answers["effort"] = str(round(min(max(effort, 1), 7)))
     return answers

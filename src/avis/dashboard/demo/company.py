@@ -68,6 +68,7 @@ class TouchpointSpec:
     weekdays: frozenset[int]  # Monday = 0
     topics: tuple[Topic, ...]
     agent_seen: bool = True  # False: the customer never spoke to the person who handled it
+    asks_effort: bool = False  # the survey asks the customer's effort (CES, 1–7)
 
 
 MON_SAT = frozenset(range(6))
@@ -105,6 +106,7 @@ TOUCHPOINTS: tuple[TouchpointSpec, ...] = (
             Topic("suivi_remboursement", 0.35, 0.58, 0.22),
             Topic("devis", 0.25, 0.78, 0.12),
         ),
+        asks_effort=True,
     ),
     TouchpointSpec(
         "branch.visit",

@@ -374,7 +374,9 @@ def _set_up_organisation() -> Organisation:
         touchpoint = create_touchpoint(
             organisation=organisation, code=spec.code, name_fr=spec.name_fr, name_en=spec.name_en
         )
-        create_standard_survey(organisation=organisation, touchpoint=touchpoint, name=spec.name_fr)
+        create_standard_survey(
+            organisation=organisation, touchpoint=touchpoint, name=spec.name_fr, ask_effort=spec.asks_effort
+        )
     update_policy(organisation=organisation, changes=POLICY)
     return organisation
 
