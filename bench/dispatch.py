@@ -1,11 +1,13 @@
 """SMS per second from the outbox to a gateway, against a plain loop of HTTP posts to the same gateway.
 
 The dispatch side is the whole real path of the worker task, in process and
-on one thread: claim each row by conditional update, load it with its
-invitation, check opt-outs and freshness, render the first question in the
-customer's language, measure segments and cost, post to the HTTP gateway
-through the provider, then record the result, start the SMS conversation,
-mark the invitation sent and queue its one reminder. The baseline posts the
+on one thread, a task of 200 ids at a time: claim the batch in one
+conditional update, load the rows with their invitations, customers and
+surveys, check opt-outs and freshness, then for each message render the
+first question in the customer's language, post it to the HTTP gateway
+through the provider and record that it left; every 50 messages, book
+them: status, SMS conversations, invitations marked sent, reminders (and
+whatever listens to ``invitation_sent``). The baseline posts the
 same number of JSON bodies to the same gateway with one ``httpx.Client``
 (keep-alive), doing nothing else. The gateway is a separate process that
 answers at once, so the ratio is what the outbox's bookkeeping costs.

@@ -74,6 +74,10 @@ def on_avis_error(request: HttpRequest, exc: AvisError) -> HttpResponse:
     body: dict[str, Any] = {"code": exc.code, "message": exc.message}
     if exc.field:
         body["errors"] = [{"field": exc.field, "message": exc.message}]
+    # Errors that carry one problem per field (survey texts, answers) report every one of them.
+    problems = getattr(exc, "problems", None)
+    if problems:
+        body["errors"] = [{"field": field, "message": message} for field, message in problems.items()]
     return api.create_response(request, body, status=exc.status_code)
 
 
@@ -106,12 +110,14 @@ def _register_routers() -> None:
     from avis.customers.api import router as customers_router
     from avis.governance.api import router as governance_router
     from avis.interactions.api import router as interactions_router
+    from avis.surveys.api import router as surveys_router
 
     api.add_router("/interactions", interactions_router)
     api.add_router("/customers", customers_router)
     api.add_router("/policy", governance_router)
     api.add_router("/cases", cases_router)
     api.add_router("/metrics", analytics_router)
+    api.add_router("/surveys", surveys_router)
 
     from avis.analytics.api import comments_router, drivers_router
 

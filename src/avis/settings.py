@@ -117,6 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-avis.sqlite3")}
+    # Opening the file costs more than an inbound webhook's own work (the
+    # pragmas above, the schema parsed again, a cold page cache): each thread
+    # keeps its connection unless AVIS_DB_CONN_MAX_AGE says otherwise.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 600)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     pass
 else:
@@ -251,7 +255,7 @@ if AVIS_REDIS_URL:
     }
 else:
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "avis.queue.SqliteHuey",  # huey's own, without an fsync per task
         "name": env_str("AVIS_HUEY_NAME", "avis"),
         "filename": env_str("AVIS_HUEY_FILE", str(VAR_DIR / "huey.sqlite3")),
         "immediate": _huey_immediate,

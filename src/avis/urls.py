@@ -8,6 +8,7 @@ from avis.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("s/", include("avis.surveys.urls")),
+    path("settings/surveys/", include("avis.surveys.editor_urls")),
     path("cases/", include("avis.cases.urls")),
     path("analytics/", include("avis.analytics.urls")),
     path("governance/", include("avis.governance.urls")),

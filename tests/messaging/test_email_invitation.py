@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.db import models
 from django.test import Client
 
 from avis.customers.models import Customer, OptOut
@@ -116,3 +117,30 @@ def test_forged_bounce_report_is_refused(emailed, settings) -> None:
     forged = _signed({"type": "bounce", "email": "marie.dupont@example.fr"}, secret="guess")
     assert Client().post("/hooks/email/events", **forged).status_code == 403
     assert Customer.objects.get().email_status == "ok"
+
+
+def test_an_effort_question_asked_first_is_offered_as_one_to_seven_in_the_email(
+    org, api, smtp_server, settings
+) -> None:
+    from avis.surveys.models import Question, QuestionKind, Survey
+
+    settings.AVIS_BASE_URL = "https://avis.example.fr"
+    open_all_day(org.organisation)
+    survey = Survey.objects.get(organisation=org.organisation, touchpoint__code="call_center.call")
+    survey.questions.update(position=models.F("position") + 10)
+    Question.objects.create(
+        survey=survey,
+        position=1,
+        code="effort",
+        kind=QuestionKind.CES,
+        attribution="process",
+        prompt={"fr": "Était-ce facile ?", "en": "Was it easy?"},
+    )
+    assert post_interaction(api, "evt-ces").status_code == 200
+    deliver_message(message_id=OutboundMessage.objects.get(kind="invitation").id)
+    (email,) = smtp_server.messages
+    token = Invitation.objects.get().token
+    links = re.findall(
+        rf'href="https://avis\.example\.fr/s/{token}\?effort=(\d+)"', parts(email)["text/html"]
+    )
+    assert links == [str(score) for score in range(1, 8)]

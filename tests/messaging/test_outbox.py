@@ -72,6 +72,56 @@ def test_sweep_hands_back_a_message_whose_worker_died(queued, smtp_server, setti
     assert len(smtp_server.messages) == 1
 
 
+def test_sweep_books_without_resending_a_message_its_dead_worker_had_sent(
+    queued, smtp_server, settings
+) -> None:
+    # The worker recorded that the server took the message, then died before booking it.
+    stale = timezone.now() - timedelta(seconds=settings.AVIS_OUTBOX_STALE_SECONDS + 60)
+    OutboundMessage.objects.filter(id=queued.id).update(
+        status="sending", claimed_at=stale, sent_at=stale, provider_message_id="<invitation-1@avis>"
+    )
+    services.sweep_outbox()
+    queued.refresh_from_db()
+    assert (queued.status, queued.sent_at) == ("sent", stale)
+    assert Invitation.objects.get().status == "sent"
+    assert OutboundMessage.objects.filter(kind="reminder").count() == 1
+    assert smtp_server.messages == []
+
+
+@pytest.fixture
+def five_queued(org, api) -> list[int]:  # noqa: ANN001
+    """Five email invitations in the outbox, to five customers, not yet sent."""
+    from huey.contrib.djhuey import HUEY
+
+    open_all_day(org.organisation)
+    HUEY.immediate = False
+    try:
+        for i in range(5):
+            post_interaction(api, f"b-{i}", customer=f"B-{i}", email=f"client{i}@example.fr")
+    finally:
+        HUEY.immediate = True
+    return list(OutboundMessage.objects.order_by("id").values_list("id", flat=True))
+
+
+def test_one_task_sends_a_batch_and_withholds_only_the_opted_out(org, five_queued, smtp_server) -> None:
+    opt_out_customer(organisation=org.organisation, external_id="B-3", channel="email")
+    ids = five_queued
+    assert deliver_messages.call_local(ids) == {"sent": 4, "cancelled": 1}
+    assert deliver_messages.call_local(ids) == {"not_mine": 5}
+    assert sorted(m["To"] for m in smtp_server.messages) == [f"client{i}@example.fr" for i in (0, 1, 2, 4)]
+    assert sorted(Invitation.objects.values_list("status", flat=True)) == ["cancelled"] + ["sent"] * 4
+    assert OutboundMessage.objects.filter(kind="reminder").count() == 4
+
+
+def test_a_batch_outliving_its_lease_renews_its_claim_and_sends_each_message_once(
+    five_queued, smtp_server, settings
+) -> None:
+    settings.AVIS_OUTBOX_STALE_SECONDS = 0  # the claim is renewed before every message
+    assert deliver_messages.call_local(five_queued) == {"sent": 5}
+    assert len(smtp_server.messages) == 5
+    assert set(OutboundMessage.objects.filter(kind="invitation").values_list("status", flat=True)) == {"sent"}
+
+
 def test_sweep_leaves_a_message_a_live_worker_holds(queued, smtp_server) -> None:
     OutboundMessage.objects.filter(id=queued.id).update(status="sending", claimed_at=timezone.now())
     services.sweep_outbox()

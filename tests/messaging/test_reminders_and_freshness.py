@@ -62,12 +62,13 @@ def test_reminder_waits_for_the_sending_hours(org, api, smtp_server, settings) -
     # The window narrows after the invitation left: the reminder still respects it.
     OutboundMessage.objects.filter(kind="reminder").delete()
     open_all_day(org.organisation, send_from=time(9, 0), send_until=time(9, 30))
-    from avis.messaging.services import _queue_reminder
+    from avis.messaging.services import _queue_reminders
 
     message = OutboundMessage.objects.select_related("invitation__customer", "organisation").get(
         kind="invitation"
     )
-    _queue_reminder(message, sent_at=timezone.now())
+    message.sent_at = timezone.now()
+    _queue_reminders([message])
     reminder = OutboundMessage.objects.get(kind="reminder")
     local = reminder.not_before.astimezone(ZoneInfo("Europe/Paris"))
     assert time(9, 0) <= local.time() <= time(9, 30)

@@ -43,6 +43,19 @@ def test_one_typographic_apostrophe_doubles_the_cost_and_the_gsm7_version_is_off
     assert "from 1 to 2 segments" in fragment or "de 1 à 2" in fragment
 
 
+def test_use_the_gsm7_version_puts_it_in_the_box_at_one_segment(manager) -> None:  # noqa: ANN001
+    text = "Bonjour, c’est Assurances du Centre. " + "Votre avis compte pour nous. " * 3
+    checker = unescape(
+        manager.get(
+            "/messaging/sms-length/", {"text": text, "gsm7": "1"}, HTTP_HX_REQUEST="true"
+        ).content.decode()
+    )
+    assert 'id="sms-checker"' in checker  # the whole checker comes back, the box rewritten
+    assert ">Bonjour, c'est Assurances du Centre. Votre avis" in checker
+    assert 'data-field="encoding">GSM-7<' in checker
+    assert 'data-field="segments">1<' in checker
+
+
 def test_costs_page_shows_cost_per_message_and_per_completed_response(org, api, manager, settings) -> None:
     settings.AVIS_SMS_PROVIDER = "simulator"
     open_all_day(org.organisation)

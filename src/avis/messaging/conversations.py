@@ -29,6 +29,8 @@ The rules, in the order a reply meets them:
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -49,7 +51,12 @@ from avis.messaging.models import (
 )
 from avis.messaging.providers import provider_for
 from avis.messaging.rendering import respondent_link, sms_question
-from avis.messaging.services import cancel_queued_messages, enqueue_on_commit, record_inbound_message
+from avis.messaging.services import (
+    cancel_queued_messages,
+    enqueue_on_commit,
+    record_inbound_message,
+    who_wrote,
+)
 from avis.messaging.sms_replies import Reply, parse_reply
 from avis.surveys.models import Invitation, InvitationStatus, Question, QuestionKind
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
@@ -58,6 +65,8 @@ logger = logging.getLogger(__name__)
 
 # A person is waiting for these: they leave before invitations and notifications.
 REPLY_PRIORITY = 20
+
+_ONE_AT_A_TIME = threading.Lock()  # see handle_inbound
 
 
 def receive_sms(
@@ -71,11 +80,12 @@ def receive_sms(
 ) -> InboundMessage:
     """Keep an inbound text, and hand it to a worker to act on: the next question, a keyword's effect.
 
-    The webhook only records and wakes a worker, so a provider's burst of
-    replies is answered at the speed of one insert; the conversation moves
-    on in the background (within the same second when workers are idle).
-    Providers retry webhooks; the second delivery of the same message finds
-    it already recorded and, once handled, is not handled again.
+    The webhook only records (one INSERT) and wakes a worker, so a provider's
+    burst of replies is answered at the speed of one insert; who wrote, the
+    conversation and the answer are the worker's business (within the same
+    second when workers are idle). Providers retry webhooks; the second
+    delivery of the same message finds it already recorded and, once
+    handled, is not handled again.
     """
     from avis.messaging.tasks import handle_inbound_message
 
@@ -92,19 +102,56 @@ def receive_sms(
     return inbound  # as recorded: what the worker made of it is in the database
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """What a text means, worked out before any write: its conversation, the question, the reply."""
+
+    conversation: Conversation | None
+    question: Question | None
+    reply: Reply
+    language: str
+
+
 def handle_inbound(*, inbound_id: int, now: datetime | None = None) -> str:
-    """Act once on a recorded text; returns how it was read ("" when another worker had it)."""
+    """Act once on a recorded text; returns how it was read ("" when another worker had it).
+
+    Everything that only reads comes first, outside any transaction: who
+    wrote, the conversation, the question, what the reply says. The
+    transaction that follows writes, so it holds SQLite's single write lock
+    (which every webhook recording a new text needs too) for a few
+    statements, not for the whole reading; if another reply moved the
+    conversation in between, it is read again under the lock. Within one
+    worker process, texts are handled one at a time: a second thread
+    reading meanwhile would hold the GIL that the writing one needs between
+    its statements, stretching its hold on SQLite's lock (the GIL lets one
+    thread run Python at a time anyway).
+    """
+    with _ONE_AT_A_TIME:
+        return _handle_inbound(inbound_id, now=now or timezone.now())
+
+
+def _handle_inbound(inbound_id: int, *, now: datetime) -> str:
+    inbound = InboundMessage.objects.filter(id=inbound_id, interpretation="").first()
+    if inbound is None:
+        return ""
+    inbound.organisation_id, inbound.customer_id, inbound.reply_to_id = who_wrote(
+        sender=inbound.sender, at=inbound.received_at
+    )
+    reading = _read(inbound)
     with transaction.atomic():
         # The claim: of two workers handling one text at once, only the one
         # whose UPDATE matched acts on it (the other waits, then sees it taken).
         if not InboundMessage.objects.filter(id=inbound_id, interpretation="").update(interpretation="…"):
             return ""
-        inbound = InboundMessage.objects.select_related("organisation", "customer", "reply_to").get(
-            id=inbound_id
-        )
-        interpretation, conversation = _handle(inbound, now=now or timezone.now())
+        if _moved(reading.conversation):
+            reading = _read(inbound)
+        interpretation, conversation = _act(inbound, reading, now=now)
         InboundMessage.objects.filter(id=inbound.id).update(
-            interpretation=interpretation, conversation=conversation
+            organisation_id=inbound.organisation_id,
+            customer_id=inbound.customer_id,
+            reply_to_id=inbound.reply_to_id,
+            interpretation=interpretation,
+            conversation=conversation,
         )
     return interpretation
 
@@ -124,7 +171,7 @@ def handle_forgotten_inbound(*, now: datetime | None = None) -> int:
     return len(ids)
 
 
-def _handle(inbound: InboundMessage, *, now: datetime) -> tuple[str, Conversation | None]:
+def _read(inbound: InboundMessage) -> _Reading:
     conversation = _conversation_for(inbound)
     question = None
     if conversation is not None and conversation.state == ConversationState.OPEN:
@@ -134,8 +181,12 @@ def _handle(inbound: InboundMessage, *, now: datetime) -> tuple[str, Conversatio
         question_kind=question.kind if question else "text",  # type: ignore[arg-type]
         allows_not_applicable=bool(question and question.allows_not_applicable),
     )
-    language = _language(inbound, conversation, reply)
-    with translation.override(language):
+    return _Reading(conversation, question, reply, _language(inbound, conversation, reply))
+
+
+def _act(inbound: InboundMessage, reading: _Reading, *, now: datetime) -> tuple[str, Conversation | None]:
+    conversation, question, reply = reading.conversation, reading.question, reading.reply
+    with translation.override(reading.language):
         if reply.kind == "opt_out":
             _opt_out(inbound, conversation=conversation, now=now)
             return "opt_out", conversation
@@ -160,15 +211,33 @@ def _handle(inbound: InboundMessage, *, now: datetime) -> tuple[str, Conversatio
 
 def _conversation_for(inbound: InboundMessage) -> Conversation | None:
     """The conversation of the last survey text sent to this number, if any."""
-    message = inbound.reply_to
-    if message is None or message.invitation_id is None:
+    if inbound.reply_to_id is None:
         return None
     return (
-        Conversation.objects.select_related("invitation__survey", "invitation__organisation", "customer")
-        .select_for_update(of=("self",))
-        .filter(invitation_id=message.invitation_id)
+        Conversation.objects.select_related("invitation", "organisation")
+        .filter(invitation__messages=inbound.reply_to_id)
         .first()
     )
+
+
+def _moved(conversation: Conversation | None) -> bool:
+    """Whether the conversation changed since it was read (another reply, the web page); locks its row."""
+    if conversation is None:
+        return False
+    current = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(id=conversation.id)
+        .values_list("state", "position", "clarification_sent", "late_reply_answered", "invitation__status")
+        .first()
+    )
+    read = (
+        conversation.state,
+        conversation.position,
+        conversation.clarification_sent,
+        conversation.late_reply_answered,
+        conversation.invitation.status,
+    )
+    return current != read
 
 
 def _answerable(conversation: Conversation, *, now: datetime) -> bool:
@@ -197,7 +266,11 @@ def _language(inbound: InboundMessage, conversation: Conversation | None, reply:
 
 
 def _questions(conversation: Conversation) -> list[Question]:
-    return list(conversation.invitation.survey.questions.order_by("position"))
+    """The survey's questions in order, read once per conversation object."""
+    if not hasattr(conversation, "_questions_in_order"):
+        in_order = Question.objects.filter(survey_id=conversation.invitation.survey_id).order_by("position")
+        conversation._questions_in_order = list(in_order)  # type: ignore[attr-defined]
+    return conversation._questions_in_order  # type: ignore[attr-defined]
 
 
 def _converse(
@@ -238,7 +311,7 @@ def _raw_answer(question: Question, reply: Reply) -> str | None:
     value = reply.value
     if value == "na":
         return "na" if question.allows_not_applicable else None
-    if question.kind in (QuestionKind.NPS, QuestionKind.CSAT):
+    if question.kind in (QuestionKind.NPS, QuestionKind.CSAT, QuestionKind.CES):
         return str(value) if isinstance(value, int) else None
     if question.kind == QuestionKind.CHOICE:
         allowed = {choice["value"] for choice in question.choices}
@@ -255,6 +328,8 @@ def _clarification(question: Question) -> str:
         return _("Sorry, we did not understand. Please reply with one number from 0 to 10.")
     if question.kind == QuestionKind.CSAT:
         return _("Sorry, we did not understand. Please reply with one number from 1 to 5.")
+    if question.kind == QuestionKind.CES:
+        return _("Sorry, we did not understand. Please reply with one number from 1 to 7.")
     labels = " / ".join(
         choice["label"].get(translation.get_language()) or choice["label"].get("en", "")
         for choice in question.choices
@@ -409,23 +484,26 @@ def _help_text(inbound: InboundMessage) -> str:
 def _text_back(
     inbound: InboundMessage, text: str, *, kind: str, conversation: Conversation | None
 ) -> OutboundMessage | None:
-    """Answer an inbound text through the outbox; one answer per inbound text and kind, whatever retries."""
+    """Answer an inbound text through the outbox; one answer per inbound text and kind, whatever retries.
+
+    The claim on the text (``handle_inbound``) makes this the only handling
+    that commits, so a plain INSERT does; the unique idempotency key would
+    refuse a second one.
+    """
     if inbound.organisation_id is None:
         return None  # no organisation to send on behalf of
     invitation: Invitation | None = conversation.invitation if conversation is not None else None
-    message, _ = OutboundMessage.objects.get_or_create(
+    message = OutboundMessage.objects.create(
         idempotency_key=f"reply-{inbound.id}-{kind}",
-        defaults={
-            "organisation_id": inbound.organisation_id,
-            "kind": kind,
-            "channel": Channel.SMS,
-            "provider": provider_for(Channel.SMS).name,
-            "recipient": inbound.sender,
-            "invitation": invitation,
-            "conversation": conversation,
-            "body_text": text,
-            "priority": REPLY_PRIORITY,
-        },
+        organisation_id=inbound.organisation_id,
+        kind=kind,
+        channel=Channel.SMS,
+        provider=provider_for(Channel.SMS).name,
+        recipient=inbound.sender,
+        invitation=invitation,
+        conversation=conversation,
+        body_text=text,
+        priority=REPLY_PRIORITY,
     )
     enqueue_on_commit([message])
     return message

@@ -12,8 +12,9 @@ from django.db.models.functions import TruncMonth
 from avis.accounts.models import Organisation
 from avis.customers.models import Channel
 from avis.messaging.models import InboundMessage, MessageStatus, OutboundMessage
+from avis.messaging.rendering import survey_sms_text
 from avis.messaging.sms_encoding import SmsLength, measure_sms
-from avis.surveys.models import Response
+from avis.surveys.models import Question, Response
 
 SIMULATOR = "simulator"
 
@@ -60,16 +61,32 @@ def sms_length(text: str, *, price_per_segment: Decimal) -> dict[str, object]:
     """What the SMS editor shows: encoding, segments, price, and what a GSM-7 alternative would cost."""
     measured: SmsLength = measure_sms(text)
     alternative = measure_sms(measured.gsm7_alternative) if measured.encoding == "UCS-2" else measured
+    cost = price_per_segment * measured.segments
+    alternative_cost = price_per_segment * alternative.segments
     return {
         "text": text,
         "length": measured,
-        "cost": price_per_segment * measured.segments,
+        "cost": cost,
         "alternative": alternative,
-        "alternative_cost": price_per_segment * alternative.segments,
+        "alternative_cost": alternative_cost,
+        "extra_cost": cost - alternative_cost,
         # "One character doubles the cost": the GSM-7 version would take fewer segments.
         "dearer": measured.encoding == "UCS-2" and alternative.segments < measured.segments,
         "characters": len(text),
+        # Named by code point too: a no-break space or a thin space is invisible on screen.
+        "ucs2_characters": [(character, f"U+{ord(character):04X}") for character in measured.ucs2_characters],
     }
+
+
+def survey_sms_preview(
+    question: Question, *, opens_survey: bool, language: str, company: str, price_per_segment: Decimal
+) -> dict[str, object]:
+    """The SMS a customer would receive for this question (saved or being edited), measured and priced.
+
+    The text comes from the same rendering as the real send; only the measurement is added.
+    """
+    text = survey_sms_text(question, opens_survey=opens_survey, language=language, company=company)
+    return sms_length(text, price_per_segment=price_per_segment)
 
 
 def messaging_costs(*, organisation: Organisation, months: int = 12) -> dict[str, object]:

@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from avis.messaging.providers import Envelope
-from avis.surveys.models import Invitation, Question, QuestionKind
+from avis.surveys.models import SCALES, Invitation, Question, QuestionKind
 
 
 def respondent_link(invitation: Invitation) -> str:
@@ -38,11 +38,58 @@ def sms_question(question: Question, *, language: str, company: str) -> str:
     return text
 
 
+def sms_invitation_text(
+    first: Question | None, *, language: str, company: str, link: str = "", reminder: bool = False
+) -> str:
+    """The text that opens an SMS survey: who asks, the first question, how to stop.
+
+    The real send and the survey editor's preview both read it here, so what an admin sees
+    priced in the editor is, character for character, what the customer's phone receives.
+    """
+    context = {"company": company, "link": link}
+    with translation.override(language):
+        if first is None:
+            return _("%(company)s: how did it go? Two minutes to tell us: %(link)s") % context
+        question = sms_question(first, language=language, company=company)
+        # Who is asking, unless the question already names the company.
+        intro = "" if company in question else "%(company)s:"
+        if reminder:
+            intro = _("Reminder from %(company)s:")
+        return f"{intro % context} {question} ".lstrip() + _("STOP to opt out")
+
+
+def survey_sms_text(question: Question, *, opens_survey: bool, language: str, company: str) -> str:
+    """What a customer's phone shows for this question: the invitation itself when the question
+    opens the survey, a turn of the conversation otherwise."""
+    if opens_survey:
+        return sms_invitation_text(question, language=language, company=company)
+    with translation.override(language):
+        return sms_question(question, language=language, company=company)
+
+
+def first_question(invitation: Invitation) -> Question | None:
+    """The question the survey opens with; the survey's questions, when prefetched, are read as they are.
+
+    ``Question.Meta.ordering`` is by position: dispatch prefetches them for a whole batch.
+    """
+    return invitation.survey.questions.first()
+
+
 def render_invitation(
     invitation: Invitation, *, recipient: str, idempotency_key: str, reminder: bool = False
 ) -> Envelope:
     organisation = invitation.organisation
     link = respondent_link(invitation)
+    if invitation.channel == "sms":
+        # An SMS survey is a conversation: the first question goes out at once.
+        text = sms_invitation_text(
+            first_question(invitation),
+            language=invitation.locale,
+            company=organisation.name,
+            link=link,
+            reminder=reminder,
+        )
+        return Envelope(recipient=recipient, subject="", text=text, idempotency_key=idempotency_key)
     context = {
         "company": organisation.name,
         "link": link,
@@ -51,24 +98,10 @@ def render_invitation(
         "reminder": reminder,
     }
     with translation.override(invitation.locale):
-        if invitation.channel == "sms":
-            # An SMS survey is a conversation: the first question goes out at once.
-            first = invitation.survey.questions.order_by("position").first()
-            if first is None:
-                text = _("%(company)s: how did it go? Two minutes to tell us: %(link)s") % context
-            else:
-                question = sms_question(first, language=invitation.locale, company=organisation.name)
-                # Who is asking, unless the question already names the company.
-                names_company = organisation.name in question
-                intro = (
-                    _("Reminder from %(company)s:") if reminder else ("" if names_company else "%(company)s:")
-                )
-                text = f"{intro % context} {question} ".lstrip() + _("STOP to opt out")
-            return Envelope(recipient=recipient, subject="", text=text, idempotency_key=idempotency_key)
-        first = invitation.survey.questions.order_by("position").first()
-        if first is not None and first.kind in (QuestionKind.NPS, QuestionKind.CSAT):
+        first = first_question(invitation)
+        if first is not None and first.kind in SCALES:
             # The first question answered in one click: each score is a link to the page with it chosen.
-            low, high = (0, 10) if first.kind == QuestionKind.NPS else (1, 5)
+            low, high = SCALES[first.kind]
             context["question"] = _localised(first.prompt, invitation.locale).replace(
                 "{company}", organisation.name
             )

@@ -67,10 +67,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 ReplyKind = Literal["answer", "opt_out", "opt_in", "help", "unclear"]
-QuestionKind = Literal["nps", "csat", "choice", "text"]
+QuestionKind = Literal["nps", "csat", "ces", "choice", "text"]
 Language = Literal["fr", "en"]
 
-SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5)}
+SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
 @dataclass(frozen=True)
@@ -663,7 +663,7 @@ def _parse_score(text: str, tokens: Sequence[_Token], kind: str, allows_not_appl
 
 def parse_reply(text: str, *, question_kind: QuestionKind, allows_not_applicable: bool = False) -> Reply:
     """Understand one inbound SMS sent in answer to a question of ``question_kind``."""
-    if question_kind not in ("nps", "csat", "choice", "text"):
+    if question_kind not in ("nps", "csat", "ces", "choice", "text"):
         raise ValueError(f"unknown question kind: {question_kind!r}")
     text = unicodedata.normalize("NFC", text).strip()
     tokens = _tokenise(text)

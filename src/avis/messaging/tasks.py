@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -8,12 +10,8 @@ from avis.messaging import services
 
 @db_task()
 def deliver_messages(message_ids: list[int]) -> dict[str, int]:
-    """Send these outbox rows; safe to run twice (each row is claimed before it is sent)."""
-    tally: dict[str, int] = {}
-    for message_id in message_ids:
-        outcome = services.deliver_message(message_id=message_id)
-        tally[outcome] = tally.get(outcome, 0) + 1
-    return tally
+    """Send these outbox rows as one batch; safe to run twice (each row is claimed before it is sent)."""
+    return dict(Counter(services.deliver_messages(message_ids=message_ids).values()))
 
 
 @db_periodic_task(crontab(minute="*"))

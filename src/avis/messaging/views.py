@@ -18,6 +18,7 @@ from avis.accounts.decorators import member_required
 from avis.messaging import queries
 from avis.messaging.conversations import receive_sms
 from avis.messaging.services import price_per_segment, unsubscribe_by_token
+from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.queries import invitation_for_token
 
 
@@ -74,12 +75,25 @@ def simulator_reply(request: HttpRequest) -> HttpResponse:
 @login_required
 @member_required()
 def sms_length(request: HttpRequest) -> HttpResponse:
-    """Type an SMS text, see its encoding, segments and price; htmx asks for the fragment alone."""
-    measured = queries.sms_length(request.GET.get("text", ""), price_per_segment=price_per_segment())
-    template = (
-        "messaging/_sms_length.html" if request.headers.get("HX-Request") else "messaging/sms_length.html"
+    """Type an SMS text, see its encoding, segments and price; htmx asks for the fragment alone.
+
+    ``gsm7=1`` (the "use the GSM-7 version" button) sends the checker back with the text replaced.
+    """
+    text = request.GET.get("text", "")
+    gsm7 = request.GET.get("gsm7") == "1"
+    measured = queries.sms_length(
+        gsm7_alternative(text) if gsm7 else text, price_per_segment=price_per_segment()
     )
-    return render(request, template, measured)
+    template = "messaging/sms_length.html"
+    if request.headers.get("HX-Request"):
+        template = "messaging/_sms_checker.html" if gsm7 else "messaging/_sms_length.html"
+    context = {
+        "sms": measured,
+        "gsm7_url": reverse("messaging:sms-length"),
+        "gsm7_target": "#sms-checker",
+        "gsm7_include": "#sms-text",
+    }
+    return render(request, template, context)
 
 
 @login_required

@@ -17,6 +17,27 @@ def active_surveys_by_touchpoint(*, organisation: Organisation) -> dict[int, Sur
     }
 
 
+def organisation_surveys(*, organisation: Organisation) -> list[Survey]:
+    """The organisation's surveys for the editor's list, the active ones first."""
+    return list(
+        Survey.objects.filter(organisation=organisation)
+        .select_related("touchpoint")
+        .prefetch_related("questions")
+        .annotate(question_count=Count("questions"))
+        .order_by("-is_active", "name", "id")
+    )
+
+
+def survey_for_editing(*, organisation: Organisation, survey_id: int) -> Survey | None:
+    """One of the organisation's surveys with its questions; another organisation's is not found."""
+    return (
+        Survey.objects.filter(organisation=organisation, id=survey_id)
+        .select_related("touchpoint", "organisation")
+        .prefetch_related("questions")
+        .first()
+    )
+
+
 def invitation_for_token(token: str) -> Invitation | None:
     """The token is the respondent's only credential, so it alone selects the row."""
     return (

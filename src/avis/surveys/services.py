@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,11 +12,12 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row
-from avis.errors import AvisError, ValidationFailed
+from avis.errors import AvisError, NotFound, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
 from avis.governance.services import set_stratum_rates
 from avis.interactions.models import Touchpoint
 from avis.surveys.models import (
+    SCALES,
     Answer,
     Attribution,
     Invitation,
@@ -26,7 +28,7 @@ from avis.surveys.models import (
     Survey,
 )
 from avis.surveys.queries import active_surveys_by_touchpoint, stratum_observations
-from avis.surveys.signals import response_completed
+from avis.surveys.signals import invitation_sent, response_completed
 
 
 class InvitationUnavailable(AvisError):
@@ -101,6 +103,18 @@ STANDARD_QUESTIONS: list[dict[str, object]] = [
 ]
 
 
+# Asked after the resolution when a survey measures effort (``ask_effort``): CES, 7 = very easy.
+EFFORT_QUESTION: dict[str, object] = {
+    "code": "effort",
+    "kind": QuestionKind.CES,
+    "attribution": Attribution.PROCESS,
+    "prompt": {
+        "fr": "Était-ce facile d'obtenir ce que vous vouliez ? (1 = très difficile, 7 = très facile)",
+        "en": "How easy was it to get what you needed? (1 = very difficult, 7 = very easy)",
+    },
+}
+
+
 # Asked at the end when a survey offers a call-back (``ask_callback``): a "no" is honoured by
 # the closed loop (the case shows "do not call" and refuses a phone contact).
 CALLBACK_QUESTIONS: list[dict[str, object]] = [
@@ -150,22 +164,194 @@ CALLBACK_QUESTIONS: list[dict[str, object]] = [
 
 @transaction.atomic
 def create_standard_survey(
-    *, organisation: Organisation, touchpoint: Touchpoint, name: str = "", ask_callback: bool = False
+    *,
+    organisation: Organisation,
+    touchpoint: Touchpoint,
+    name: str = "",
+    ask_callback: bool = False,
+    ask_effort: bool = False,
 ) -> Survey:
     """The survey every touchpoint starts with: the score, the resolution, the agent, a comment —
-    and, when ``ask_callback``, whether and how the customer may be called back."""
+    with, when ``ask_effort``, the customer's effort after the resolution, and, when
+    ``ask_callback``, whether and how the customer may be called back."""
     Survey.objects.filter(organisation=organisation, touchpoint=touchpoint, is_active=True).update(
         is_active=False
     )
     survey = Survey.objects.create(
         organisation=organisation, touchpoint=touchpoint, name=name or touchpoint.label("en")
     )
+    questions = list(STANDARD_QUESTIONS)
+    if ask_effort:
+        questions.insert(2, EFFORT_QUESTION)
+    if ask_callback:
+        questions += CALLBACK_QUESTIONS
     Question.objects.bulk_create(
         Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
-        for position, spec in enumerate(
-            [*STANDARD_QUESTIONS, *(CALLBACK_QUESTIONS if ask_callback else [])], start=1
-        )
+        for position, spec in enumerate(questions, start=1)
     )
+    return survey
+
+
+# Roles allowed to change what a survey says; managers read the texts and their cost.
+SURVEY_EDITORS = ("admin", "analyst")
+
+# A prompt is read on a phone: past about two GSM-7 segments it is a letter, not a question.
+PROMPT_MAX_LENGTH = 320
+# A choice label is repeated in the SMS ("Oui / En partie / Non") and shown as a button.
+CHOICE_LABEL_MAX_LENGTH = 40
+# The one placeholder the renderers fill in; anything else between braces would reach customers as is.
+COMPANY_PLACEHOLDER = "{company}"
+
+
+@dataclass(frozen=True)
+class QuestionTexts:
+    """New wording for one question; a language or a choice left out keeps its current text."""
+
+    prompt: Mapping[str, str] = field(default_factory=dict)  # language → prompt
+    choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # value → language → label
+
+
+class SurveyTextsInvalid(ValidationFailed):
+    """Some texts can't be saved; ``problems`` maps each field (``nps.prompt.fr``…) to what to fix."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        field_name, message = next(iter(problems.items()))
+        super().__init__(message, field=field_name)
+        self.problems = problems
+
+
+def prompt_field(code: str, language: str) -> str:
+    return f"{code}.prompt.{language}"
+
+
+def choice_field(code: str, value: str, language: str) -> str:
+    return f"{code}.choices.{value}.{language}"
+
+
+def asks_callback(questions: Sequence[Question]) -> bool:
+    return any(question.code == CALLBACK_QUESTIONS[0]["code"] for question in questions)
+
+
+def _text_problem(text: str, *, required: bool, limit: int) -> str | None:
+    if not text.strip():
+        return _("Please write this text: customers in this language read it.") if required else None
+    if len(text) > limit:
+        return _("At most %(limit)s characters (now %(length)s).") % {"limit": limit, "length": len(text)}
+    if "{" in text.replace(COMPANY_PLACEHOLDER, "") or "}" in text.replace(COMPANY_PLACEHOLDER, ""):
+        return _("Only {company} may be written between braces; it becomes the organisation's name.")
+    return None
+
+
+def _check_texts(
+    questions: Mapping[str, Question], texts: Mapping[str, QuestionTexts], *, required_language: str
+) -> dict[str, str]:
+    languages = {code for code, _name in settings.LANGUAGES}
+    problems: dict[str, str] = {}
+    for code, wanted in texts.items():
+        question = questions.get(code)
+        if question is None:
+            problems[code] = _("This survey has no question %(code)s.") % {"code": code}
+            continue
+        values = {choice["value"] for choice in question.choices}
+        entries = [
+            (prompt_field(code, lang), lang, text, PROMPT_MAX_LENGTH) for lang, text in wanted.prompt.items()
+        ]
+        for value, labels in wanted.choice_labels.items():
+            if value not in values:
+                problems[choice_field(code, value, required_language)] = _(
+                    "This question has no such choice."
+                )
+                continue
+            entries += [
+                (choice_field(code, value, lang), lang, label, CHOICE_LABEL_MAX_LENGTH)
+                for lang, label in labels.items()
+            ]
+        for name, language, text, limit in entries:
+            if language not in languages:
+                problems[name] = _("Unknown language %(language)s.") % {"language": language}
+            elif problem := _text_problem(text, required=language == required_language, limit=limit):
+                problems[name] = problem
+    return problems
+
+
+def _set_callback_questions(survey: Survey, questions: list[Question], *, ask: bool, now: datetime) -> None:
+    """Append the call-back questions, or take them away while nobody can be in the middle of them."""
+    if ask == asks_callback(questions):
+        return
+    if ask:
+        last = max((question.position for question in questions), default=0)
+        Question.objects.bulk_create(
+            Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
+            for position, spec in enumerate(CALLBACK_QUESTIONS, start=last + 1)
+        )
+        return
+    codes = [str(spec["code"]) for spec in CALLBACK_QUESTIONS]
+    answered = Answer.objects.filter(question__survey=survey, question__code__in=codes).exists()
+    # An SMS conversation walks the questions by position: removing some under an open
+    # invitation would leave its next reply pointing past the end of the survey.
+    awaited = Invitation.objects.filter(
+        survey=survey, status__in=(InvitationStatus.SCHEDULED, InvitationStatus.SENT), expires_at__gt=now
+    ).exists()
+    if answered or awaited:
+        raise SurveyTextsInvalid(
+            {
+                "ask_callback": _(
+                    "The call-back questions stay: customers have already answered them, or invitations "
+                    "to this survey still await answers."
+                )
+            }
+        )
+    Question.objects.filter(survey=survey, code__in=codes).delete()
+
+
+def _reworded(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    return {**current, **{language: text.strip() for language, text in wanted.items()}}
+
+
+def reworded_question(question: Question, texts: QuestionTexts) -> Question:
+    """The question with new wording, not saved: the editor previews it, ``update_survey_texts`` stores it."""
+    return Question(
+        id=question.id,
+        survey_id=question.survey_id,
+        position=question.position,
+        code=question.code,
+        kind=question.kind,
+        attribution=question.attribution,
+        prompt=_reworded(question.prompt, texts.prompt),
+        choices=[
+            {**choice, "label": _reworded(choice["label"], texts.choice_labels.get(choice["value"], {}))}
+            for choice in question.choices
+        ],
+        required=question.required,
+        allows_not_applicable=question.allows_not_applicable,
+        not_applicable_label=question.not_applicable_label,
+    )
+
+
+@transaction.atomic
+def update_survey_texts(
+    *,
+    organisation: Organisation,
+    survey_id: int,
+    texts: Mapping[str, QuestionTexts],
+    ask_callback: bool | None = None,
+    now: datetime | None = None,
+) -> Survey:
+    """Reword a survey's questions and choices; the next texts sent read the new wording.
+
+    Everything is checked before anything is written: a refused edit changes nothing.
+    """
+    survey = Survey.objects.select_for_update().filter(organisation=organisation, id=survey_id).first()
+    if survey is None:
+        raise NotFound(_("No such survey."))
+    questions = {question.code: question for question in survey.questions.all()}
+    problems = _check_texts(questions, texts, required_language=organisation.default_locale)
+    if problems:
+        raise SurveyTextsInvalid(problems)
+    reworded = [reworded_question(questions[code], wanted) for code, wanted in texts.items()]
+    Question.objects.bulk_update(reworded, ["prompt", "choices"])
+    if ask_callback is not None:
+        _set_callback_questions(survey, list(questions.values()), ask=ask_callback, now=now or timezone.now())
     return survey
 
 
@@ -204,9 +390,26 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
 
 
 def mark_invitation_sent(*, invitation_id: int, at: datetime) -> None:
-    Invitation.objects.filter(id=invitation_id, status=InvitationStatus.SCHEDULED).update(
-        status=InvitationStatus.SENT, sent_at=at
+    mark_invitations_sent(invitation_ids=[invitation_id], at=at)
+
+
+@transaction.atomic
+def mark_invitations_sent(*, invitation_ids: Collection[int], at: datetime) -> list[int]:
+    """Record invitations as sent at ``at``, in two statements; returns those that moved.
+
+    Only scheduled ones move (one cancelled meanwhile stays cancelled), and only those are announced.
+    """
+    # Locked as read, so none is cancelled between the read and the update.
+    moving = list(
+        Invitation.objects.select_for_update()
+        .filter(id__in=list(invitation_ids), status=InvitationStatus.SCHEDULED)
+        .values_list("id", flat=True)
     )
+    if not moving:
+        return []
+    Invitation.objects.filter(id__in=moving).update(status=InvitationStatus.SENT, sent_at=at)
+    invitation_sent.send(sender=Invitation, invitation_ids=moving)
+    return moving
 
 
 def cancel_invitation(*, invitation_id: int) -> None:
@@ -231,8 +434,8 @@ def _read_answer(question: Question, raw: str | None) -> dict[str, object] | Non
         return None
     if question.allows_not_applicable and value == "na":
         return {"not_applicable": True}
-    if question.kind in (QuestionKind.NPS, QuestionKind.CSAT):
-        low, high = (0, 10) if question.kind == QuestionKind.NPS else (1, 5)
+    if question.kind in SCALES:
+        low, high = SCALES[question.kind]
         if not value.isdigit() or not low <= int(value) <= high:
             raise ValidationFailed(
                 _("Please choose a number from %(low)s to %(high)s.") % {"low": low, "high": high},

@@ -1,14 +1,29 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from avis.surveys.models import InvitationStatus
-from avis.surveys.queries import invitation_for_token
-from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
+from avis.accounts.decorators import member_required
+from avis.messaging.services import price_per_segment
+from avis.surveys.editor_form import editor_languages, editor_questions, sms_group, texts_from_form
+from avis.surveys.models import SCALES, InvitationStatus, Survey
+from avis.surveys.queries import invitation_for_token, organisation_surveys, survey_for_editing
+from avis.surveys.services import (
+    SURVEY_EDITORS,
+    AnswersInvalid,
+    InvitationUnavailable,
+    SurveyTextsInvalid,
+    asks_callback,
+    submit_response,
+    update_survey_texts,
+)
 
 
 def _questions(invitation, language: str) -> list[dict[str, object]]:  # noqa: ANN001
@@ -24,7 +39,9 @@ def _questions(invitation, language: str) -> list[dict[str, object]]:  # noqa: A
                     {"value": c["value"], "label": c["label"].get(language) or c["label"].get("en")}
                     for c in question.choices
                 ],
-                "scale": list(range(0, 11)) if question.kind == "nps" else list(range(1, 6)),
+                "scale": list(range(SCALES[question.kind][0], SCALES[question.kind][1] + 1))
+                if question.kind in SCALES
+                else [],
                 "na_label": question.not_applicable_label.get(language, ""),
             }
         )
@@ -62,3 +79,81 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     posted = request.POST if request.method == "POST" else request.GET
     context |= {"questions": _questions(invitation, language), "errors": errors, "posted": posted}
     return render(request, "surveys/respond.html", context, status=422 if errors else 200)
+
+
+def _survey_or_404(request: HttpRequest, survey_id: int) -> Survey:
+    """Another organisation's survey does not exist, as far as this user can tell."""
+    survey = survey_for_editing(organisation=request.organisation, survey_id=survey_id)  # type: ignore[attr-defined]
+    if survey is None:
+        raise Http404
+    return survey
+
+
+@login_required
+@member_required()
+def survey_list(request: HttpRequest) -> HttpResponse:
+    surveys = organisation_surveys(organisation=request.organisation)  # type: ignore[attr-defined]
+    return render(request, "surveys/editor_list.html", {"surveys": surveys})
+
+
+@login_required
+@member_required()
+def survey_edit(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """A survey's wording in each language, an SMS preview beside each text; saved by admins and analysts."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    survey = _survey_or_404(request, survey_id)
+    may_edit = request.membership.role in SURVEY_EDITORS  # type: ignore[attr-defined]
+    languages = editor_languages(organisation)
+    data, problems = None, {}
+    if request.method == "POST":
+        if not may_edit:
+            return HttpResponseForbidden(_("Only an admin or an analyst may change what a survey says."))
+        try:
+            update_survey_texts(
+                organisation=organisation,
+                survey_id=survey.id,
+                texts=texts_from_form(survey.questions.all(), request.POST, languages),
+                ask_callback="ask_callback" in request.POST,
+            )
+        except SurveyTextsInvalid as exc:
+            data, problems = request.POST, exc.problems
+        else:
+            messages.success(request, _("Saved: the next messages sent use this wording."))
+            return redirect("survey_editor:edit", survey.id)
+    price = price_per_segment()
+    context = {
+        "survey": survey,
+        "may_edit": may_edit,
+        "problems": problems,
+        "price": price,
+        "ask_callback": "ask_callback" in data if data else asks_callback(survey.questions.all()),
+        "questions": editor_questions(
+            survey, languages=languages, data=data, problems=problems, price_per_segment=price
+        ),
+    }
+    return render(request, "surveys/editor.html", context, status=422 if problems else 200)
+
+
+@login_required
+@member_required()
+def sms_preview(request: HttpRequest, survey_id: int, code: str, language: str) -> HttpResponse:
+    """The live preview of one question in one language, from the text being typed (htmx, GET).
+
+    ``gsm7=1`` (the "use the GSM-7 version" button) sends back the fields themselves, rewritten.
+    """
+    survey = _survey_or_404(request, survey_id)
+    question = next((q for q in survey.questions.all() if q.code == code), None)
+    if question is None or language not in dict(settings.LANGUAGES):
+        raise Http404
+    gsm7 = request.GET.get("gsm7") == "1"
+    group = sms_group(
+        survey,
+        question,
+        language=language,
+        data=request.GET,
+        problems={},
+        price_per_segment=price_per_segment(),
+        gsm7=gsm7,
+    )
+    template = "surveys/_sms_group.html" if gsm7 else "surveys/_sms_preview.html"
+    return render(request, template, {"group": group})

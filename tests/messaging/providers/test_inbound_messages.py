@@ -5,17 +5,19 @@ from __future__ import annotations
 import pytest
 
 from avis.customers.models import Customer
-from avis.messaging.models import OutboundMessage
-from avis.messaging.services import deliver_message, record_inbound_message
+from avis.messaging.conversations import receive_sms
+from avis.messaging.models import InboundMessage, OutboundMessage
+from avis.messaging.services import deliver_message
 from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db
 
 
-def receive(sender: str, sid: str = "") -> object:
-    return record_inbound_message(
+def receive(sender: str, sid: str = "") -> InboundMessage:
+    inbound = receive_sms(
         provider="http", provider_message_id=sid, sender=sender, recipient="AVIS", text="10"
     )
+    return InboundMessage.objects.get(id=inbound.id)  # as the worker that handled it left it
 
 
 def test_number_of_one_customer_finds_them_without_a_message_sent(org) -> None:
