@@ -370,7 +370,7 @@ def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
             "invitation__customer",
         )
         # The decision's explanation and the customer's attributes are not read here; parsing
-        # their JSON per row would cost more than the rest of the row.
+        # their JSON for every row of a batch would cost more than the rest of the row.
         .defer("invitation__decision__context", "invitation__customer__attributes")
         .filter(id__in=list(ids))
     }
