@@ -135,12 +135,11 @@ def drivers(request: HttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------- figures: overview, fair views, operations
 
-METRIC_NAMES = METRIC_LABELS
 PERIOD_NAMES = {"day": _("day"), "week": _("week"), "month": _("month"), "quarter": _("quarter")}
 
 
 class FigureFilterForm(PeriodForm):
-    metric = forms.ChoiceField(required=False, choices=list(METRIC_NAMES.items()), label=_("Metric"))
+    metric = forms.ChoiceField(required=False, choices=list(METRIC_LABELS.items()), label=_("Metric"))
     period = forms.ChoiceField(required=False, choices=list(PERIOD_NAMES.items()), label=_("Period"))
     team = forms.CharField(required=False, label=_("Team or site"))
     channel = forms.ChoiceField(
@@ -184,7 +183,7 @@ def _figure_context(request: HttpRequest, form: FigureFilterForm) -> dict[str, o
         "selected": {key: request.GET.get(key, "") for key in form.fields},
         "touchpoints": touchpoint_codes(organisation=organisation),
         "teams": [code for code, _name in team_choices(organisation=organisation)],
-        "metric_names": list(METRIC_NAMES.items()),
+        "metric_names": list(METRIC_LABELS.items()),
         "period_names": list(PERIOD_NAMES.items()),
         "min_n": settings.min_n,
         "hide": settings.hide_below_min_n,
@@ -214,7 +213,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     )
     chart = (
         series_chart(
-            series, title=str(METRIC_NAMES[metric]), percent=metric in PERCENT_METRICS, language=language
+            series, title=str(METRIC_LABELS[metric]), percent=metric in PERCENT_METRICS, language=language
         )
         if series
         else None
@@ -229,7 +228,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "changes": changes,
             "chart": chart,
             "metric": metric,
-            "metric_name": METRIC_NAMES[metric],
+            "metric_name": METRIC_LABELS[metric],
             "percent": metric in PERCENT_METRICS,
             "metric_digits": 2 if metric in MEAN_METRICS else 0,
             "period": period,
@@ -246,7 +245,7 @@ def weighting(request: HttpRequest) -> HttpResponse:
     form, filters, _metric, _period = _figure_form(request)
     overviews = [
         (
-            METRIC_NAMES[metric],
+            METRIC_LABELS[metric],
             weighted_overview(
                 organisation=organisation, metric=metric, since=filters.since, until=filters.until
             ),

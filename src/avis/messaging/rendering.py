@@ -9,7 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from avis.messaging.providers import Envelope
-from avis.surveys.models import SCALES, Invitation, Question, QuestionKind
+from avis.surveys.models import SCALES, Invitation, Question, QuestionKind, scale_of
 
 
 def respondent_link(invitation: Invitation) -> str:
@@ -101,11 +101,10 @@ def render_invitation(
         first = first_question(invitation)
         if first is not None and first.kind in SCALES:
             # The first question answered in one click: each score is a link to the page with it chosen.
-            low, high = SCALES[first.kind]
             context["question"] = _localised(first.prompt, invitation.locale).replace(
                 "{company}", organisation.name
             )
-            context["scale"] = [(score, f"{link}?{first.code}={score}") for score in range(low, high + 1)]
+            context["scale"] = [(score, f"{link}?{first.code}={score}") for score in scale_of(first.kind)]
         unsubscribe = unsubscribe_link(invitation)
         context["unsubscribe"] = unsubscribe
         subject = _("%(company)s — how did it go?") % context

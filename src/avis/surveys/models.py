@@ -49,6 +49,12 @@ SCALES: dict[str, tuple[int, int]] = {
 }
 
 
+def scale_of(kind: str) -> range:
+    """The scores a scale question offers, both ends included; empty for other kinds."""
+    low, high = SCALES.get(kind, (1, 0))
+    return range(low, high + 1)
+
+
 class Attribution(models.TextChoices):
     """What a question judges: keeps the agent's work apart from whether the problem was solved."""
 

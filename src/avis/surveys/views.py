@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from avis.accounts.decorators import member_required
 from avis.messaging.services import price_per_segment
 from avis.surveys.editor_form import editor_languages, editor_questions, sms_group, texts_from_form
-from avis.surveys.models import SCALES, InvitationStatus, Survey
+from avis.surveys.models import InvitationStatus, Survey, scale_of
 from avis.surveys.queries import invitation_for_token, organisation_surveys, survey_for_editing
 from avis.surveys.services import (
     SURVEY_EDITORS,
@@ -39,9 +39,7 @@ def _questions(invitation, language: str) -> list[dict[str, object]]:  # noqa: A
                     {"value": c["value"], "label": c["label"].get(language) or c["label"].get("en")}
                     for c in question.choices
                 ],
-                "scale": list(range(SCALES[question.kind][0], SCALES[question.kind][1] + 1))
-                if question.kind in SCALES
-                else [],
+                "scale": list(scale_of(question.kind)),
                 "na_label": question.not_applicable_label.get(language, ""),
             }
         )
