@@ -41,6 +41,16 @@ def need_server(host: str, port: int, what: str) -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _language_of_each_test_is_its_own() -> Iterator[None]:
+    """A request through the test client leaves its language active in the thread (Django's
+    LocaleMiddleware activates, nothing deactivates); code run after it must not inherit it."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def org(db: None) -> OrganisationSetup:
     return make_organisation("Assurances du Centre")
