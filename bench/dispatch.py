@@ -5,9 +5,10 @@ on one thread, a task of 200 ids at a time: claim the batch in one
 conditional update, load the rows with their invitations, customers and
 surveys, check opt-outs and freshness, then for each message render the
 first question in the customer's language, post it to the HTTP gateway
-through the provider and record that it left; every 50 messages, book
-them: status, SMS conversations, invitations marked sent, reminders (and
-whatever listens to ``invitation_sent``). The baseline posts the
+through the provider and record that it left; every 200 messages or half
+second, book them: status, SMS conversations, invitations marked sent with
+their reminder's due time (and whatever listens to ``invitation_sent``:
+the roll-ups' response-rate count). The baseline posts the
 same number of JSON bodies to the same gateway with one ``httpx.Client``
 (keep-alive), doing nothing else. The gateway is a separate process that
 answers at once, so the ratio is what the outbox's bookkeeping costs.
@@ -31,7 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = 0.5
-CHUNK = 200  # the ids one deliver_messages task carries
 
 
 def main() -> None:
@@ -67,6 +67,7 @@ def main() -> None:
 
     from avis.governance.services import update_policy
     from avis.messaging.models import OutboundMessage
+    from avis.messaging.services import ENQUEUE_CHUNK  # the ids one deliver_messages task carries
     from avis.messaging.tasks import deliver_messages
 
     HUEY.immediate = False  # the queue only collects wake-ups; this script does the work
@@ -107,8 +108,8 @@ def main() -> None:
     print(f"sqlite: {n:,} SMS invitations in the outbox, gateway at {url}", flush=True)
 
     started = time.perf_counter()
-    for start in range(0, len(ids), CHUNK):
-        deliver_messages.call_local(ids[start : start + CHUNK])
+    for start in range(0, len(ids), ENQUEUE_CHUNK):
+        deliver_messages.call_local(ids[start : start + ENQUEUE_CHUNK])
     dispatch_seconds = time.perf_counter() - started
     sent = OutboundMessage.objects.filter(id__in=ids, status="sent").count()
     assert sent == n, f"only {sent} of {n} sent"

@@ -83,8 +83,9 @@ def test_sweep_books_without_resending_a_message_its_dead_worker_had_sent(
     services.sweep_outbox()
     queued.refresh_from_db()
     assert (queued.status, queued.sent_at) == ("sent", stale)
-    assert Invitation.objects.get().status == "sent"
-    assert OutboundMessage.objects.filter(kind="reminder").count() == 1
+    invitation = Invitation.objects.get()
+    assert invitation.status == "sent"
+    assert invitation.reminder_due_at == stale + timedelta(hours=settings.AVIS_REMINDER_DELAY_HOURS)
     assert smtp_server.messages == []
 
 
@@ -110,7 +111,7 @@ def test_one_task_sends_a_batch_and_withholds_only_the_opted_out(org, five_queue
     assert deliver_messages.call_local(ids) == {"not_mine": 5}
     assert sorted(m["To"] for m in smtp_server.messages) == [f"client{i}@example.fr" for i in (0, 1, 2, 4)]
     assert sorted(Invitation.objects.values_list("status", flat=True)) == ["cancelled"] + ["sent"] * 4
-    assert OutboundMessage.objects.filter(kind="reminder").count() == 4
+    assert Invitation.objects.filter(reminder_due_at__isnull=False).count() == 4  # the sent ones
 
 
 def test_a_batch_outliving_its_lease_renews_its_claim_and_sends_each_message_once(

@@ -10,6 +10,7 @@ from avis.customers.models import OptOut
 from avis.governance.models import Decision
 from avis.messaging.conversations import receive_sms
 from avis.messaging.models import Conversation, InboundMessage, OutboundMessage
+from avis.messaging.services import queue_due_reminders
 from avis.surveys.models import Invitation
 from tests.helpers import open_all_day, post_interaction
 
@@ -53,6 +54,7 @@ def test_every_opt_out_keyword_opts_out_of_the_whole_organisation(texted, keywor
 
 
 def test_stop_is_confirmed_once_and_cancels_what_was_queued(texted) -> None:
+    queue_due_reminders(now=texted.reminder_due_at)
     reminder = OutboundMessage.objects.get(kind="reminder")
     assert reminder.status == "pending"
     reply("STOP")

@@ -24,6 +24,7 @@ from avis.customers.queries import opted_out_channels
 from avis.customers.services import opt_out_customers, record_email_status, record_phone_status
 from avis.governance.models import ContactPolicy
 from avis.governance.services import current_policy, customer_country, next_sending_time
+from avis.interactions.models import Touchpoint
 from avis.messaging.models import (
     Conversation,
     DeliveryStatus,
@@ -52,10 +53,12 @@ MAX_ATTEMPTS = 6
 NOTIFICATION_PRIORITY = 10
 INVITATION_PRIORITY = 0
 ENQUEUE_CHUNK = 200
-# Messages that left are booked (status, conversation, invitation, reminder) in groups of
-# this many, and at least this often: a reply can arrive seconds after the text.
-BOOKING_GROUP = 50
+# Messages that left are booked (status, conversation, invitation) in groups of this many
+# (a task's whole batch), and at least this often: a reply can arrive seconds after the text.
+BOOKING_GROUP = 200
 BOOKING_SECONDS = 0.5
+# Due reminders written per transaction.
+REMINDER_BATCH = 1000
 
 
 class Delivery(StrEnum):
@@ -178,28 +181,33 @@ def enqueue_messages(messages: Sequence[tuple[int, int]], *, delay: int = 0) -> 
                 deliver_messages(chunk, priority=priority)
 
 
-def _envelope(message: OutboundMessage, *, texts: dict[tuple[int, str, bool], str]) -> Envelope:
+def _envelope(message: OutboundMessage, *, texts: dict[tuple[int, str, bool], str | None]) -> Envelope:
     """What the message says; ``texts`` keeps the SMS invitations a batch has already written."""
     invitation = message.invitation
     if invitation is not None and message.kind in (MessageKind.INVITATION, MessageKind.REMINDER):
         reminder = message.kind == MessageKind.REMINDER
-        first = first_question(invitation) if invitation.channel == Channel.SMS else None
-        if first is None:
+        # An SMS asks the survey's first question, without a link: the same text for every
+        # invitation to that survey in that language, written once per batch.
+        key = (invitation.survey_id, invitation.locale, reminder)
+        if invitation.channel == Channel.SMS and key not in texts:
+            first = first_question(invitation)
+            texts[key] = (
+                None
+                if first is None
+                else sms_invitation_text(
+                    first, language=invitation.locale, company=invitation.organisation.name, reminder=reminder
+                )
+            )
+        text = texts.get(key) if invitation.channel == Channel.SMS else None
+        if text is None:  # an email, or a survey without questions: the page's link goes too
             return render_invitation(
                 invitation,
                 recipient=message.recipient,
                 idempotency_key=message.idempotency_key,
                 reminder=reminder,
             )
-        # The SMS asks the first question, without a link: the same text for every
-        # invitation to that survey in that language, written once per batch.
-        key = (first.id, invitation.locale, reminder)
-        if key not in texts:
-            texts[key] = sms_invitation_text(
-                first, language=invitation.locale, company=invitation.organisation.name, reminder=reminder
-            )
         return Envelope(
-            recipient=message.recipient, subject="", text=texts[key], idempotency_key=message.idempotency_key
+            recipient=message.recipient, subject="", text=text, idempotency_key=message.idempotency_key
         )
     return Envelope(
         recipient=message.recipient,
@@ -240,7 +248,7 @@ def _stale(message: OutboundMessage, now: datetime) -> bool:
     """
     if message.kind != MessageKind.INVITATION or message.invitation is None:
         return False
-    send_before = message.invitation.decision.send_before
+    send_before = message.send_before  # type: ignore[attr-defined]  # annotated by _load_for_sending
     return send_before is not None and send_before <= now
 
 
@@ -258,16 +266,21 @@ def _moot_reminders(messages: Sequence[OutboundMessage]) -> set[int]:
     reminders = [m for m in messages if m.kind == MessageKind.REMINDER and m.invitation is not None]
     if not reminders:
         return set()
-    started = set(
-        InboundMessage.objects.filter(
-            conversation__invitation_id__in=[m.invitation_id for m in reminders]
-        ).values_list("conversation__invitation_id", flat=True)
-    )
+    started = _replied_by_sms([m.invitation_id for m in reminders])  # type: ignore[misc]
     return {
         m.id
         for m in reminders
         if m.invitation.status != InvitationStatus.SENT or m.invitation_id in started  # type: ignore[union-attr]
     }
+
+
+def _replied_by_sms(invitation_ids: Sequence[int]) -> set[int]:
+    """The invitations whose SMS conversation has heard from the customer."""
+    return set(
+        InboundMessage.objects.filter(conversation__invitation_id__in=list(invitation_ids)).values_list(
+            "conversation__invitation_id", flat=True
+        )
+    )
 
 
 def deliver_message(*, message_id: int, now: datetime | None = None) -> Delivery:
@@ -359,32 +372,29 @@ def _update_returning_ids(
 
 
 def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
-    """The claimed rows with everything their text and checks read, in a few queries for the batch."""
+    """The claimed rows with everything their text and checks read, in a few queries for the batch.
+
+    A batch's messages share a handful of organisations, surveys and touchpoints: each is read
+    once (a survey with its questions) and handed to every message that needs it, rather than
+    joined into, and built again for, every row. Of the decision only ``send_before`` is read.
+    """
     found = {
         message.id: message
-        for message in OutboundMessage.objects.select_related(
-            "organisation",
-            "invitation__touchpoint",
-            "invitation__decision",
-            "invitation__survey",
-            "invitation__customer",
-        )
-        # The decision's explanation and the customer's attributes are not read here; parsing
-        # their JSON for every row of a batch would cost more than the rest of the row.
-        .defer("invitation__decision__context", "invitation__customer__attributes")
+        for message in OutboundMessage.objects.select_related("invitation")
+        .annotate(send_before=F("invitation__decision__send_before"))
         .filter(id__in=list(ids))
     }
-    # One organisation and one survey object each, a survey's questions read once for all its invitations.
-    organisations: dict[int, Organisation] = {}
-    surveys: dict[int, Survey] = {}
-    for message in found.values():
-        message.organisation = organisations.setdefault(message.organisation_id, message.organisation)
-        if message.invitation is not None:
-            message.invitation.organisation = message.organisation
-            message.invitation.survey = surveys.setdefault(
-                message.invitation.survey_id, message.invitation.survey
-            )
+    invitations = [message.invitation for message in found.values() if message.invitation is not None]
+    organisations = Organisation.objects.in_bulk({message.organisation_id for message in found.values()})
+    surveys = Survey.objects.in_bulk({invitation.survey_id for invitation in invitations})
     prefetch_related_objects(list(surveys.values()), "questions")
+    touchpoints = Touchpoint.objects.in_bulk({invitation.touchpoint_id for invitation in invitations})
+    for message in found.values():
+        message.organisation = organisations[message.organisation_id]
+    for invitation in invitations:
+        invitation.organisation = organisations[invitation.organisation_id]
+        invitation.survey = surveys[invitation.survey_id]
+        invitation.touchpoint = touchpoints[invitation.touchpoint_id]
     return [found[message_id] for message_id in ids if message_id in found]
 
 
@@ -429,7 +439,7 @@ def _send(
 ) -> None:
     """Post each message in turn, record each outcome as it comes, book the sent ones in groups."""
     providers: dict[str, Provider] = {}
-    texts: dict[tuple[int, str, bool], str] = {}
+    texts: dict[tuple[int, str, bool], str | None] = {}
     posted: list[OutboundMessage] = []  # left and recorded, not booked yet
     retries: dict[int, list[tuple[int, int]]] = {}  # delay → (id, priority)
     held = {message.id for message in messages}
@@ -505,36 +515,37 @@ def _record_posted(
     """Write down that the provider took the message, in one statement, before anything else.
 
     From here on nothing sends it again: a worker dying before the booking
-    leaves it "sending" with its ``sent_at``, and the sweep books it.
+    leaves it "sending" with its ``sent_at``, and the sweep books it. The
+    statement is written by hand: Django's ``update()`` costs about half a
+    millisecond of query building per message, as much as the statement and
+    the post together.
     """
     message.sent_at = timezone.now()
     message.segments, message.cost = _billing(message.channel, envelope.text)
     # The provider that sent it, not the one configured when it was queued:
     # its receipts are looked up by this name.
     message.provider, message.provider_message_id, message.last_error = provider_name, provider_id, ""
-    fields: tuple[str, ...] = ("sent_at", "segments", "cost", "provider", "provider_message_id", "last_error")
-    if message.channel == Channel.SMS and not message.body_text:
-        message.body_text = envelope.text  # what the customer read, kept with the conversation
-        fields += ("body_text",)
-    _update_row(message, fields)
-
-
-def _update_row(message: OutboundMessage, fields: tuple[str, ...]) -> None:
-    """Store these fields of one outbox row, as ``update()`` would, without rebuilding its query.
-
-    Django's ``update()`` costs about half a millisecond of query building
-    per message, as much as the statement and the post together.
-    """
+    cost = OutboundMessage._meta.get_field("cost")
     values = [
-        OutboundMessage._meta.get_field(name).get_db_prep_save(getattr(message, name), connection)
-        for name in fields
+        connection.ops.adapt_datetimefield_value(message.sent_at),
+        message.segments,
+        connection.ops.adapt_decimalfield_value(message.cost, cost.max_digits, cost.decimal_places),  # type: ignore[attr-defined]
+        provider_name,
+        provider_id,
+        "",
     ]
+    with_text = message.channel == Channel.SMS and not message.body_text
+    if with_text:
+        message.body_text = envelope.text  # what the customer read, kept with the conversation
+        values.append(envelope.text)
     with connection.cursor() as cursor:
-        cursor.execute(_update_row_sql(fields), [*values, message.id])
+        cursor.execute(_posted_sql(with_text), [*values, message.id])
 
 
-@lru_cache(maxsize=8)
-def _update_row_sql(fields: tuple[str, ...]) -> str:
+@lru_cache(maxsize=2)
+def _posted_sql(with_text: bool) -> str:
+    fields = ["sent_at", "segments", "cost", "provider", "provider_message_id", "last_error"]
+    fields += ["body_text"] if with_text else []
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(OutboundMessage._meta.get_field(name).column)} = %s" for name in fields)
     # Column names from the model only: every value is a parameter.
@@ -554,12 +565,12 @@ def _booking_due(posted: Sequence[OutboundMessage]) -> bool:
 
 def _book(messages: Sequence[OutboundMessage]) -> None:
     """What follows a send, for messages that left: their status, and for invitations the SMS
-    conversation they open, the invitation marked sent and its reminder. A few statements
-    for the group, in one transaction.
+    conversation they open and the invitation marked sent, with when its reminder falls due.
+    A few statements for the group, in one transaction.
 
     Idempotent, so that the sweep can book again what a dead worker left
     half-done: only "sending" rows become "sent", a conversation is unique per
-    invitation, an invitation moves only from scheduled, a reminder's key is unique.
+    invitation, an invitation moves only from scheduled.
     """
     if not messages:
         return
@@ -575,12 +586,14 @@ def _book(messages: Sequence[OutboundMessage]) -> None:
             by_second: dict[datetime, list[OutboundMessage]] = {}
             for m in invitations:
                 by_second.setdefault(m.sent_at.replace(microsecond=0), []).append(m)  # type: ignore[union-attr]
+            hours = settings.AVIS_REMINDER_DELAY_HOURS
             for group in by_second.values():
+                at: datetime = max(m.sent_at for m in group)  # type: ignore[type-var,assignment]
                 mark_invitations_sent(
                     invitation_ids=[m.invitation_id for m in group],  # type: ignore[misc]
-                    at=max(m.sent_at for m in group),  # type: ignore[type-var]
+                    at=at,
+                    remind_at=at + timedelta(hours=hours) if hours else None,
                 )
-            _queue_reminders(invitations)
 
 
 def _billing(channel: str, text: str) -> tuple[int, Decimal]:
@@ -629,46 +642,93 @@ def _start_conversations(messages: Sequence[OutboundMessage]) -> None:
     )
 
 
-def _queue_reminders(messages: Sequence[OutboundMessage]) -> None:
-    """At most one reminder per invitation sent (its idempotency key says so), inside the sending hours."""
-    hours = settings.AVIS_REMINDER_DELAY_HOURS
-    if not hours:
-        return
+def queue_due_reminders(*, now: datetime | None = None) -> int:
+    """Write the reminders that fell due, one per invitation still unanswered, in the sending hours.
+
+    A reminder is written when it falls due, not when its invitation leaves: the
+    answers, opt-outs and sending hours of that moment decide, sending stays a
+    post and a few statements, and customers who answered never get a row.
+    Returns how many were written.
+    """
+    now = now or timezone.now()
+    written = 0
+    while True:
+        due = list(
+            Invitation.objects.select_related("organisation", "customer")
+            .defer("customer__attributes")
+            .filter(reminder_due_at__lte=now)
+            .order_by("reminder_due_at")[:REMINDER_BATCH]
+        )
+        if not due:
+            return written
+        with transaction.atomic():
+            reminders = _reminders_for(due, now=now) if settings.AVIS_REMINDER_DELAY_HOURS else []
+            _insert_once(reminders)
+            Invitation.objects.filter(id__in=[invitation.id for invitation in due]).update(
+                reminder_due_at=None
+            )
+            enqueue_on_commit([reminder for reminder in reminders if reminder.id is not None])
+        written += len(reminders)
+        if len(due) < REMINDER_BATCH:
+            return written
+
+
+def _reminders_for(invitations: Sequence[Invitation], *, now: datetime) -> list[OutboundMessage]:
+    """The reminder rows for these due invitations, skipping the answered, the replied and the opted out.
+
+    Each goes to the address its invitation went to, at the first moment from now
+    that the sending hours allow, if that is before the invitation expires.
+    """
+    ids = [invitation.id for invitation in invitations]
+    first_sends = {
+        invitation_id: (channel, provider, recipient)
+        for invitation_id, channel, provider, recipient in OutboundMessage.objects.filter(
+            invitation_id__in=ids, kind=MessageKind.INVITATION, status=MessageStatus.SENT
+        ).values_list("invitation_id", "channel", "provider", "recipient")
+    }
+    replied = _replied_by_sms(ids)
+    by_organisation: dict[int, list[Invitation]] = {}
+    for invitation in invitations:
+        by_organisation.setdefault(invitation.organisation_id, []).append(invitation)
+    refused: dict[int, set[str]] = {}
     policies: dict[int, ContactPolicy] = {}
+    for organisation_id, group in by_organisation.items():
+        organisation = group[0].organisation
+        policies[organisation_id] = current_policy(organisation=organisation)
+        refused |= opted_out_channels(organisation=organisation, customer_ids=[i.customer_id for i in group])
     reminders = []
-    for message in messages:
-        invitation = message.invitation
-        assert invitation is not None and message.sent_at is not None
-        due = message.sent_at + timedelta(hours=hours)
-        if due >= invitation.expires_at:
+    for invitation in invitations:
+        sent = first_sends.get(invitation.id)
+        if invitation.status != InvitationStatus.SENT or sent is None or invitation.id in replied:
             continue
-        if message.organisation_id not in policies:
-            policies[message.organisation_id] = current_policy(organisation=message.organisation)
+        channel, provider, recipient = sent
+        if refused.get(invitation.customer_id, set()) & {Channel.ALL, channel}:
+            continue
         customer = invitation.customer
-        due = next_sending_time(
-            policy=policies[message.organisation_id],
-            at=due,
+        not_before = next_sending_time(
+            policy=policies[invitation.organisation_id],
+            at=max(invitation.reminder_due_at, now),  # type: ignore[type-var]
             time_zone=customer.time_zone,
             country=customer_country(customer, default="FR"),
-            channel=message.channel,
+            channel=channel,
         )
-        if due >= invitation.expires_at:
+        if not_before >= invitation.expires_at:
             continue
         reminders.append(
             new_row(
                 OutboundMessage,
-                organisation_id=message.organisation_id,
+                organisation_id=invitation.organisation_id,
                 kind=MessageKind.REMINDER,
-                channel=message.channel,
-                provider=message.provider,
-                recipient=message.recipient,
+                channel=channel,
+                provider=provider,
+                recipient=recipient,
                 invitation_id=invitation.id,
                 idempotency_key=f"reminder-{invitation.id}",
                 priority=INVITATION_PRIORITY,
-                not_before=due,
+                not_before=not_before,
             )
         )
-    _insert_once(reminders)
+    return reminders
 
 
 def _insert_once(rows: Sequence[Conversation | OutboundMessage]) -> None:
@@ -700,7 +760,7 @@ def sweep_outbox(*, now: datetime | None = None) -> int:
     # If it recorded the send (sent_at), only the booking is missing: do it
     # here, never send it again.
     recorded = held_too_long.filter(sent_at__isnull=False)
-    left = list(recorded.select_related("organisation", "invitation__customer")[:5000])
+    left = list(recorded.select_related("organisation", "invitation")[:5000])
     for start in range(0, len(left), BOOKING_GROUP):
         _book(left[start : start + BOOKING_GROUP])
     # Otherwise it died between claim and post, or between post and record:

@@ -33,3 +33,9 @@ def tend_conversations() -> int:
     from avis.messaging.conversations import close_idle_conversations, handle_forgotten_inbound
 
     return handle_forgotten_inbound() + close_idle_conversations()
+
+
+@db_periodic_task(crontab(minute="*"))
+def queue_due_reminders() -> int:
+    """Write the reminders that fell due (one per unanswered invitation), for the sweep to send."""
+    return services.queue_due_reminders()

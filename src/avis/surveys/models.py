@@ -114,9 +114,19 @@ class Invitation(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
+    # When its one reminder may be written, if it gets one: set as it leaves, cleared once the
+    # reminder is written or found moot. Only the invitations still waiting are in the index.
+    reminder_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["organisation", "planned_at"])]
+        indexes = [
+            models.Index(fields=["organisation", "planned_at"]),
+            models.Index(
+                fields=["reminder_due_at"],
+                name="surveys_invitation_reminder",
+                condition=models.Q(reminder_due_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"invitation {self.pk}"

@@ -394,10 +394,13 @@ def mark_invitation_sent(*, invitation_id: int, at: datetime) -> None:
 
 
 @transaction.atomic
-def mark_invitations_sent(*, invitation_ids: Collection[int], at: datetime) -> list[int]:
+def mark_invitations_sent(
+    *, invitation_ids: Collection[int], at: datetime, remind_at: datetime | None = None
+) -> list[int]:
     """Record invitations as sent at ``at``, in two statements; returns those that moved.
 
     Only scheduled ones move (one cancelled meanwhile stays cancelled), and only those are announced.
+    ``remind_at`` is when their reminder falls due, if they get one.
     """
     # Locked as read, so none is cancelled between the read and the update.
     moving = list(
@@ -407,7 +410,9 @@ def mark_invitations_sent(*, invitation_ids: Collection[int], at: datetime) -> l
     )
     if not moving:
         return []
-    Invitation.objects.filter(id__in=moving).update(status=InvitationStatus.SENT, sent_at=at)
+    Invitation.objects.filter(id__in=moving).update(
+        status=InvitationStatus.SENT, sent_at=at, reminder_due_at=remind_at
+    )
     invitation_sent.send(sender=Invitation, invitation_ids=moving)
     return moving
 
@@ -511,7 +516,8 @@ def submit_response(
         )
         invitation.status = InvitationStatus.RESPONDED
         invitation.responded_at = now
-        invitation.save(update_fields=["status", "responded_at"])
+        invitation.reminder_due_at = None  # answered: no reminder
+        invitation.save(update_fields=["status", "responded_at", "reminder_due_at"])
         response_completed.send(sender=Response, response=response)
     return response
 
