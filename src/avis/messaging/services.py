@@ -371,6 +371,19 @@ def _update_returning_ids(
     return changed
 
 
+_NOT_READ_WHILE_SENDING = (
+    "enqueued_at",
+    "claimed_at",
+    "created_at",
+    "delivery_status",
+    "delivery_error_code",
+    "delivered_at",
+    "invitation__planned_at",
+    "invitation__responded_at",
+    "invitation__reminder_due_at",
+)
+
+
 def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
     """The claimed rows with everything their text and checks read, in a few queries for the batch.
 
@@ -382,6 +395,8 @@ def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
         message.id: message
         for message in OutboundMessage.objects.select_related("invitation")
         .annotate(send_before=F("invitation__decision__send_before"))
+        # What receipts and the sweep write, never read while sending.
+        .defer(*_NOT_READ_WHILE_SENDING)
         .filter(id__in=list(ids))
     }
     invitations = [message.invitation for message in found.values() if message.invitation is not None]
@@ -439,6 +454,7 @@ def _send(
 ) -> None:
     """Post each message in turn, record each outcome as it comes, book the sent ones in groups."""
     providers: dict[str, Provider] = {}
+    booking_groups: dict[str, int] = {}  # per channel: how many sent messages to book at once
     texts: dict[tuple[int, str, bool], str | None] = {}
     posted: list[OutboundMessage] = []  # left and recorded, not booked yet
     retries: dict[int, list[tuple[int, int]]] = {}  # delay → (id, priority)
@@ -456,6 +472,7 @@ def _send(
             try:
                 if message.channel not in providers:
                     providers[message.channel] = provider_for(message.channel)
+                    booking_groups[message.channel] = _booking_group(providers[message.channel].name)
                 provider = providers[message.channel]
                 envelope = _envelope(message, texts=texts)
                 wait_for_turn(provider.name)
@@ -471,7 +488,7 @@ def _send(
             _record_posted(message, provider_name=provider.name, provider_id=provider_id, envelope=envelope)
             outcomes[message.id] = Delivery.SENT
             posted.append(message)
-            if len(posted) >= _booking_group(provider.name) or _booking_due(posted):
+            if len(posted) >= booking_groups[message.channel] or _booking_due(posted):
                 _book(posted)
                 posted = []
         index = len(messages)

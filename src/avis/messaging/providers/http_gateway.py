@@ -185,33 +185,44 @@ def read_inbound(body: bytes, content_type: str) -> list[Inbound]:
 
 
 class HttpGatewayProvider:
+    """The gateway as ``AVIS_SMS_HTTP_*`` describes it, read when the provider is made (once per batch)."""
+
     name = "http"
     channel = "sms"
 
+    def __init__(self) -> None:
+        self.url, self.method = settings.AVIS_SMS_HTTP_URL, settings.AVIS_SMS_HTTP_METHOD
+        self.body_template, self.body_format = (
+            settings.AVIS_SMS_HTTP_BODY_TEMPLATE,
+            settings.AVIS_SMS_HTTP_BODY_FORMAT,
+        )
+        self.headers, self.sender = dict(settings.AVIS_SMS_HTTP_HEADERS), settings.AVIS_SMS_SENDER
+        self.timeout, self.id_path = settings.AVIS_SMS_TIMEOUT, settings.AVIS_SMS_HTTP_ID_PATH
+
     def send(self, envelope: Envelope) -> str:
         body = render_body(
-            settings.AVIS_SMS_HTTP_BODY_TEMPLATE,
+            self.body_template,
             {
                 "to": envelope.recipient,
                 "text": envelope.text,
-                "sender": settings.AVIS_SMS_SENDER,
+                "sender": self.sender,
                 "idempotency_key": envelope.idempotency_key,
             },
         )
-        headers = dict(settings.AVIS_SMS_HTTP_HEADERS)
+        headers = dict(self.headers)
         if envelope.idempotency_key:
             # A resend after a timeout carries the same key: the gateway can drop the duplicate.
             headers["Idempotency-Key"] = envelope.idempotency_key
-        request: dict[str, Any] = {"headers": headers, "timeout": settings.AVIS_SMS_TIMEOUT}
-        if settings.AVIS_SMS_HTTP_METHOD == "GET":
+        request: dict[str, Any] = {"headers": headers, "timeout": self.timeout}
+        if self.method == "GET":
             request["params"] = body
-        elif settings.AVIS_SMS_HTTP_BODY_FORMAT == "form":
+        elif self.body_format == "form":
             request["data"] = body
         else:
             headers.setdefault("Content-Type", "application/json")
             request["content"] = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
-            response = _http().request(settings.AVIS_SMS_HTTP_METHOD, settings.AVIS_SMS_HTTP_URL, **request)
+            response = _http().request(self.method, self.url, **request)
         except httpx.HTTPError as exc:
             raise TransientFailure(f"gateway unreachable: {exc!r}") from exc
         if response.is_success:
@@ -228,7 +239,7 @@ class HttpGatewayProvider:
         their receipts; send ``{idempotency_key}`` as that reference and leave
         AVIS_SMS_HTTP_ID_PATH empty.
         """
-        path = settings.AVIS_SMS_HTTP_ID_PATH
+        path = self.id_path
         if not path:
             return envelope.idempotency_key
         try:
