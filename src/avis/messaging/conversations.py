@@ -504,6 +504,7 @@ def _text_back(
         conversation=conversation,
         body_text=text,
         priority=REPLY_PRIORITY,
+        enqueued_at=timezone.now(),  # woken once committed
     )
     enqueue_on_commit([message])
     return message

@@ -85,6 +85,7 @@ def queue_invitations(
     if not invitations:
         return []
     names = {channel: _provider_name(channel) for channel in {inv.channel for inv in invitations}}
+    now = timezone.now()
     rows = [
         new_row(
             OutboundMessage,
@@ -97,6 +98,7 @@ def queue_invitations(
             idempotency_key=f"invitation-{inv.id}",
             priority=INVITATION_PRIORITY,
             not_before=inv.planned_at,
+            enqueued_at=now if inv.planned_at <= now else None,  # woken once committed
         )
         for inv in invitations
     ]
@@ -154,21 +156,37 @@ def withdraw_notifications(*, organisation: Organisation, message_ids: Sequence[
 
 
 def enqueue_on_commit(rows: Sequence[OutboundMessage]) -> None:
+    """Wake workers for the due rows once the transaction that wrote them commits.
+
+    Their ``enqueued_at`` (which tells the sweep a wake-up went out) is written
+    in that same transaction, at insert when the caller set it, so a wake-up
+    costs no write of its own after the commit: on SQLite, one less turn at the
+    write lock that webhooks wait for.
+    """
     now = timezone.now()
-    due = [(row.id, row.priority) for row in rows if row.not_before <= now]
-    if due:
-        transaction.on_commit(lambda: enqueue_messages(due))
+    due = [row for row in rows if row.not_before <= now]
+    if not due:
+        return
+    unmarked = [row.id for row in due if row.enqueued_at is None]
+    if unmarked:
+        OutboundMessage.objects.filter(id__in=unmarked).update(enqueued_at=now)
+    pairs = [(row.id, row.priority) for row in due]
+    transaction.on_commit(lambda: _wake(pairs))
 
 
 def enqueue_messages(messages: Sequence[tuple[int, int]], *, delay: int = 0) -> None:
     """Wake workers for these (id, priority) pairs, a chunk of ids per task, after ``delay`` s."""
-    from avis.messaging.tasks import deliver_messages
-
     ids_all = [message_id for message_id, _ in messages]
     for start in range(0, len(ids_all), 2000):
         OutboundMessage.objects.filter(id__in=ids_all[start : start + 2000]).update(
             enqueued_at=timezone.now() + timedelta(seconds=delay)
         )
+    _wake(messages, delay=delay)
+
+
+def _wake(messages: Sequence[tuple[int, int]], *, delay: int = 0) -> None:
+    from avis.messaging.tasks import deliver_messages
+
     by_priority: dict[int, list[int]] = {}
     for message_id, priority in messages:
         by_priority.setdefault(priority, []).append(message_id)
@@ -485,10 +503,16 @@ def _send(
             except TransientFailure as exc:
                 outcomes[message.id] = _retry_later(message, exc, now=now, retries=retries)
                 continue
-            _record_posted(message, provider_name=provider.name, provider_id=provider_id, envelope=envelope)
+            # Only an invitation has more to book than its status (its conversation, the invitation
+            # sent): any other message is recorded as sent at once, one write in all.
+            booked = message.kind != MessageKind.INVITATION
+            _record_posted(
+                message, provider=provider.name, provider_id=provider_id, envelope=envelope, booked=booked
+            )
             outcomes[message.id] = Delivery.SENT
-            posted.append(message)
-            if len(posted) >= booking_groups[message.channel] or _booking_due(posted):
+            if not booked:
+                posted.append(message)
+            if posted and (len(posted) >= booking_groups[message.channel] or _booking_due(posted)):
                 _book(posted)
                 posted = []
         index = len(messages)
@@ -527,12 +551,13 @@ def _retry_later(
 
 
 def _record_posted(
-    message: OutboundMessage, *, provider_name: str, provider_id: str, envelope: Envelope
+    message: OutboundMessage, *, provider: str, provider_id: str, envelope: Envelope, booked: bool
 ) -> None:
     """Write down that the provider took the message, in one statement, before anything else.
 
     From here on nothing sends it again: a worker dying before the booking
-    leaves it "sending" with its ``sent_at``, and the sweep books it. The
+    leaves it "sending" with its ``sent_at``, and the sweep books it; with
+    nothing else to book (``booked``), the same statement makes it "sent". The
     statement is written by hand: Django's ``update()`` costs about half a
     millisecond of query building per message, as much as the statement and
     the post together.
@@ -541,13 +566,13 @@ def _record_posted(
     message.segments, message.cost = _billing(message.channel, envelope.text)
     # The provider that sent it, not the one configured when it was queued:
     # its receipts are looked up by this name.
-    message.provider, message.provider_message_id, message.last_error = provider_name, provider_id, ""
+    message.provider, message.provider_message_id, message.last_error = provider, provider_id, ""
     cost = OutboundMessage._meta.get_field("cost")
     values = [
         connection.ops.adapt_datetimefield_value(message.sent_at),
         message.segments,
         connection.ops.adapt_decimalfield_value(message.cost, cost.max_digits, cost.decimal_places),  # type: ignore[attr-defined]
-        provider_name,
+        provider,
         provider_id,
         "",
     ]
@@ -555,14 +580,17 @@ def _record_posted(
     if with_text:
         message.body_text = envelope.text  # what the customer read, kept with the conversation
         values.append(envelope.text)
+    if booked:
+        message.status = MessageStatus.SENT
+        values.append(message.status)
     with connection.cursor() as cursor:
-        cursor.execute(_posted_sql(with_text), [*values, message.id])
+        cursor.execute(_posted_sql(with_text, booked), [*values, message.id])
 
 
-@lru_cache(maxsize=2)
-def _posted_sql(with_text: bool) -> str:
+@lru_cache(maxsize=4)
+def _posted_sql(with_text: bool, booked: bool) -> str:
     fields = ["sent_at", "segments", "cost", "provider", "provider_message_id", "last_error"]
-    fields += ["body_text"] if with_text else []
+    fields += (["body_text"] if with_text else []) + (["status"] if booked else [])
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(OutboundMessage._meta.get_field(name).column)} = %s" for name in fields)
     # Column names from the model only: every value is a parameter.
