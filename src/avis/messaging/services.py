@@ -3,8 +3,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -949,46 +950,91 @@ def record_inbound_message(
         return InboundMessage.objects.get(provider=provider, provider_message_id=provider_message_id)
 
 
-# The server's threads queue here for SQLite's write lock, one asking at a time (see below).
+@dataclass(eq=False)
+class _Waiting:
+    """A text waiting for the next group insert, and how its insert went."""
+
+    row: InboundMessage
+    done: bool = False
+    error: Exception | None = None
+
+
+# The server's threads leave their texts here; one of them at a time inserts all that wait.
+_WAITING: list[_Waiting] = []
+_WAITING_LOCK = threading.Lock()
 _INSERTING = threading.Lock()
 
 
 def _insert_promptly(row: InboundMessage) -> None:
-    """INSERT on its own, queued fairly behind the worker's transactions on SQLite.
+    """INSERT, together with the texts other threads of this server are waiting to insert.
 
-    SQLite has one write lock for the whole file, and the worker takes it
-    many times a second. Its busy handler sleeps longer and longer between
-    tries (up to 100 ms after the first 30), so eight threads polling it at
-    once keep missing the short gaps between the worker's transactions, and
-    the unlucky ones wait hundreds of milliseconds. Instead, the threads of
-    this process line up on a Python lock, and the one at the front asks
-    SQLite again every millisecond or two (a 4 ms busy timeout, tried
-    again and again: the first tries of SQLite's schedule). Alone, the
-    INSERT is its own transaction: the file lock is taken and released
-    inside that one call, never held while this thread waits for the GIL.
-    Within a caller's transaction (or on PostgreSQL, where rows lock, not
-    the file) it is a plain save.
+    SQLite has one write lock for the whole file, and the worker takes it many
+    times a second: the gaps between its transactions are what webhooks share.
+    One INSERT per text would need one gap per text, and at a hundred texts a
+    second the threads queue behind each other for them. Instead each thread
+    leaves its row in a list; the thread at the front (holding ``_INSERTING``)
+    writes every row waiting, in one statement, at the next gap, and those
+    threads find their row written when their turn comes (group commit). A text
+    is acknowledged only once its row is committed.
+
+    SQLite's busy handler sleeps longer and longer between tries (up to 100 ms
+    after the first 30), so it would keep missing those gaps: the front thread
+    asks every millisecond or two instead (a 4 ms busy timeout, tried again and
+    again). The INSERT is its own transaction: the lock is taken and released
+    inside that one call. Within a caller's transaction (or on PostgreSQL,
+    where rows lock, not the file) it is a plain save.
     """
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         row.save(force_insert=True)
         return
+    waiting = _Waiting(row)
+    with _WAITING_LOCK:
+        _WAITING.append(waiting)
+    with _INSERTING:
+        if not waiting.done:
+            with _WAITING_LOCK:
+                group = _WAITING[:]
+                _WAITING.clear()
+            _insert_group(group)
+    if waiting.error is not None:
+        raise waiting.error
+
+
+def _insert_group(group: list[_Waiting]) -> None:
+    """Insert the waiting rows in one statement; on a duplicate, each on its own (a provider's retry)."""
     connection.ensure_connection()
     patience = float(connection.settings_dict["OPTIONS"].get("timeout", 5))
     deadline = time.monotonic() + patience
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout = 4")
     try:
-        with _INSERTING:
-            while True:
+        try:
+            _retry_while_locked(lambda: insert_rows([waiting.row for waiting in group]), deadline)
+        except IntegrityError:
+            for waiting in group:
                 try:
-                    row.save(force_insert=True)
-                    return
-                except OperationalError as exc:
-                    if "locked" not in str(exc) or time.monotonic() > deadline:
-                        raise
+                    _retry_while_locked(lambda w=waiting: w.row.save(force_insert=True), deadline)  # type: ignore[misc]
+                except Exception as exc:  # noqa: BLE001 - handed to the thread whose text it is
+                    waiting.error = exc
+    except Exception as exc:  # noqa: BLE001 - every thread of the group learns its text was not kept
+        for waiting in group:
+            if waiting.row.pk is None:
+                waiting.error = waiting.error or exc
     finally:
+        for waiting in group:
+            waiting.done = True
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA busy_timeout = {int(patience * 1000)}")
+
+
+def _retry_while_locked(write: Callable[[], object], deadline: float) -> None:
+    while True:
+        try:
+            write()
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
 
 
 def _e164(raw: str) -> str:

@@ -50,3 +50,45 @@ def test_same_provider_message_twice_is_one_row(org) -> None:
     first = receive("+33612345678", sid="in-7")
     again = receive("+33612345678", sid="in-7")
     assert first.id == again.id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_texts_arriving_together_are_each_kept_once_including_a_providers_retry() -> None:
+    """Webhook threads write their texts in groups (SQLite): every one is kept, a retry finds its first."""
+    import threading
+
+    from django.db import connection
+
+    from avis.messaging.services import record_inbound_message
+
+    first = record_inbound_message(
+        provider="http", provider_message_id="gw-retried", sender="+33612345678", recipient="", text="9"
+    )
+    start = threading.Barrier(8)
+    kept: dict[str, tuple[int, str]] = {}
+
+    def webhook(number: int) -> None:
+        try:
+            start.wait()
+            for turn in range(5):
+                key = "gw-retried" if (number, turn) == (3, 2) else f"gw-{number}-{turn}"
+                text = "9" if key == "gw-retried" else f"{number}/{turn}"
+                row = record_inbound_message(
+                    provider="http", provider_message_id=key, sender="+33612345678", recipient="", text=text
+                )
+                kept[key] = (row.id, row.text)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=webhook, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert InboundMessage.objects.count() == 1 + 8 * 5 - 1
+    assert kept["gw-retried"] == (first.id, "9")
+    stored = dict(InboundMessage.objects.values_list("provider_message_id", "id"))
+    assert {key: row_id for key, (row_id, _) in kept.items()} == stored
+    assert all(
+        text == f"{key[3:].replace('-', '/')}" for key, (_, text) in kept.items() if key != "gw-retried"
+    )
