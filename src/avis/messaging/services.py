@@ -418,15 +418,22 @@ def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
         .defer(*_NOT_READ_WHILE_SENDING)
         .filter(id__in=list(ids))
     }
-    invitations = [message.invitation for message in found.values() if message.invitation is not None]
+    # Only an invitation or its reminder is written from its survey; a conversation's next
+    # question, a keyword's answer or a notification carries its own text.
+    invitations = [
+        message.invitation
+        for message in found.values()
+        if message.invitation is not None and message.kind in (MessageKind.INVITATION, MessageKind.REMINDER)
+    ]
     organisations = Organisation.objects.in_bulk({message.organisation_id for message in found.values()})
     surveys = Survey.objects.in_bulk({invitation.survey_id for invitation in invitations})
     prefetch_related_objects(list(surveys.values()), "questions")
     touchpoints = Touchpoint.objects.in_bulk({invitation.touchpoint_id for invitation in invitations})
     for message in found.values():
         message.organisation = organisations[message.organisation_id]
+        if message.invitation is not None:
+            message.invitation.organisation = message.organisation
     for invitation in invitations:
-        invitation.organisation = organisations[invitation.organisation_id]
         invitation.survey = surveys[invitation.survey_id]
         invitation.touchpoint = touchpoints[invitation.touchpoint_id]
     return [found[message_id] for message_id in ids if message_id in found]
