@@ -120,11 +120,17 @@ def test_reminders_written_late_wait_for_the_next_sending_hours(sent, org) -> No
     assert reminder.not_before.astimezone(paris) == (late + timedelta(days=1)).replace(hour=9, minute=0)
 
 
-def test_no_sms_reminder_once_the_customer_replied(org, api, settings) -> None:
+@pytest.fixture
+def texted(org, api, settings) -> Invitation:  # noqa: ANN001
+    """An SMS invitation that has just left through the simulator."""
     settings.AVIS_SMS_PROVIDER = "simulator"
     open_all_day(org.organisation)
     post_interaction(api, "evt-1", email=None)
     deliver_message(message_id=OutboundMessage.objects.get(kind="invitation").id)
+    return Invitation.objects.get()
+
+
+def reply_seven() -> None:
     receive_sms(
         provider="simulator",
         provider_message_id=uuid.uuid4().hex,
@@ -132,25 +138,19 @@ def test_no_sms_reminder_once_the_customer_replied(org, api, settings) -> None:
         recipient="",
         text="7",
     )
-    assert queue_due_reminders(now=Invitation.objects.get().reminder_due_at) == 0
+
+
+def test_no_sms_reminder_once_the_customer_replied(texted) -> None:
+    reply_seven()
+    assert queue_due_reminders(now=texted.reminder_due_at) == 0
     assert reminders() == []
 
 
-def test_an_sms_reminder_written_before_the_reply_stays_home(org, api, settings) -> None:
-    settings.AVIS_SMS_PROVIDER = "simulator"
-    open_all_day(org.organisation)
-    post_interaction(api, "evt-1", email=None)
-    deliver_message(message_id=OutboundMessage.objects.get(kind="invitation").id)
-    queue_due_reminders(now=Invitation.objects.get().reminder_due_at)
+def test_an_sms_reminder_written_before_the_reply_stays_home(texted) -> None:
+    queue_due_reminders(now=texted.reminder_due_at)
     [reminder] = reminders()
     assert (reminder.channel, reminder.recipient) == ("sms", "+33612345678")
-    receive_sms(
-        provider="simulator",
-        provider_message_id=uuid.uuid4().hex,
-        sender="+33612345678",
-        recipient="",
-        text="7",
-    )
+    reply_seven()
     assert deliver_message(message_id=reminder.id, now=reminder.not_before) == Delivery.CANCELLED
 
 
