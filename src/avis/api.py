@@ -7,35 +7,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import APIKeyCookie, HttpBearer
 
-from avis.accounts.models import Organisation
-from avis.accounts.services import authenticate_api_key
+from avis.accounts.authentication import BearerKey, SessionOrganisation
 from avis.errors import AvisError
-
-
-class BearerKey(HttpBearer):
-    """``Authorization: Bearer <api key>``; the key decides the organisation."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Organisation | None:
-        key = authenticate_api_key(token)
-        if key is None:
-            return None
-        request.organisation = key.organisation  # type: ignore[attr-defined]
-        return key.organisation
-
-
-class SessionOrganisation(APIKeyCookie):
-    """A signed-in user's session, for the UI's own calls (CSRF-checked)."""
-
-    param_name = "sessionid"
-
-    def authenticate(self, request: HttpRequest, key: str | None) -> Organisation | None:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
-        return getattr(request, "organisation", None)
-
 
 api = NinjaAPI(
     title="avis API",
@@ -45,10 +19,6 @@ api = NinjaAPI(
     description="Interactions in, governance decisions, surveys, cases and metrics out. "
     "Authenticate with `Authorization: Bearer <api key>`.",
 )
-
-
-def organisation_of(request: HttpRequest) -> Organisation:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
 
 
 def _field_path(loc: list[Any]) -> str:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from avis.accounts.authentication import organisation_of
 from avis.analytics.comments import CommentFilters, comment_page
 from avis.analytics.drivers import driver_analysis
 from avis.analytics.exports import CONTENT_TYPES, Format, export_file
@@ -16,7 +17,6 @@ from avis.analytics.reports import ReportPeriod, render_report_pdf, report_filen
 from avis.analytics.stats import Estimate
 from avis.analytics.verbatims import Language, SentimentLabel
 from avis.analytics.weighted import WeightedMetric, weighted_overview
-from avis.api import organisation_of
 
 router = Router(tags=["metrics"])
 

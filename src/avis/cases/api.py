@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
 
-from avis.api import organisation_of
+from avis.accounts.authentication import organisation_of
 from avis.cases import services
 from avis.cases.effect import closed_loop_effect
 from avis.cases.models import AlertRule, Case, RootCause, WebhookDelivery

@@ -8,7 +8,7 @@ from django.utils.translation import get_language
 from ninja import Router, Schema
 from pydantic import Field
 
-from avis.api import organisation_of
+from avis.accounts.authentication import organisation_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.customers.services import opt_out_customer
 from avis.governance.queries import contact_history, contact_pressure, explainer

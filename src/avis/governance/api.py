@@ -8,7 +8,7 @@ from django.utils.translation import get_language
 from ninja import Router, Schema
 from pydantic import Field
 
-from avis.api import organisation_of
+from avis.accounts.authentication import organisation_of
 from avis.errors import NotFound, PermissionDenied
 from avis.governance.models import ContactPolicy, SamplingGoal
 from avis.governance.queries import describe_policy, policy_versions, sampling_goals

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
-from avis.api import organisation_of
+from avis.accounts.authentication import organisation_of
 from avis.errors import NotFound, PermissionDenied
 from avis.messaging.queries import survey_sms_preview
 from avis.messaging.services import price_per_segment
