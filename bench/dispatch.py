@@ -67,7 +67,7 @@ def main() -> None:
 
     from avis.governance.services import update_policy
     from avis.messaging.models import OutboundMessage
-    from avis.messaging.services import ENQUEUE_CHUNK  # the ids one deliver_messages task carries
+    from avis.messaging.outbox import ENQUEUE_CHUNK  # the ids one deliver_messages task carries
     from avis.messaging.tasks import deliver_messages
 
     HUEY.immediate = False  # the queue only collects wake-ups; this script does the work

@@ -15,8 +15,8 @@ from avis.accounts.services import add_member, update_notification_settings
 from avis.cases.calendar import is_holiday
 from avis.cases.models import Case
 from avis.cases.services import escalate_overdue_cases, save_alert_rule, save_assignment_rules, take_case
+from avis.messaging.dispatch import Delivery, deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import Delivery, deliver_message
 from avis.surveys.models import Invitation
 from avis.surveys.services import submit_response
 from tests.factories import PASSWORD

@@ -13,8 +13,8 @@ from avis.governance.queries import explain
 from avis.governance.services import update_policy
 from avis.interactions.flow import ingest_interactions
 from avis.interactions.schemas import InteractionIn
+from avis.messaging.dispatch import deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import deliver_message
 from avis.surveys.models import Invitation
 from tests.factories import interaction_payload
 from tests.helpers import open_all_day

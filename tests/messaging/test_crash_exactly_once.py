@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from avis.messaging import services
+from avis.messaging import dispatch
 from avis.messaging.models import OutboundMessage
 from tests.factories import interaction_payload
 from tests.helpers import open_all_day
@@ -99,7 +99,7 @@ def test_kill_9_mid_batch_then_restart_sends_each_message_exactly_once(
         second = start_worker(_env(server.url))
         try:
             time.sleep(1.2)
-            services.sweep_outbox()
+            dispatch.sweep_outbox()
             sent = OutboundMessage.objects.filter(kind="invitation", status="sent")
             assert wait_for(lambda: sent.count() == COUNT, timeout=60), list(
                 OutboundMessage.objects.filter(kind="invitation").exclude(status="sent").values("status")

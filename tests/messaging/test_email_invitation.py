@@ -13,8 +13,8 @@ from django.test import Client
 
 from avis.customers.models import Customer, OptOut
 from avis.governance.models import Decision
+from avis.messaging.dispatch import deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import deliver_message
 from avis.surveys.models import Invitation, Response
 from tests.helpers import open_all_day, post_interaction
 

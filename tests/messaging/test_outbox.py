@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from avis.customers.services import opt_out_customer
-from avis.messaging import services
+from avis.messaging import dispatch
 from avis.messaging.models import OutboundMessage
 from avis.messaging.tasks import deliver_messages
 from avis.surveys.models import Invitation
@@ -48,7 +48,7 @@ def test_task_that_runs_twice_sends_once(queued, smtp_server) -> None:
 def test_unreachable_smtp_server_leaves_the_message_for_a_later_try(queued, settings) -> None:
     settings.AVIS_EMAIL_PROVIDER = "smtp"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens on the discard port
-    assert services.deliver_message(message_id=queued.id) == services.Delivery.RETRY
+    assert dispatch.deliver_message(message_id=queued.id) == dispatch.Delivery.RETRY
     queued.refresh_from_db()
     assert queued.status == "pending"
     assert queued.attempts == 1
@@ -58,7 +58,7 @@ def test_unreachable_smtp_server_leaves_the_message_for_a_later_try(queued, sett
 
 def test_opt_out_after_queueing_stops_the_message(queued, smtp_server) -> None:
     opt_out_customer(organisation=queued.organisation, external_id="C-1", channel="email")
-    assert services.deliver_message(message_id=queued.id) == services.Delivery.CANCELLED
+    assert dispatch.deliver_message(message_id=queued.id) == dispatch.Delivery.CANCELLED
     assert smtp_server.messages == []
     assert Invitation.objects.get().status == "cancelled"
 
@@ -66,7 +66,7 @@ def test_opt_out_after_queueing_stops_the_message(queued, smtp_server) -> None:
 def test_sweep_hands_back_a_message_whose_worker_died(queued, smtp_server, settings) -> None:
     stale = timezone.now() - timedelta(seconds=settings.AVIS_OUTBOX_STALE_SECONDS + 60)
     OutboundMessage.objects.filter(id=queued.id).update(status="sending", claimed_at=stale, enqueued_at=stale)
-    services.sweep_outbox()  # tasks run inline in tests: the sweep's wake-up sends it
+    dispatch.sweep_outbox()  # tasks run inline in tests: the sweep's wake-up sends it
     queued.refresh_from_db()
     assert queued.status == "sent"
     assert len(smtp_server.messages) == 1
@@ -80,7 +80,7 @@ def test_sweep_books_without_resending_a_message_its_dead_worker_had_sent(
     OutboundMessage.objects.filter(id=queued.id).update(
         status="sending", claimed_at=stale, sent_at=stale, provider_message_id="<invitation-1@avis>"
     )
-    services.sweep_outbox()
+    dispatch.sweep_outbox()
     queued.refresh_from_db()
     assert (queued.status, queued.sent_at) == ("sent", stale)
     invitation = Invitation.objects.get()
@@ -125,14 +125,14 @@ def test_a_batch_outliving_its_lease_renews_its_claim_and_sends_each_message_onc
 
 def test_sweep_leaves_a_message_a_live_worker_holds(queued, smtp_server) -> None:
     OutboundMessage.objects.filter(id=queued.id).update(status="sending", claimed_at=timezone.now())
-    services.sweep_outbox()
+    dispatch.sweep_outbox()
     queued.refresh_from_db()
     assert queued.status == "sending"
     assert smtp_server.messages == []
 
 
 def test_email_has_text_and_html_parts_with_the_link(queued, smtp_server) -> None:
-    services.deliver_message(message_id=queued.id)
+    dispatch.deliver_message(message_id=queued.id)
     (email,) = smtp_server.messages
     token = Invitation.objects.get().token
     parts = {

@@ -13,8 +13,9 @@ from django.utils import timezone
 from avis.customers.services import opt_out_customer
 from avis.governance.models import Decision
 from avis.messaging.conversations import receive_sms
+from avis.messaging.dispatch import Delivery, deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import Delivery, deliver_message, queue_due_reminders
+from avis.messaging.reminders import queue_due_reminders
 from avis.surveys.models import Invitation
 from tests.helpers import answer, open_all_day, post_interaction
 

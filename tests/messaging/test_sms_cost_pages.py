@@ -60,8 +60,8 @@ def test_costs_page_shows_cost_per_message_and_per_completed_response(org, api, 
     settings.AVIS_SMS_PROVIDER = "simulator"
     open_all_day(org.organisation)
     post_interaction(api, "evt-1", email=None)
+    from avis.messaging.dispatch import deliver_message
     from avis.messaging.models import OutboundMessage
-    from avis.messaging.services import deliver_message
 
     deliver_message(message_id=OutboundMessage.objects.get(kind="invitation").id)
     for text in ["10", "oui", "5", "non"]:

@@ -10,7 +10,7 @@ from avis.customers.models import OptOut
 from avis.governance.models import Decision
 from avis.messaging.conversations import receive_sms
 from avis.messaging.models import Conversation, InboundMessage, OutboundMessage
-from avis.messaging.services import queue_due_reminders
+from avis.messaging.reminders import queue_due_reminders
 from avis.surveys.models import Invitation
 from tests.helpers import open_all_day, post_interaction
 

@@ -42,7 +42,7 @@ from avis.cases.models import (
 from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
-from avis.messaging.services import queue_notification, withdraw_notifications
+from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.models import Answer, Response
 

@@ -33,7 +33,7 @@ from avis.governance.simulation import (
     simulate,
     surveys_per_customer,
 )
-from avis.messaging.services import price_per_segment
+from avis.messaging.billing import price_per_segment
 from avis.messaging.sms_encoding import measure_sms
 
 # A typical first text of an SMS survey, to count its segments when no text was ever sent.

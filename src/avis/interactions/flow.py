@@ -22,7 +22,7 @@ from avis.governance.queries import decisions_for_interactions
 from avis.governance.services import decide_contacts
 from avis.interactions.schemas import InteractionIn
 from avis.interactions.services import FieldError, record_interactions
-from avis.messaging.services import queue_invitations
+from avis.messaging.outbox import queue_invitations
 from avis.surveys.models import Invitation
 from avis.surveys.queries import active_surveys_by_touchpoint, invitations_for_decisions
 from avis.surveys.services import create_invitations

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from avis.customers.models import Channel, Customer
 from avis.customers.services import opt_out_customers, withdraw_opt_outs
+from avis.messaging.inbound import record_inbound_message, who_wrote
 from avis.messaging.models import (
     Conversation,
     ConversationEnd,
@@ -49,14 +50,9 @@ from avis.messaging.models import (
     MessageKind,
     OutboundMessage,
 )
+from avis.messaging.outbox import cancel_queued_messages, enqueue_on_commit
 from avis.messaging.providers import provider_for
 from avis.messaging.rendering import respondent_link, sms_question
-from avis.messaging.services import (
-    cancel_queued_messages,
-    enqueue_on_commit,
-    record_inbound_message,
-    who_wrote,
-)
 from avis.messaging.sms_replies import Reply, parse_reply
 from avis.surveys.models import Invitation, InvitationStatus, Question, QuestionKind
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
 from avis.messaging.conversations import receive_sms
+from avis.messaging.email import record_email_bounce
 from avis.messaging.providers import http_gateway, twilio
-from avis.messaging.services import record_delivery_receipt, record_email_bounce
+from avis.messaging.receipts import record_delivery_receipt
 
 logger = logging.getLogger(__name__)
 

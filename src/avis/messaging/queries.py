@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -133,3 +134,12 @@ def messaging_costs(*, organisation: Organisation, months: int = 12) -> dict[str
         "per_message": total_cost / total_messages if total_messages else None,
         "per_response": total_cost / total_responses if total_responses else None,
     }
+
+
+def replied_by_sms(invitation_ids: Sequence[int]) -> set[int]:
+    """The invitations whose SMS conversation has heard from the customer."""
+    return set(
+        InboundMessage.objects.filter(conversation__invitation_id__in=list(invitation_ids)).values_list(
+            "conversation__invitation_id", flat=True
+        )
+    )

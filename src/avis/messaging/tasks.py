@@ -5,18 +5,18 @@ from collections import Counter
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from avis.messaging import services
+from avis.messaging import dispatch, reminders
 
 
 @db_task()
 def deliver_messages(message_ids: list[int]) -> dict[str, int]:
     """Send these outbox rows as one batch; safe to run twice (each row is claimed before it is sent)."""
-    return dict(Counter(services.deliver_messages(message_ids=message_ids).values()))
+    return dict(Counter(dispatch.deliver_messages(message_ids=message_ids).values()))
 
 
 @db_periodic_task(crontab(minute="*"))
 def sweep_outbox() -> int:
-    return services.sweep_outbox()
+    return dispatch.sweep_outbox()
 
 
 @db_task(priority=20)
@@ -38,4 +38,4 @@ def tend_conversations() -> int:
 @db_periodic_task(crontab(minute="*"))
 def queue_due_reminders() -> int:
     """Write the reminders that fell due (one per unanswered invitation), for the sweep to send."""
-    return services.queue_due_reminders()
+    return reminders.queue_due_reminders()

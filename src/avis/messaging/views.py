@@ -16,8 +16,9 @@ from django.views.decorators.http import require_POST
 
 from avis.accounts.decorators import member_required
 from avis.messaging import queries
+from avis.messaging.billing import price_per_segment
 from avis.messaging.conversations import receive_sms
-from avis.messaging.services import price_per_segment, unsubscribe_by_token
+from avis.messaging.email import unsubscribe_by_token
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.queries import invitation_for_token
 

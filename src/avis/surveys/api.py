@@ -11,8 +11,8 @@ from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
 from avis.errors import NotFound, PermissionDenied
+from avis.messaging.billing import price_per_segment
 from avis.messaging.queries import survey_sms_preview
-from avis.messaging.services import price_per_segment
 from avis.surveys.models import Question, Survey
 from avis.surveys.queries import organisation_surveys, survey_for_editing
 from avis.surveys.services import SURVEY_EDITORS, QuestionTexts, asks_callback, update_survey_texts

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from avis.accounts.decorators import member_required
-from avis.messaging.services import price_per_segment
+from avis.messaging.billing import price_per_segment
 from avis.surveys.editor_form import editor_languages, editor_questions, sms_group, texts_from_form
 from avis.surveys.models import InvitationStatus, Survey, scale_of
 from avis.surveys.queries import invitation_for_token, organisation_surveys, survey_for_editing

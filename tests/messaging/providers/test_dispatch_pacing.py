@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from avis.messaging.dispatch import MAX_ATTEMPTS, Delivery, deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import MAX_ATTEMPTS, Delivery, deliver_message
 from tests.helpers import open_all_day, post_interaction
 from tests.messaging.providers.servers import Reply, gateway_api
 

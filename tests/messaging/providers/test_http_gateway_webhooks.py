@@ -11,8 +11,8 @@ import pytest
 from django.test import Client
 
 from avis.customers.models import Customer
+from avis.messaging.dispatch import deliver_message
 from avis.messaging.models import InboundMessage, OutboundMessage
-from avis.messaging.services import deliver_message
 from tests.messaging.providers.conftest import GATEWAY_SECRET
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import pytest
 
 from avis.customers.models import Customer
 from avis.messaging.conversations import receive_sms
+from avis.messaging.dispatch import deliver_message
 from avis.messaging.models import InboundMessage, OutboundMessage
-from avis.messaging.services import deliver_message
 from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_texts_arriving_together_are_each_kept_once_including_a_providers_retry(
 
     from django.db import connection
 
-    from avis.messaging.services import record_inbound_message
+    from avis.messaging.inbound import record_inbound_message
 
     first = record_inbound_message(
         provider="http", provider_message_id="gw-retried", sender="+33612345678", recipient="", text="9"

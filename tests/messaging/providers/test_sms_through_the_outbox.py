@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from avis.customers.models import Customer
+from avis.messaging.dispatch import Delivery, deliver_message
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import Delivery, deliver_message
 from avis.surveys.models import Invitation
 from tests.helpers import open_all_day, post_interaction
 from tests.messaging.providers.servers import Reply, twilio_error
@@ -99,9 +99,9 @@ def test_a_batch_costs_one_statement_per_message_and_a_constant_rest(org, api, g
     """Dispatch speed rests on this: nothing read row by row, one write per message posted."""
     from huey.contrib.djhuey import HUEY
 
-    from avis.messaging import services
+    from avis.messaging import dispatch
 
-    monkeypatch.setattr(services, "BOOKING_SECONDS", 600)  # one booking per batch, however slow the test
+    monkeypatch.setattr(dispatch, "BOOKING_SECONDS", 600)  # one booking per batch, however slow the test
     open_all_day(org.organisation)
     HUEY.immediate = False
     try:

@@ -7,8 +7,8 @@ from django.test import Client
 from twilio.request_validator import RequestValidator
 
 from avis.customers.models import Customer
+from avis.messaging.dispatch import deliver_message
 from avis.messaging.models import InboundMessage, OutboundMessage
-from avis.messaging.services import deliver_message
 from tests.messaging.providers.conftest import PUBLIC_URL
 from tests.messaging.providers.servers import AUTH_TOKEN
 

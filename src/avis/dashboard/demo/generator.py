@@ -60,7 +60,7 @@ from avis.interactions.models import Interaction
 from avis.interactions.schemas import CustomerIn, InteractionIn
 from avis.interactions.services import create_touchpoint
 from avis.messaging.models import OutboundMessage
-from avis.messaging.services import record_historical_delivery
+from avis.messaging.outbox import record_historical_delivery
 from avis.surveys.models import Answer, Invitation, Response, Survey
 from avis.surveys.services import InvitationUnavailable, create_standard_survey, submit_response
 
