@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Any, TypeVar
 
-from django.db import connections, models, router
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 M = TypeVar("M", bound=models.Model)
@@ -266,3 +268,119 @@ def _columns(model: type[models.Model]) -> tuple[tuple[str, str | None, models.F
         (field.attname, field.name if field.is_relation else None, field)
         for field in model._meta.concrete_fields
     )
+
+
+# --- rows keyed by an organisation's own identifiers ------------------------------------------
+
+_KEYS_PER_QUERY = 2000
+
+
+def fetch_by_key(model: type[M], organisation: Any, key: str, keys: Iterable[str]) -> dict[str, M]:
+    """The organisation's rows whose ``key`` is one of ``keys``, by key, in queries of 2,000 keys."""
+    found: dict[str, M] = {}
+    wanted = sorted(set(keys))
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        chunk = wanted[start : start + _KEYS_PER_QUERY]
+        for row in model._default_manager.filter(organisation=organisation, **{f"{key}__in": chunk}):
+            found[getattr(row, key)] = row
+    return found
+
+
+def _differs(row: models.Model, name: str, value: Any) -> bool:
+    if isinstance(value, models.Model):  # compare keys: reading the relation costs a query per row
+        return bool(getattr(row, row._meta.get_field(name).attname) != value.pk)
+    return bool(getattr(row, name) != value)
+
+
+@dataclass
+class Upsert:
+    """What an upsert will do: the rows that exist, those it changes, and the keys it creates."""
+
+    existing: dict[str, Any]
+    changed: list[Any] = default(default_factory=list)
+    changed_fields: set[str] = default(default_factory=set)
+    missing: list[str] = default(default_factory=list)
+
+
+def plan_upsert(
+    model: type[M],
+    *,
+    organisation: Any,
+    key: str,
+    wanted: dict[str, dict[str, Any]],
+    merged: frozenset[str] = frozenset(),
+) -> Upsert:
+    """Read what exists in one query per 2,000 keys and work out the changes, writing nothing.
+
+    Fields named in ``merged`` hold JSON objects whose given keys are added to
+    the stored ones (a file's attributes never erase those it does not name).
+    The existing rows come back with their new values set, unsaved.
+    """
+    plan = Upsert(fetch_by_key(model, organisation, key, wanted))
+    for row_key, values in wanted.items():
+        row = plan.existing.get(row_key)
+        if row is None:
+            plan.missing.append(row_key)
+            continue
+        delta = {}
+        for name, value in values.items():
+            if name in merged:
+                value = {**(getattr(row, name) or {}), **value}
+            if _differs(row, name, value):
+                delta[name] = value
+        if delta:
+            for name, value in delta.items():
+                setattr(row, name, value)
+            plan.changed.append(row)
+            plan.changed_fields.update(delta)
+    return plan
+
+
+def upsert_rows(
+    model: type[M],
+    *,
+    organisation: Any,
+    key: str,
+    wanted: dict[str, dict[str, Any]],
+    create_defaults: dict[str, Any] | None = None,
+    merged: frozenset[str] = frozenset(),
+    plan: Upsert | None = None,
+) -> dict[str, M]:
+    """Create the rows that don't exist yet and update those whose values changed.
+
+    Used for customers, agents and teams alike: a batch reads what exists in one
+    query, inserts the rest in one statement and updates the changed ones in one
+    more. A concurrent insert of the same key (two requests about one new
+    customer) makes the bulk insert fail; the rows are then made one at a time.
+    """
+    plan = plan or plan_upsert(model, organisation=organisation, key=key, wanted=wanted, merged=merged)
+    existing: dict[str, M] = plan.existing
+    if plan.changed:
+        model._default_manager.bulk_update(plan.changed, sorted(plan.changed_fields), batch_size=500)
+    missing = [
+        new_row(
+            model, organisation=organisation, **{key: row_key, **(create_defaults or {}), **wanted[row_key]}
+        )
+        for row_key in plan.missing
+    ]
+    if missing:
+        try:
+            with transaction.atomic():
+                insert_rows(missing)
+            created = missing
+        except IntegrityError:
+            created = []
+            for row in missing:
+                values = {
+                    f.attname: getattr(row, f.attname)
+                    for f in model._meta.concrete_fields
+                    if not f.primary_key
+                }
+                row_key = values.pop(key)
+                values.pop("organisation_id")
+                obj, _ = model._default_manager.get_or_create(
+                    organisation=organisation, **{key: row_key}, defaults=values
+                )
+                created.append(obj)
+        existing.update({getattr(row, key): row for row in created})
+    return existing

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -82,3 +83,63 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return f"opt-out {self.channel} ({self.source})"
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("customers")
+    INTERACTIONS = "interactions", _("past interactions")
+
+
+class ColumnMapping(models.Model):
+    """The last column-to-field mapping an organisation confirmed for one kind of file, offered again."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    columns = models.JSONField(default=dict, help_text='{"column header": "field"}')
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "kind"], name="one_column_mapping_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mapping"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("uploaded, columns to map")
+    CHECKING = "checking", _("dry run under way")
+    CHECKED = "checked", _("dry run done, waiting for confirmation")
+    IMPORTING = "importing", _("importing")
+    DONE = "done", _("imported")
+    FAILED = "failed", _("could not be read")
+
+
+class DataImport(models.Model):
+    """One uploaded file on its way in: its mapping, its dry run, then the import and its report."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ImportKind.choices)
+    file_name = models.CharField(max_length=255)
+    # Where the upload is kept until the import is done, under AVIS_IMPORT_DIR.
+    stored_as = models.CharField(max_length=255)
+    size = models.BigIntegerField(default=0)
+    header = models.JSONField(default=list)
+    columns = models.JSONField(default=dict, help_text='{"column header": "field"}')
+    status = models.CharField(max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    progress = models.FloatField(default=0.0)
+    # The dry run's counts and bad rows, then the import's.
+    report = models.JSONField(default=dict, blank=True)
+    problem = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.file_name}"

@@ -7,3 +7,6 @@ class GovernanceConfig(AppConfig):
     name = "avis.governance"
     label = "governance"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from avis.governance import receivers  # noqa: F401  (connects the signal receivers)

@@ -551,3 +551,38 @@ def _withdraw_outranked(
         )
         withdrawn.append(decision_id)
     decisions_withdrawn.send(sender=Decision, organisation=organisation, decision_ids=withdrawn)
+
+
+def record_past_contacts(
+    *, organisation: Organisation, interactions: Sequence[Interaction]
+) -> list[Decision]:
+    """Record imported past interactions in their customers' contact history, as contacts made then.
+
+    No rule is applied and nothing is sent: each is written as the engine
+    writes a contact-only interaction (skipped, counted toward contact
+    pressure from the moment it occurred), under the current policy version.
+    """
+    if not interactions:
+        return []
+    policy = current_policy(organisation=organisation)
+    codes = dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code"))
+    decisions = [
+        new_row(
+            Decision,
+            organisation_id=organisation.id,
+            interaction_id=interaction.id,
+            customer_id=interaction.customer_id,
+            touchpoint_id=interaction.touchpoint_id,
+            outcome=Outcome.SKIP,
+            reason="contact_only",
+            context={"touchpoint": codes[interaction.touchpoint_id], "imported": True},
+            policy_id=policy.id,
+            inclusion_probability=0.0,
+            channel="",
+            decided_at=interaction.occurred_at,
+            solicited_at=interaction.occurred_at,
+        )
+        for interaction in interactions
+    ]
+    insert_rows(decisions)
+    return decisions

@@ -1,30 +1,27 @@
 from __future__ import annotations
 
-import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
-import phonenumbers
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows, new_row
+from avis.bulk import fetch_by_key, insert_rows, new_row, upsert_rows
+from avis.customers.contact_details import (
+    is_email,
+    known_time_zones,
+    normalise_locale,
+    normalise_phone,
+)
 from avis.customers.models import Customer
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
 from avis.interactions.schemas import InteractionIn
 
-SUPPORTED_LOCALES = ("fr", "en")
 MAX_FUTURE_SKEW = timedelta(minutes=10)
-_CHUNK = 2000
-
-M = TypeVar("M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -42,49 +39,6 @@ class RecordedInteraction:
     errors: list[FieldError] = field(default_factory=list)
 
 
-@cache
-def _known_time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def normalise_phone(raw: str, *, region: str) -> str:
-    """E.164 form of a phone number, reading national numbers in the organisation's region."""
-    e164, problem = _parse_phone(raw, region)
-    if problem:
-        raise ValueError(problem)
-    return e164
-
-
-# Parsing a number costs some 50 µs and an email check 15 µs, more than storing
-# the interaction; both are pure, and the same customers come back batch after
-# batch, so each process remembers the last few tens of thousands.
-@lru_cache(maxsize=65_536)
-def _parse_phone(raw: str, region: str) -> tuple[str, str]:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return "", f"{raw!r} is not a phone number"
-    if not phonenumbers.is_valid_number(number):
-        return "", f"{raw!r} is not a valid phone number for region {region}"
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
-
-
-@lru_cache(maxsize=65_536)
-def _is_email(value: str) -> bool:
-    try:
-        validate_email(value)
-    except ValidationError:
-        return False
-    return True
-
-
-def normalise_locale(raw: str | None, *, default: str) -> str:
-    if not raw:
-        return default
-    primary = raw.replace("_", "-").split("-")[0].lower()
-    return primary if primary in SUPPORTED_LOCALES else default
-
-
 def _clean_customer(
     item: InteractionIn, organisation: Organisation
 ) -> tuple[dict[str, Any], list[FieldError]]:
@@ -98,12 +52,12 @@ def _clean_customer(
             errors.append(FieldError("customer.phone", str(exc)))
     if given.email:
         email = given.email.strip().lower()
-        if _is_email(email):
+        if is_email(email):
             values["email"] = email
         else:
             errors.append(FieldError("customer.email", f"{given.email!r} is not a valid email address"))
     if given.time_zone:
-        if given.time_zone in _known_time_zones():
+        if given.time_zone in known_time_zones():
             values["time_zone"] = given.time_zone
         else:
             errors.append(FieldError("customer.time_zone", f"{given.time_zone!r} is not an IANA time zone"))
@@ -129,83 +83,6 @@ def _clean(
     return customer_values, errors
 
 
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _fetch_by_key(model: type[M], organisation: Organisation, key: str, keys: Iterable[str]) -> dict[str, M]:
-    found: dict[str, M] = {}
-    for chunk in _chunks(sorted(set(keys))):
-        for row in model.objects.filter(organisation=organisation, **{f"{key}__in": chunk}):  # type: ignore[attr-defined]
-            found[getattr(row, key)] = row
-    return found
-
-
-def _differs(row: models.Model, name: str, value: Any) -> bool:
-    if isinstance(value, models.Model):  # compare keys: reading the relation costs a query per row
-        return bool(getattr(row, row._meta.get_field(name).attname) != value.pk)
-    return bool(getattr(row, name) != value)
-
-
-def _upsert(
-    model: type[M],
-    *,
-    organisation: Organisation,
-    key: str,
-    wanted: dict[str, dict[str, Any]],
-    create_defaults: dict[str, Any] | None = None,
-) -> dict[str, M]:
-    """Create the rows that don't exist yet and update those whose values changed.
-
-    Used for customers, agents and teams alike: a batch reads what exists in one
-    query, inserts the rest in one statement and updates the changed ones in one
-    more. A concurrent insert of the same key (two requests about one new
-    customer) makes the bulk insert fail; the rows are then made one at a time.
-    """
-    existing = _fetch_by_key(model, organisation, key, wanted)
-    changed: list[M] = []
-    changed_fields: set[str] = set()
-    for row_key, values in wanted.items():
-        row = existing.get(row_key)
-        if row is None:
-            continue
-        delta = {name: value for name, value in values.items() if _differs(row, name, value)}
-        if delta:
-            for name, value in delta.items():
-                setattr(row, name, value)
-            changed.append(row)
-            changed_fields.update(delta)
-    if changed:
-        model.objects.bulk_update(changed, sorted(changed_fields), batch_size=500)  # type: ignore[attr-defined]
-    missing = [
-        model(organisation=organisation, **{key: row_key, **(create_defaults or {}), **values})
-        for row_key, values in wanted.items()
-        if row_key not in existing
-    ]
-    if missing:
-        try:
-            with transaction.atomic():
-                insert_rows(missing)
-            created = missing
-        except IntegrityError:
-            created = []
-            for row in missing:
-                values = {
-                    f.attname: getattr(row, f.attname)
-                    for f in model._meta.concrete_fields
-                    if not f.primary_key
-                }
-                row_key = values.pop(key)
-                values.pop("organisation_id")
-                obj, _ = model.objects.get_or_create(  # type: ignore[attr-defined]
-                    organisation=organisation, **{key: row_key}, defaults=values
-                )
-                created.append(obj)
-        existing.update({getattr(row, key): row for row in created})
-    return existing
-
-
 def record_interactions(
     *, organisation: Organisation, items: Sequence[InteractionIn], now: datetime | None = None
 ) -> list[RecordedInteraction]:
@@ -227,7 +104,7 @@ def record_interactions(
             cleaned[index] = customer_values
 
     with transaction.atomic():
-        known = _fetch_by_key(
+        known = fetch_by_key(
             Interaction, organisation, "external_id", (items[i].external_id for i in cleaned)
         )
         first_index: dict[str, int] = {}
@@ -245,7 +122,7 @@ def record_interactions(
             customer_rows.setdefault(item.customer.external_id, {}).update(cleaned[index])
             if item.team:
                 team_rows.setdefault(item.team, {}).update({"name": item.team_name} if item.team_name else {})
-        customers = _upsert(
+        customers = upsert_rows(
             Customer,
             organisation=organisation,
             key="external_id",
@@ -257,7 +134,7 @@ def record_interactions(
                 "updated_at": now,
             },
         )
-        teams = _upsert(Team, organisation=organisation, key="code", wanted=team_rows)
+        teams = upsert_rows(Team, organisation=organisation, key="code", wanted=team_rows)
         agent_rows: dict[str, dict[str, Any]] = {}
         for _, item in fresh:
             if item.agent:
@@ -266,7 +143,7 @@ def record_interactions(
                     values["name"] = item.agent_name
                 if item.team:
                     values["team"] = teams[item.team]
-        agents = _upsert(Agent, organisation=organisation, key="external_id", wanted=agent_rows)
+        agents = upsert_rows(Agent, organisation=organisation, key="external_id", wanted=agent_rows)
 
         rows = [
             new_row(

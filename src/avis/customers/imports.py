@@ -1,0 +1,674 @@
+"""Importing a spreadsheet of customers (and the machinery every kind of import shares).
+
+An import goes in three steps, the same from the web page and the command line:
+its columns are mapped to avis fields (the mapping is remembered per
+organisation and kind), a dry run reads the whole file and says what would
+be created, updated, and which rows are bad (line, column, reason), and only
+once confirmed are the good rows written. The file is read as a stream and
+written in chunks of a few thousand rows, each in its own transaction, so a
+file of a million rows needs no more memory than one of a thousand, and a run
+stopped half-way can simply be run again: every row is keyed on its external
+id, so nothing is ever created twice.
+
+Each kind of file is an ``Importer`` registered by the app that owns its
+rows: customers here, past interactions in ``avis.interactions.imports``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from avis.accounts.models import Organisation
+from avis.bulk import collector_paused, insert_rows, new_row, plan_upsert, upsert_rows
+from avis.customers.contact_details import (
+    SUPPORTED_LOCALES,
+    is_email,
+    known_time_zones,
+    parse_phone,
+)
+from avis.customers.models import Channel, ColumnMapping, Customer, OptOut
+from avis.errors import ValidationFailed
+from avis.tabular import MONTH_FIRST_REGIONS, Sheet, read_moment
+
+CHUNK_ROWS = 5000
+MAX_REPORTED_ROWS = 1000
+MAX_FUTURE_SKEW = timedelta(minutes=10)
+ATTRIBUTE = "attribute"
+CUSTOMER_ATTRIBUTE = "customer_attribute"
+YES = frozenset({"1", "true", "yes", "y", "oui", "o", "vrai", "x"})
+NO = frozenset({"", "0", "false", "no", "n", "non", "faux"})
+
+
+# --- fields and their mapping ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportField:
+    """An avis field a column can be mapped to, and the headers that suggest it."""
+
+    name: str
+    label: Promise
+    required: bool = False
+    synonyms: tuple[str, ...] = ()
+
+
+def header_key(text: str) -> str:
+    """A header as compared with synonyms: lower case, no accents, words split by single spaces."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return " ".join(re.split(r"[^a-z0-9]+", plain)).strip()
+
+
+CUSTOMER_CONTACT_FIELDS = (
+    ImportField("phone", gettext_lazy("Phone"), synonyms=("phone", "telephone", "tel", "mobile", "portable")),
+    ImportField(
+        "email", gettext_lazy("Email"), synonyms=("email", "e mail", "mail", "courriel", "adresse email")
+    ),
+    ImportField("locale", gettext_lazy("Language"), synonyms=("locale", "language", "langue", "lang")),
+    ImportField("time_zone", gettext_lazy("Time zone"), synonyms=("time zone", "timezone", "fuseau horaire")),
+)
+CUSTOMER_ID_SYNONYMS = ("customer id", "customer", "client", "id client", "numero client", "code client")
+
+
+@dataclass
+class BadRow:
+    line: int
+    column: str
+    reason: str
+
+
+class RowProblem(ValueError):
+    """One cell of one row is wrong; the row is reported and skipped."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass
+class Tally:
+    """What a dry run or an import found: rows read, counts by outcome, and the bad rows."""
+
+    read: int = 0
+    bad: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    # Called with every bad row, beyond the first thousand the report keeps (the CLI's --bad-rows file).
+    sink: Callable[[BadRow], None] | None = None
+
+    def reject(self, line: int, column: str, reason: str) -> None:
+        self.bad += 1
+        row = BadRow(line, column, reason)
+        if len(self.bad_rows) < MAX_REPORTED_ROWS:
+            self.bad_rows.append(row)
+        if self.sink is not None:
+            self.sink(row)
+
+    def as_report(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "bad": self.bad,
+            "counts": dict(self.counts),
+            "bad_rows": [[row.line, row.column, row.reason] for row in self.bad_rows],
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one organisation writes its cells: phones of its region, dates of its country and zone."""
+
+    organisation: Organisation
+    region: str
+    zone: ZoneInfo
+    month_first: bool
+    now: datetime
+
+    @classmethod
+    def of(cls, organisation: Organisation, now: datetime) -> Reading:
+        region = organisation.default_region.upper()
+        return cls(
+            organisation, region, ZoneInfo(organisation.default_time_zone), region in MONTH_FIRST_REGIONS, now
+        )
+
+    def moment(self, value: Any, name: str) -> datetime:
+        try:
+            moment = read_moment(value, zone=self.zone, month_first=self.month_first)
+        except ValueError as exc:
+            raise RowProblem(name, str(exc)) from None
+        if moment > self.now + MAX_FUTURE_SKEW:
+            raise RowProblem(name, _("%(value)s is in the future") % {"value": value})
+        return moment
+
+
+class Row:
+    """One row's cells by field, and its attribute columns, as the mapping says."""
+
+    __slots__ = ("attributes", "customer_attributes", "line", "values")
+
+    def __init__(
+        self, line: int, values: dict[str, Any], attributes: dict[str, str], customer: dict[str, str]
+    ):
+        self.line = line
+        self.values = values
+        self.attributes = attributes
+        self.customer_attributes = customer
+
+    def text(self, name: str) -> str:
+        value = self.values.get(name, "")
+        return value.strip() if isinstance(value, str) else str(value)
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if not value:
+            raise RowProblem(name, _("this cell is empty"))
+        return value
+
+
+def row_splitter(header: Sequence[str], columns: dict[str, str]) -> Callable[[int, list[Any]], Row]:
+    """A function turning a row's cells into a ``Row`` according to the mapping."""
+    plan = [(index, name, columns.get(name, "")) for index, name in enumerate(header) if columns.get(name)]
+
+    def split(line: int, cells: list[Any]) -> Row:
+        values: dict[str, Any] = {}
+        attributes: dict[str, str] = {}
+        customer: dict[str, str] = {}
+        width = len(cells)
+        for index, name, target in plan:
+            cell = cells[index] if index < width else ""
+            if target == ATTRIBUTE or target == CUSTOMER_ATTRIBUTE:
+                text = cell.strip() if isinstance(cell, str) else str(cell)
+                if text:
+                    (attributes if target == ATTRIBUTE else customer)[name] = text
+            else:
+                values[target] = cell
+        return Row(line, values, attributes, customer)
+
+    return split
+
+
+# --- customers' own cells ----------------------------------------------------------------------
+
+
+def clean_contact_details(row: Row, reading: Reading) -> dict[str, Any]:
+    """The customer's phone, email, language and time zone from a row; only the cells it fills."""
+    values: dict[str, Any] = {}
+    phone = row.text("phone")
+    if phone:
+        e164, problem = parse_phone(phone, reading.region)
+        if problem:
+            raise RowProblem(
+                "phone",
+                _("%(value)r is not a valid phone number for %(region)s")
+                % {"value": phone, "region": reading.region},
+            )
+        values["phone"] = e164
+    email = row.text("email").lower()
+    if email:
+        if not is_email(email):
+            raise RowProblem("email", _("%(value)r is not an email address") % {"value": email})
+        values["email"] = email
+    locale = row.text("locale")
+    if locale:
+        primary = locale.replace("_", "-").split("-")[0].lower()
+        if primary not in SUPPORTED_LOCALES:
+            raise RowProblem(
+                "locale", _("%(value)r is not a language avis speaks (fr or en)") % {"value": locale}
+            )
+        values["locale"] = primary
+    zone = row.text("time_zone")
+    if zone:
+        if zone not in known_time_zones():
+            raise RowProblem(
+                "time_zone", _("%(value)r is not a time zone such as Europe/Paris") % {"value": zone}
+            )
+        values["time_zone"] = zone
+    return values
+
+
+def customer_defaults(organisation: Organisation, now: datetime) -> dict[str, Any]:
+    return {
+        "locale": organisation.default_locale,
+        "time_zone": organisation.default_time_zone,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def tally_customers(
+    *, organisation: Organisation, wanted: dict[str, dict[str, Any]], seen: SeenKeys | None, tally: Tally
+) -> Any:
+    """Count the customers a chunk creates and updates; the plan, for the writes that follow."""
+    plan = plan_upsert(Customer, organisation=organisation, key="external_id", wanted=wanted, merged=_MERGED)
+    new = plan.missing if seen is None else seen.first("customer", plan.missing)
+    tally.counts["customers_created"] += len(new)
+    tally.counts["customers_updated"] += len(plan.changed)
+    return plan
+
+
+def write_customers(
+    *, organisation: Organisation, wanted: dict[str, dict[str, Any]], plan: Any, now: datetime
+) -> dict[str, Customer]:
+    return upsert_rows(
+        Customer,
+        organisation=organisation,
+        key="external_id",
+        wanted=wanted,
+        create_defaults=customer_defaults(organisation, now),
+        merged=_MERGED,
+        plan=plan,
+    )
+
+
+_MERGED = frozenset({"attributes"})
+
+
+# --- the importers -----------------------------------------------------------------------------
+
+
+class Importer(ABC):
+    """One kind of file: the fields its columns map to, how a row is read, how a chunk is written."""
+
+    kind: str
+    label: Promise
+    fields: tuple[ImportField, ...]
+    attribute_targets: tuple[tuple[str, Promise], ...] = (
+        (ATTRIBUTE, gettext_lazy("Attribute (kept under the column's name)")),
+    )
+
+    def prepare(self, reading: Reading) -> Any:
+        """What reading rows needs from the database, loaded once per run (touchpoints…)."""
+        return None
+
+    @abstractmethod
+    def read(self, row: Row, reading: Reading, prepared: Any) -> Any:
+        """The row as a record ready to write, or ``RowProblem`` naming the field and the reason."""
+
+    @abstractmethod
+    def take(
+        self,
+        *,
+        organisation: Organisation,
+        records: list[Any],
+        write: bool,
+        seen: SeenKeys | None,
+        tally: Tally,
+        now: datetime,
+    ) -> None:
+        """Count what a chunk of records creates and updates, and write it unless this is a dry run."""
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every choice a column can be mapped to, for the mapping form."""
+        return [(f.name, str(f.label)) for f in self.fields] + [
+            (name, str(label)) for name, label in self.attribute_targets
+        ]
+
+    def required(self) -> list[ImportField]:
+        return [f for f in self.fields if f.required]
+
+    def guess(self, header: Iterable[str]) -> dict[str, str]:
+        """A first mapping from the headers' names; any other column is kept as an attribute."""
+        synonyms = {header_key(s): f.name for f in self.fields for s in (f.name, *f.synonyms)}
+        guessed: dict[str, str] = {}
+        for name in header:
+            if not name:
+                continue
+            target = synonyms.get(header_key(name), self.attribute_targets[0][0])
+            if target not in guessed.values() or target in dict(self.attribute_targets):
+                guessed[name] = target
+            else:
+                guessed[name] = self.attribute_targets[0][0]
+        return guessed
+
+
+IMPORTERS: dict[str, Importer] = {}
+
+
+def register_importer(importer: Importer) -> None:
+    IMPORTERS[importer.kind] = importer
+
+
+def importer_for(kind: str) -> Importer:
+    try:
+        return IMPORTERS[kind]
+    except KeyError:
+        raise ValidationFailed(
+            _("Unknown kind of import %(kind)r: %(kinds)s.") % {"kind": kind, "kinds": ", ".join(IMPORTERS)},
+            field="kind",
+        ) from None
+
+
+def _yes_no(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in YES:
+        return True
+    if lowered in NO:
+        return False
+    raise RowProblem(name, _("%(value)r is neither yes nor no") % {"value": value})
+
+
+_CHANNEL_WORDS = {
+    "email": Channel.EMAIL, "e-mail": Channel.EMAIL, "mail": Channel.EMAIL, "courriel": Channel.EMAIL,
+    "sms": Channel.SMS, "phone": Channel.SMS, "mobile": Channel.SMS, "telephone": Channel.SMS,
+    "all": Channel.ALL, "tous": Channel.ALL, "tout": Channel.ALL, **dict.fromkeys(YES - {""}, Channel.ALL),
+}  # fmt: skip
+
+
+def _opt_out_channels(value: str) -> set[str]:
+    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode().lower()
+    words = [w for w in re.split(r"[\s|,;/+]+", plain) if w]
+    if not words or all(w in NO for w in words):
+        return set()
+    unknown = [w for w in words if w not in _CHANNEL_WORDS]
+    if unknown:
+        raise RowProblem(
+            "opted_out", _("%(value)r: write email, sms or all (several separated by |)") % {"value": value}
+        )
+    return {_CHANNEL_WORDS[w] for w in words}
+
+
+@dataclass(slots=True)
+class CustomerRecord:
+    line: int
+    external_id: str
+    values: dict[str, Any]
+    opt_outs: set[str]
+
+
+class CustomerImporter(Importer):
+    kind = "customers"
+    label = gettext_lazy("Customers")
+    fields = (
+        ImportField(
+            "external_id",
+            gettext_lazy("Customer id"),
+            required=True,
+            synonyms=("external id", "id", *CUSTOMER_ID_SYNONYMS, "reference"),
+        ),
+        *CUSTOMER_CONTACT_FIELDS,
+        ImportField(
+            "consent",
+            gettext_lazy("Consents to surveys (yes/no)"),
+            synonyms=("consent", "consentement", "opt in"),
+        ),
+        ImportField(
+            "sms_consent",
+            gettext_lazy("Consents to SMS (yes/no)"),
+            synonyms=("sms consent", "consentement sms"),
+        ),
+        ImportField(
+            "email_consent",
+            gettext_lazy("Consents to email (yes/no)"),
+            synonyms=("email consent", "consentement email"),
+        ),
+        ImportField(
+            "opted_out",
+            gettext_lazy("Opted out of (email, sms, all)"),
+            synonyms=("opted out", "opt out", "optout", "desinscrit", "desabonne", "stop"),
+        ),
+    )
+
+    def read(self, row: Row, reading: Reading, prepared: Any) -> CustomerRecord:
+        external_id = row.required("external_id")
+        values = clean_contact_details(row, reading)
+        if row.attributes:
+            values["attributes"] = row.attributes
+        opt_outs = _opt_out_channels(row.text("opted_out"))
+        for name, channel in (
+            ("consent", Channel.ALL),
+            ("sms_consent", Channel.SMS),
+            ("email_consent", Channel.EMAIL),
+        ):
+            text = row.text(name)
+            if text and not _yes_no(text, name):
+                opt_outs.add(channel)
+        return CustomerRecord(row.line, external_id, values, opt_outs)
+
+    def take(
+        self,
+        *,
+        organisation: Organisation,
+        records: list[CustomerRecord],
+        write: bool,
+        seen: SeenKeys | None,
+        tally: Tally,
+        now: datetime,
+    ) -> None:
+        wanted: dict[str, dict[str, Any]] = {}
+        opt_outs: dict[str, set[str]] = {}
+        for record in records:
+            values = wanted.setdefault(record.external_id, {})
+            if "attributes" in values and "attributes" in record.values:
+                record.values["attributes"] = values["attributes"] | record.values["attributes"]
+            values.update(record.values)
+            opt_outs.setdefault(record.external_id, set()).update(record.opt_outs)
+        repeated = len(records) - len(wanted)
+        if seen is not None:
+            repeated += len(wanted) - len(seen.first("row", list(wanted)))
+        tally.counts["repeated"] += repeated
+        plan = tally_customers(organisation=organisation, wanted=wanted, seen=seen, tally=tally)
+        if not write:
+            existing_ids = {key: row.id for key, row in plan.existing.items()}
+            tally.counts["opt_outs_recorded"] += len(_new_opt_outs(organisation, opt_outs, existing_ids))
+            return
+        with transaction.atomic():
+            customers = write_customers(organisation=organisation, wanted=wanted, plan=plan, now=now)
+            ids = {key: row.id for key, row in customers.items()}
+            rows = [
+                new_row(
+                    OptOut,
+                    organisation=organisation,
+                    customer_id=customer_id,
+                    channel=channel,
+                    source="import",
+                    created_at=now,
+                )
+                for customer_id, channel in _new_opt_outs(organisation, opt_outs, ids)
+            ]
+            insert_rows(rows)
+        tally.counts["opt_outs_recorded"] += len(rows)
+
+
+def _new_opt_outs(
+    organisation: Organisation, wanted: dict[str, set[str]], ids: dict[str, int]
+) -> list[tuple[int | None, str]]:
+    """The (customer, channel) opt-outs not yet in force; a customer not yet created has none.
+
+    An import only ever adds opt-outs: a customer who said STOP stays opted out
+    whatever an older list says, until they say START themselves.
+    """
+    known = [ids[key] for key, channels in wanted.items() if channels and key in ids]
+    active: set[tuple[int, str]] = set()
+    for start in range(0, len(known), 2000):
+        active.update(
+            OptOut.objects.filter(
+                organisation=organisation,
+                customer_id__in=known[start : start + 2000],
+                withdrawn_at__isnull=True,
+            ).values_list("customer_id", "channel")
+        )
+    return [
+        (ids.get(key), channel)
+        for key, channels in wanted.items()
+        for channel in sorted(channels)
+        if (ids.get(key), channel) not in active
+    ]
+
+
+register_importer(CustomerImporter())
+
+
+# --- running one import ------------------------------------------------------------------------
+
+
+class SeenKeys:
+    """Keys met earlier in the file, kept in a private temporary SQLite file.
+
+    A dry run writes nothing, so the database cannot tell it that a customer on
+    line 90,000 was already new on line 12; remembering every key in memory
+    would grow with the file. SQLite deletes the file when it is closed.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE seen (kind TEXT, key TEXT, PRIMARY KEY (kind, key)) WITHOUT ROWID")
+
+    def first(self, kind: str, keys: Sequence[str]) -> list[str]:
+        """The keys not met before, now remembered."""
+        earlier: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            earlier.update(
+                key
+                for (key,) in self._db.execute(
+                    f"SELECT key FROM seen WHERE kind = ? AND key IN ({marks})",  # noqa: S608 (only placeholders)
+                    [kind, *chunk],
+                )
+            )
+        new = [key for key in dict.fromkeys(keys) if key not in earlier]
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", [(kind, key) for key in new])
+        return new
+
+    def close(self) -> None:
+        self._db.close()
+
+
+Progress = Callable[[float, Tally], None]
+
+
+def run_sheet(
+    *,
+    organisation: Organisation,
+    kind: str,
+    sheet: Sheet,
+    columns: dict[str, str],
+    write: bool,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    sink: Callable[[BadRow], None] | None = None,
+) -> Tally:
+    """Read every row of the sheet; a dry run (``write=False``) counts, an import also writes.
+
+    Bad rows are reported with their line, column and reason; the good rows
+    of the same chunk are written all the same.
+    """
+    now = now or timezone.now()
+    importer = importer_for(kind)
+    check_columns(importer, sheet.header, columns)
+    reading = Reading.of(organisation, now)
+    prepared = importer.prepare(reading)
+    split = row_splitter(sheet.header, columns)
+    column_of = {target: name for name, target in columns.items()}
+    tally = Tally(sink=sink)
+    seen = None if write else SeenKeys()
+    records: list[Any] = []
+
+    def flush() -> None:
+        with collector_paused():
+            importer.take(
+                organisation=organisation, records=records, write=write, seen=seen, tally=tally, now=now
+            )
+        records.clear()
+        if progress is not None:
+            progress(sheet.progress(), tally)
+
+    try:
+        for line, cells in sheet.rows:
+            tally.read += 1
+            try:
+                records.append(importer.read(split(line, cells), reading, prepared))
+            except RowProblem as problem:
+                tally.reject(line, column_of.get(problem.field, problem.field), problem.reason)
+            if len(records) >= CHUNK_ROWS:
+                flush()
+        flush()
+    finally:
+        if seen is not None:
+            seen.close()
+    return tally
+
+
+def check_columns(importer: Importer, header: Sequence[str], columns: dict[str, str]) -> None:
+    """Every required field mapped once, no field twice, only known fields and columns."""
+    targets = dict(importer.targets())
+    problems = []
+    unknown = [name for name in columns if name not in header]
+    if unknown:
+        problems.append(_("No column named %(columns)s in the file.") % {"columns": ", ".join(unknown)})
+    counts = Counter(target for target in columns.values() if target)
+    for target in counts:
+        if target not in targets:
+            problems.append(_("%(field)r is not a field of this import.") % {"field": target})
+        elif counts[target] > 1 and target not in {ATTRIBUTE, CUSTOMER_ATTRIBUTE}:
+            problems.append(_("Two columns are mapped to %(field)s.") % {"field": targets[target]})
+    for required in importer.required():
+        if not counts[required.name]:
+            problems.append(_("Map a column to %(field)s.") % {"field": required.label})
+    if problems:
+        raise ValidationFailed(" ".join(problems), field="columns")
+
+
+def suggested_columns(*, organisation: Organisation, kind: str, header: Sequence[str]) -> dict[str, str]:
+    """The mapping last confirmed for this kind, for the columns this file shares with it; else a guess."""
+    importer = importer_for(kind)
+    guessed = importer.guess(header)
+    remembered = ColumnMapping.objects.filter(organisation=organisation, kind=kind).first()
+    if remembered is not None:
+        known = dict(importer.targets())
+        for name in header:
+            target = remembered.columns.get(name)
+            if target is not None and (target in known or target == ""):
+                guessed[name] = target
+    return guessed
+
+
+def remember_columns(*, organisation: Organisation, kind: str, columns: dict[str, str]) -> ColumnMapping:
+    """Keep this mapping for the organisation's next file of this kind."""
+    mapping, _created = ColumnMapping.objects.update_or_create(
+        organisation=organisation, kind=kind, defaults={"columns": columns, "updated_at": timezone.now()}
+    )
+    return mapping
+
+
+# --- what a report says ------------------------------------------------------------------------
+
+_COUNT_LABELS = {
+    "customers_created": (gettext_lazy("customers to create"), gettext_lazy("customers created")),
+    "customers_updated": (gettext_lazy("customers to update"), gettext_lazy("customers updated")),
+    "opt_outs_recorded": (gettext_lazy("opt-outs to record"), gettext_lazy("opt-outs recorded")),
+    "interactions_created": (gettext_lazy("interactions to create"), gettext_lazy("interactions created")),
+    "interactions_known": (
+        gettext_lazy("interactions already there (imported before or twice in the file), left as they are"),
+        gettext_lazy("interactions already there (imported before or twice in the file), left as they are"),
+    ),
+    "repeated": (
+        gettext_lazy("rows repeating an earlier row's id (merged into it)"),
+        gettext_lazy("rows repeating an earlier row's id (merged into it)"),
+    ),
+}
+
+
+def report_lines(report: dict[str, Any], *, done: bool) -> list[tuple[str, int]]:
+    """The report's counts in words, in a fixed order, for the page and the command line."""
+    counts = report.get("counts", {})
+    lines = [(str(_("rows read")), report.get("read", 0))]
+    for key, labels in _COUNT_LABELS.items():
+        if key in counts:
+            lines.append((str(labels[1] if done else labels[0]), counts[key]))
+    lines.append((str(_("bad rows (skipped)")), report.get("bad", 0)))
+    return lines
