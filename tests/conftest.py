@@ -12,13 +12,49 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.test import Client
 
+from tests.clock import INSTANTS, NOW_VARIABLE, parse_instant, start_travel
 from tests.factories import OrganisationSetup, make_organisation
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--each-instant",
+        action="store_true",
+        help="run each test marked `clock` once at each instant of tests/clock.py's INSTANTS",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    instant = os.environ.get(NOW_VARIABLE)
+    if instant:
+        return f"clock: {NOW_VARIABLE}={instant} (replay with {NOW_VARIABLE}={instant} ./dev test)"
+    return "clock: the machine's own (set AVIS_TEST_NOW=2026-12-06T07:30:00+01:00 to run at an instant)"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.getoption("each_instant") and metafunc.definition.get_closest_marker("clock"):
+        metafunc.parametrize("_instant", list(INSTANTS.values()), ids=list(INSTANTS), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def _instant(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under --each-instant, a `clock` test runs at the instant it was given (the clock ticks on)."""
+    text = getattr(request, "param", None)
+    if text is None:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(parse_instant(text), tick=True):
+        yield
 
 
 def pytest_configure(config: pytest.Config) -> None:
     from django.conf import settings
     from huey.contrib.djhuey import HUEY
 
+    # The whole run at AVIS_TEST_NOW, when it is set (worker processes follow: tests/clock.py).
+    config._avis_clock = start_travel()  # type: ignore[attr-defined]
     # Tasks run inline unless a test starts a real worker.
     HUEY.immediate = True
     # Real password hashing costs half a second per user; tests make many.

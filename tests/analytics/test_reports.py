@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PARIS = ZoneInfo("Europe/Paris")
 
 
+@pytest.mark.clock
 def test_last_complete_periods() -> None:
     assert last_complete_window("month", date(2026, 4, 2)).start == date(2026, 3, 1)
     assert last_complete_window("month", date(2026, 1, 15)).start == date(2025, 12, 1)
@@ -33,6 +34,7 @@ def test_last_complete_periods() -> None:
     assert (week.start, week.end) == (date(2026, 3, 23), date(2026, 3, 30))
 
 
+@pytest.mark.clock
 def test_a_report_covers_the_week_month_quarter_or_dates_asked_for() -> None:
     today = date(2026, 5, 20)
     assert last_complete_window("quarter", today) == period_window("quarter", date(2026, 2, 10))
@@ -96,6 +98,7 @@ def test_a_report_on_chosen_dates_has_no_previous_period_to_compare(first_quarte
     assert "n=5" in html and "change since the previous period" not in html
 
 
+@pytest.mark.clock
 def test_the_page_and_the_api_make_the_report_of_the_period_asked_for(first_quarter, api) -> None:  # noqa: ANN001
     client = signed_in(first_quarter)
     form = client.get("/analytics/report/").content.decode()
@@ -135,6 +138,7 @@ def test_the_report_page_serves_it(org) -> None:
     assert response.content.startswith(b"%PDF")
 
 
+@pytest.mark.clock
 def test_a_scheduled_report_is_emailed_once(org, smtp_server) -> None:
     open_all_day(org.organisation)
     survey_and_answer(org, datetime(2026, 3, 10, 11, tzinfo=PARIS), [10, 2])
@@ -150,6 +154,7 @@ def test_a_scheduled_report_is_emailed_once(org, smtp_server) -> None:
     assert "2026-03-01" in message["Subject"]
 
 
+@pytest.mark.clock
 def test_a_quarterly_report_is_emailed_once_its_quarter_is_over(org, smtp_server) -> None:
     open_all_day(org.organisation)
     survey_and_answer(org, datetime(2026, 2, 10, 11, tzinfo=PARIS), [10, 2])

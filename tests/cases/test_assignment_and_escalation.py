@@ -67,6 +67,7 @@ def test_a_case_without_a_team_goes_to_the_fallback(org, people, respond) -> Non
     assert _owner(Case.objects.get()) == "fallback@example.fr"
 
 
+@pytest.mark.clock
 def test_escalation_counts_open_hours_across_a_weekend_and_christmas(org, people, respond, settings) -> None:
     """Opened Thursday 24 December 2026 at 15:00 with an SLA of 8 open hours (Mon–Fri 9–18):
     3 hours on Thursday, Friday is Christmas, then the weekend: due Monday 28 at 14:00."""
@@ -97,6 +98,7 @@ def test_escalation_counts_open_hours_across_a_weekend_and_christmas(org, people
     assert [e.note for e in escalated] == ["site@example.fr", "fallback@example.fr"]
 
 
+@pytest.mark.clock
 def test_a_case_contacted_in_time_is_not_escalated(org, people, respond, settings) -> None:
     settings.AVIS_INVITATION_TTL_DAYS = 60
     _ladder(org, people, "team_lead", "site_manager")
@@ -114,6 +116,7 @@ def test_a_case_contacted_in_time_is_not_escalated(org, people, respond, setting
     assert _owner(case) == "lead@example.fr"
 
 
+@pytest.mark.clock
 def test_escalation_emails_the_new_owner(org, people, respond, settings, smtp_server) -> None:
     settings.AVIS_INVITATION_TTL_DAYS = 60
     _ladder(org, people, "team_lead", "site_manager")

@@ -31,7 +31,7 @@ def test_six_processes_deciding_for_the_same_six_customers_break_no_rule(org) ->
         **os.environ,
         "DATABASE_URL": database_url(),
         "AVIS_HUEY_IMMEDIATE": "false",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     processes = [
         subprocess.Popen(  # noqa: S603

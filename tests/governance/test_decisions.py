@@ -28,6 +28,7 @@ def decide(org, external_id: str, at: datetime, **kwargs) -> Decision:  # noqa: 
     return result.decision
 
 
+@pytest.mark.clock
 def test_second_interaction_within_quarantine_is_skipped(org) -> None:
     open_all_day(org.organisation, quarantine_days=14, windows=[{"max": 5, "days": 90}])
     start = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
@@ -39,6 +40,7 @@ def test_second_interaction_within_quarantine_is_skipped(org) -> None:
     assert decide(org, "e3", start + timedelta(days=15)).outcome == "invite"
 
 
+@pytest.mark.clock
 def test_cap_counts_surveys_across_touchpoints_in_the_rolling_window(org) -> None:
     open_all_day(org.organisation, quarantine_days=0, windows=[{"max": 2, "days": 30}])
     start = datetime(2026, 3, 2, 11, 0, tzinfo=PARIS)
@@ -103,6 +105,7 @@ def test_customer_without_contact_details_is_skipped(org) -> None:
         (datetime(2026, 3, 3, 7, 15), datetime(2026, 3, 3, 10, 0)),  # early morning → same day 10:00
     ],
 )
+@pytest.mark.clock
 def test_outside_sending_hours_is_deferred_to_the_exact_time_in_the_customer_zone(
     org, local_time, expected_local_send
 ) -> None:
@@ -112,6 +115,7 @@ def test_outside_sending_hours_is_deferred_to_the_exact_time_in_the_customer_zon
     assert decision.planned_at.astimezone(PARIS).replace(tzinfo=None) == expected_local_send
 
 
+@pytest.mark.clock
 def test_quiet_hours_follow_the_customer_time_zone_not_the_company(org) -> None:
     update_policy(organisation=org.organisation, changes={"send_from": time(10), "send_until": time(20)})
     at = datetime(2026, 3, 3, 14, tzinfo=PARIS)  # open in Paris, 09:00 in Martinique
@@ -123,6 +127,7 @@ def test_quiet_hours_follow_the_customer_time_zone_not_the_company(org) -> None:
     assert decision.planned_at.astimezone(ZoneInfo("America/Martinique")).hour == 10
 
 
+@pytest.mark.clock
 def test_contact_history_lists_every_decision_with_its_reason(org, api) -> None:
     open_all_day(org.organisation)
     now = timezone.now()

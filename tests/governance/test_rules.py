@@ -33,6 +33,7 @@ def decide(org, external_id: str, at: datetime, **kwargs) -> Decision:  # noqa: 
     return result.decision
 
 
+@pytest.mark.clock
 def test_every_window_holds_at_once(org) -> None:
     open_all_day(
         org.organisation, quarantine_days=0, windows=[{"max": 1, "days": 30}, {"max": 2, "days": 365}]
@@ -48,6 +49,7 @@ def test_every_window_holds_at_once(org) -> None:
     assert decide(org, "e5", MONDAY + timedelta(days=366)).outcome == "invite"
 
 
+@pytest.mark.clock
 def test_a_touchpoint_gap_spaces_surveys_about_the_same_step_only(org) -> None:
     open_all_day(
         org.organisation,
@@ -140,6 +142,7 @@ def test_exclusion_rules_on_customer_attributes(org, rule, attributes, excluded)
         assert rule["attribute"] in explain(result.decision, "fr")
 
 
+@pytest.mark.clock
 def test_a_survey_that_cannot_leave_fresh_is_dropped(org) -> None:
     # Saturday 21:00; Sunday closed; Monday 10:00 is 37 hours later.
     open_all_day(
@@ -156,12 +159,14 @@ def test_a_survey_that_cannot_leave_fresh_is_dropped(org) -> None:
     assert fresh.send_before == saturday_night + timedelta(hours=48)
 
 
+@pytest.mark.clock
 def test_an_interaction_reported_late_is_judged_against_when_it_happened(org) -> None:
     open_all_day(org.organisation, freshness_hours=24)
     late = decide(org, "e1", MONDAY, occurred_at=MONDAY - timedelta(hours=30))
     assert late.reason == "stale"
 
 
+@pytest.mark.clock
 def test_without_a_freshness_limit_a_late_survey_still_leaves(org) -> None:
     open_all_day(org.organisation, freshness_hours=0)
     late = decide(org, "e1", MONDAY, occurred_at=MONDAY - timedelta(days=30))
@@ -172,6 +177,7 @@ def test_without_a_freshness_limit_a_late_survey_still_leaves(org) -> None:
     assert message.status == "sent"
 
 
+@pytest.mark.clock
 def test_each_channel_has_its_own_sending_window(org) -> None:
     open_all_day(
         org.organisation,
@@ -187,6 +193,7 @@ def test_each_channel_has_its_own_sending_window(org) -> None:
     assert by_sms.planned_at == datetime(2026, 3, 3, 10, 0, tzinfo=PARIS)
 
 
+@pytest.mark.clock
 def test_a_customer_abroad_is_not_texted_on_their_own_public_holiday(org) -> None:
     open_all_day(
         org.organisation,

@@ -19,7 +19,7 @@ from avis.messaging.reminders import queue_due_reminders
 from avis.surveys.models import Invitation
 from tests.helpers import answer, open_all_day, post_interaction
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Query, Router, Schema
 from pydantic import Field
 
@@ -361,7 +362,7 @@ class ReportQuery(Schema):
 def export_report(request: HttpRequest, query: Query[ReportQuery]) -> HttpResponse:
     """The PDF report of one period (charts included), as the page and the scheduled email send it."""
     organisation = organisation_of(request)
-    today = datetime.now(tz=ZoneInfo(organisation.default_time_zone)).date()
+    today = timezone.localdate(timezone=ZoneInfo(organisation.default_time_zone))
     wanted = query.dict()
     language = wanted.pop("language") or organisation.default_locale[:2]
     window = report_window(today=today, **wanted)

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -378,7 +379,7 @@ def report(request: HttpRequest) -> HttpResponse:
     form = ReportForm(request.GET or {"period": "month"})
     if form.is_valid():
         try:
-            window = form.window(datetime.now(tz=_organisation_zone(request)).date())
+            window = form.window(timezone.localdate(timezone=_organisation_zone(request)))
         except AvisError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     if form.errors:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def post(url: str, secret: str, payload: dict[str, Any], key: str) -> Result:
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(timezone.now().timestamp()))
     request = urllib.request.Request(  # noqa: S310 (the address is an http(s) URL checked when saved)
         url,
         data=body,
