@@ -80,9 +80,11 @@ def _register_routers() -> None:
     from avis.customers.api import router as customers_router
     from avis.governance.api import router as governance_router
     from avis.interactions.api import router as interactions_router
+    from avis.interactions.api import touchpoints_router
     from avis.surveys.api import router as surveys_router
 
     api.add_router("/interactions", interactions_router)
+    api.add_router("/touchpoints", touchpoints_router)
     api.add_router("/customers", customers_router)
     api.add_router("/policy", governance_router)
     api.add_router("/cases", cases_router)

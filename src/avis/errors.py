@@ -35,3 +35,18 @@ class Conflict(AvisError):
 class PermissionDenied(AvisError):
     status_code = 403
     code = "forbidden"
+
+
+class FieldsInvalid(ValidationFailed):
+    """Several fields are wrong at once; ``problems`` maps each field to what to fix, so a form or
+    an API caller sees every one of them, not only the first."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        field, message = next(iter(problems.items()))
+        super().__init__(message, field=field)
+        self.problems = problems
+
+
+class Unauthorized(AvisError):
+    status_code = 401
+    code = "unauthorized"

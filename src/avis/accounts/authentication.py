@@ -13,6 +13,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from avis.accounts.models import Organisation
 from avis.accounts.services import authenticate_api_key
+from avis.errors import PermissionDenied
 
 
 class BearerKey(HttpBearer):
@@ -41,3 +42,12 @@ class SessionOrganisation(APIKeyCookie):
 def organisation_of(request: HttpRequest) -> Organisation:
     """The organisation the request's authentication decided; every API query is scoped to it."""
     return request.auth  # type: ignore[attr-defined, no-any-return]
+
+
+def require_role(request: HttpRequest, roles: tuple[str, ...], refusal: str) -> None:
+    """A signed-in person calling the API needs one of ``roles``; an API key acts for the whole
+    organisation (keys have no role) and passes."""
+    membership = getattr(request, "membership", None)
+    user = getattr(request, "user", None)
+    if membership is not None and user is not None and user.is_authenticated and membership.role not in roles:
+        raise PermissionDenied(refusal)

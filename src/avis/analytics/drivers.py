@@ -480,7 +480,5 @@ def driver_analysis(
 
 def touchpoint_codes(*, organisation: Organisation) -> list[str]:
     return list(
-        Touchpoint.objects.filter(organisation=organisation, is_active=True)
-        .order_by("code")
-        .values_list("code", flat=True)
+        Touchpoint.objects.filter(organisation=organisation).order_by("code").values_list("code", flat=True)
     )

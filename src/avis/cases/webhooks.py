@@ -2,13 +2,11 @@
 
 The receiver checks ``X-Avis-Signature: sha256=<hex>``, the HMAC-SHA256 of
 ``<X-Avis-Timestamp>.<body>`` with the endpoint's secret (the timestamp in the
-signed text stops a captured request from being replayed later).
+signed text stops a captured request from being replayed later); see ``avis.signing``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import urllib.error
@@ -18,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+
+from avis.signing import signature
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 def post(url: str, secret: str, payload: dict[str, Any], key: str) -> Result:

@@ -8,18 +8,29 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
-from ninja import Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.responses import NinjaJSONEncoder
+from ninja.security import APIKeyHeader
 from pydantic import Field
 
-from avis.accounts.authentication import organisation_of
+from avis.accounts.authentication import organisation_of, require_role
+from avis.accounts.models import Organisation
 from avis.bulk import collector_paused
 from avis.errors import ValidationFailed
 from avis.governance.models import Decision
 from avis.governance.queries import explainer
 from avis.interactions.flow import IngestResult, ingest_interactions
+from avis.interactions.models import Touchpoint
+from avis.interactions.queries import touchpoint_of, touchpoints
 from avis.interactions.schemas import InteractionIn
+from avis.interactions.services import (
+    TOUCHPOINT_EDITORS,
+    create_touchpoint,
+    receive_signed_request,
+    update_touchpoint,
+)
 from avis.surveys.models import Invitation
 
 router = Router(tags=["interactions"])
@@ -135,6 +146,53 @@ def post_batch(request: HttpRequest, payload: BatchIn) -> HttpResponse:
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
+class SignedWebhook(APIKeyHeader):
+    """``X-Avis-Signature: sha256=<hex>``, the HMAC-SHA256 of ``<X-Avis-Timestamp>.<body>`` with the
+    organisation's webhook secret; the address's token names the organisation."""
+
+    param_name = "X-Avis-Signature"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Organisation:
+        return receive_signed_request(
+            token=request.resolver_match.kwargs.get("token", "") if request.resolver_match else "",
+            timestamp=request.headers.get("X-Avis-Timestamp", ""),
+            signature=key or "",
+            body=request.body,
+        )
+
+
+@router.post(
+    "/webhook/{token}",
+    auth=SignedWebhook(),
+    response={200: IngestOut, 401: dict, 409: dict, 422: dict},
+    summary="Record one interaction sent by a CRM or contact-centre platform, signed",
+)
+def post_signed_interaction(
+    request: HttpRequest, response: HttpResponse, token: str, payload: InteractionIn
+) -> IngestOut:
+    """`POST /interactions` for senders that sign instead of holding an API key.
+
+    Sign `<X-Avis-Timestamp>.<body>` (Unix seconds, a dot, the raw body) with
+    HMAC-SHA256 and the webhook's secret, and send `X-Avis-Signature:
+    sha256=<hex>`. A timestamp more than five minutes away is refused, and so is
+    the same signed request twice; the reply and the idempotency on
+    `external_id` are those of `POST /interactions`.
+    """
+    return post_interaction(request, response, payload)
+
+
+@router.post(
+    "/webhook/{token}/batch",
+    auth=SignedWebhook(),
+    response={200: BatchOut, 401: dict, 409: dict, 422: dict},
+    summary="Record up to 10,000 interactions sent by a CRM or contact-centre platform, signed",
+)
+@decorate_view(collector_paused())
+def post_signed_batch(request: HttpRequest, token: str, payload: BatchIn) -> HttpResponse:
+    """`POST /interactions/batch`, signed like `POST /interactions/webhook/{token}`."""
+    return post_batch(request, payload)
+
+
 def _batch_reply(results: list[IngestResult]) -> dict[str, Any]:
     explain = explainer(get_language())
     items = [
@@ -159,3 +217,85 @@ _encoder = DjangoJSONEncoder()
 def _as_json(values: dict[str, Any]) -> dict[str, Any]:
     """Datetimes written as ninja's renderer (Django's JSON encoder) writes them."""
     return {name: _encoder.default(v) if isinstance(v, datetime) else v for name, v in values.items()}
+
+
+# ---------------------------------------------------------------- touchpoints
+
+touchpoints_router = Router(tags=["touchpoints"])
+
+
+class TouchpointNames(Schema):
+    fr: str = Field(default="", max_length=200, examples=["Appel au service client"])
+    en: str = Field(default="", max_length=200, examples=["Call to customer service"])
+
+
+class TouchpointIn(Schema):
+    code: str = Field(
+        max_length=64,
+        description="What senders put in each interaction: lowercase letters and digits joined by dots, "
+        "dashes or underscores; unique in the organisation, fixed once created",
+        examples=["call_center.call"],
+    )
+    name: TouchpointNames
+
+
+class TouchpointPatch(Schema):
+    name: dict[str, str] | None = Field(
+        default=None, description='Only the languages given change: {"fr": "…"} keeps the English name'
+    )
+    archived: bool | None = Field(
+        default=None, description="true: no new interactions (history and figures stay); false: restore"
+    )
+
+
+class TouchpointOut(Schema):
+    code: str
+    name: dict[str, str]
+    archived: bool
+    archived_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def of(touchpoint: Touchpoint) -> TouchpointOut:
+        return TouchpointOut(
+            code=touchpoint.code,
+            name=touchpoint.name,
+            archived=touchpoint.is_archived,
+            archived_at=touchpoint.archived_at,
+            created_at=touchpoint.created_at,
+        )
+
+
+@touchpoints_router.get("", response=list[TouchpointOut], summary="Every touchpoint, archived ones last")
+def list_touchpoints(request: HttpRequest) -> list[TouchpointOut]:
+    return [TouchpointOut.of(tp) for tp in touchpoints(organisation=organisation_of(request))]
+
+
+@touchpoints_router.post("", response={201: TouchpointOut, 422: dict}, summary="Create a touchpoint")
+def post_touchpoint(request: HttpRequest, payload: TouchpointIn) -> Status:
+    """A wrong code or name is refused with every field's reason, and nothing is saved."""
+    require_role(request, TOUCHPOINT_EDITORS, _("Only an admin may create touchpoints."))
+    touchpoint = create_touchpoint(
+        organisation=organisation_of(request),
+        code=payload.code,
+        name_fr=payload.name.fr,
+        name_en=payload.name.en,
+    )
+    return Status(201, TouchpointOut.of(touchpoint))
+
+
+@touchpoints_router.get("/{code}", response={200: TouchpointOut, 404: dict}, summary="One touchpoint")
+def get_touchpoint(request: HttpRequest, code: str) -> TouchpointOut:
+    return TouchpointOut.of(touchpoint_of(organisation=organisation_of(request), code=code))
+
+
+@touchpoints_router.patch(
+    "/{code}", response={200: TouchpointOut, 404: dict, 422: dict}, summary="Rename, archive or restore"
+)
+def patch_touchpoint(request: HttpRequest, code: str, payload: TouchpointPatch) -> TouchpointOut:
+    """Only what the body names changes; the code never does."""
+    require_role(request, TOUCHPOINT_EDITORS, _("Only an admin may change touchpoints."))
+    touchpoint = update_touchpoint(
+        organisation=organisation_of(request), code=code, names=payload.name, archived=payload.archived
+    )
+    return TouchpointOut.of(touchpoint)

@@ -8,12 +8,17 @@ from avis.customers.models import Customer
 
 
 class Touchpoint(models.Model):
-    """One step of the customer journey that can trigger a survey."""
+    """One step of the customer journey that can trigger a survey.
+
+    Archived, it refuses new interactions but keeps those it has, their
+    decisions and their figures: senders still name it in old events.
+    """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
-    code = models.SlugField(max_length=64, allow_unicode=False)
+    # What senders put in each interaction: fixed once created (renaming changes the names only).
+    code = models.CharField(max_length=64)
     name = models.JSONField(default=dict, help_text='{"fr": "…", "en": "…"}')
-    is_active = models.BooleanField(default=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -24,8 +29,12 @@ class Touchpoint(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
     def label(self, language: str) -> str:
-        return self.name.get(language) or self.name.get("en") or self.code
+        return self.name.get(language) or self.name.get("en") or self.name.get("fr") or self.code
 
 
 class Team(models.Model):
@@ -80,3 +89,42 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+
+class InboundWebhook(models.Model):
+    """The signed address a CRM or contact-centre platform posts interactions to, one per organisation.
+
+    The token in the address only says which organisation is meant; the HMAC
+    with the secret proves who sent the request. After a rotation the previous
+    secret keeps working for a while, so the sender can switch without losing events.
+    """
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True)
+    secret = models.CharField(max_length=128)
+    previous_secret = models.CharField(max_length=128, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"webhook of {self.organisation_id}"
+
+
+class WebhookReceipt(models.Model):
+    """A signed request accepted, kept while its timestamp is within the window: the same
+    signature again is a replay and is refused (the unique constraint settles a race)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "signature"], name="webhook_receipt_unique")
+        ]
+        indexes = [models.Index(fields=["signed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.signature[:12]}… signed at {self.signed_at:%Y-%m-%d %H:%M:%S}"
