@@ -276,3 +276,8 @@ LOGGING = {
 
 # Batches of 10,000 interactions are several megabytes of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("AVIS_MAX_REQUEST_BYTES", 64 * 1024 * 1024)
+
+# Uploaded import files wait here between the upload, the dry run and the import
+# (a directory every web process and worker shares when there are several machines).
+IMPORT_DIR = Path(env_str("AVIS_IMPORT_DIR", str(VAR_DIR / "imports")))
+IMPORT_MAX_MB = env_int("AVIS_IMPORT_MAX_MB", 200)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from avis.errors import ValidationFailed
 
-MAX_FILE_BYTES = 200 * 1024 * 1024
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx"}
 _SEPARATORS = (";", ",", "\t", "|")
 _HEAD = 64 * 1024
@@ -47,13 +47,26 @@ def file_format(name: str, size: int | None = None) -> str:
         raise UnreadableFile(
             _("%(name)s is neither a CSV nor an XLSX file.") % {"name": name or _("The file")}, field="file"
         )
-    if size is not None and size > MAX_FILE_BYTES:
-        raise UnreadableFile(
-            _("The file is %(size)s MB; the limit is %(limit)s MB. Split it into several files.")
-            % {"size": size // (1024 * 1024), "limit": MAX_FILE_BYTES // (1024 * 1024)},
-            field="file",
-        )
+    if size is not None and size > max_file_bytes():
+        raise too_big(size)
     return FORMATS[suffix]
+
+
+def max_file_bytes() -> int:
+    """The largest file accepted (``AVIS_IMPORT_MAX_MB``, 200 MB by default)."""
+    return int(settings.IMPORT_MAX_MB) * 1024 * 1024
+
+
+def too_big(size: int | None = None) -> UnreadableFile:
+    limit = settings.IMPORT_MAX_MB
+    if size is None:
+        message = _("The file is larger than %(limit)s MB. Split it into several files.") % {"limit": limit}
+    else:
+        message = _("The file is %(size)s MB; the limit is %(limit)s MB. Split it into several files.") % {
+            "size": size // (1024 * 1024),
+            "limit": limit,
+        }
+    return UnreadableFile(message, field="file")
 
 
 @dataclass

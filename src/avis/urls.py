@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/", include("avis.cases.urls")),
     path("analytics/", include("avis.analytics.urls")),
     path("governance/", include("avis.governance.urls")),
+    path("imports/", include("avis.customers.urls")),
     path("hooks/", include("avis.messaging.hook_urls")),
     path("messaging/", include("avis.messaging.urls")),
     path("", include("avis.accounts.urls")),

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
 from avis.accounts.models import Organisation
-from avis.customers.models import Customer, OptOut
+from avis.customers.models import Customer, DataImport, OptOut
 from avis.errors import NotFound
 
 
@@ -28,3 +31,14 @@ def customer_opt_outs(*, organisation: Organisation, customer: Customer) -> list
     return list(
         OptOut.objects.filter(organisation=organisation, customer=customer).order_by("-created_at", "-id")
     )
+
+
+def imports_of(*, organisation: Organisation, limit: int = 20) -> QuerySet[DataImport]:
+    return DataImport.objects.filter(organisation=organisation).order_by("-created_at", "-id")[:limit]
+
+
+def import_of(*, organisation: Organisation, import_id: int) -> DataImport:
+    data_import = DataImport.objects.filter(organisation=organisation, id=import_id).first()
+    if data_import is None:
+        raise NotFound(_("No such import."))
+    return data_import
