@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from avis.encryption import parse_keys
 from avis.env import ConfigurationError, env_bool, env_int, env_json, env_list, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -240,6 +241,10 @@ AVIS_REMINDER_DELAY_HOURS = env_int("AVIS_REMINDER_DELAY_HOURS", 48)
 AVIS_SMS_CONVERSATION_IDLE_HOURS = env_int("AVIS_SMS_CONVERSATION_IDLE_HOURS", 24)
 # Bounce and complaint reports posted to /hooks/email/events carry an HMAC-SHA256 with this secret.
 AVIS_EMAIL_WEBHOOK_SECRET = env_str("AVIS_EMAIL_WEBHOOK_SECRET", "")
+# Fernet key(s) that encrypt the secrets organisations store (their providers' credentials);
+# comma-separated for rotation (the first encrypts). Checked here so a bad key stops start-up.
+AVIS_SECRETS_KEY = env_str("AVIS_SECRETS_KEY", "")
+_secrets_keys_are_valid = parse_keys(AVIS_SECRETS_KEY)
 
 # --- Background work (Huey) ---------------------------------------------------
 AVIS_REDIS_URL = env_str("AVIS_REDIS_URL", "")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("s/", include("avis.surveys.urls")),
     path("settings/surveys/", include("avis.surveys.editor_urls")),
+    path("settings/channels/", include("avis.messaging.channel_urls")),
     path("cases/", include("avis.cases.urls")),
     path("analytics/", include("avis.analytics.urls")),
     path("governance/", include("avis.governance.urls")),

@@ -51,7 +51,7 @@ from avis.messaging.models import (
     OutboundMessage,
 )
 from avis.messaging.outbox import cancel_queued_messages, enqueue_on_commit
-from avis.messaging.providers import provider_for
+from avis.messaging.queries import provider_name
 from avis.messaging.rendering import respondent_link, sms_question
 from avis.messaging.sms_replies import Reply, parse_reply
 from avis.surveys.models import Invitation, InvitationStatus, Question, QuestionKind
@@ -73,8 +73,11 @@ def receive_sms(
     recipient: str,
     text: str,
     at: datetime | None = None,
+    organisation_id: int | None = None,
 ) -> InboundMessage:
     """Keep an inbound text, and hand it to a worker to act on: the next question, a keyword's effect.
+
+    ``organisation_id`` when the text came through that organisation's own provider account.
 
     The webhook only records (one INSERT) and wakes a worker, so a provider's
     burst of replies is answered at the speed of one insert; who wrote, the
@@ -92,6 +95,7 @@ def receive_sms(
         recipient=recipient,
         text=text,
         at=at,
+        organisation_id=organisation_id,
     )
     if not inbound.interpretation:
         handle_inbound_message(inbound.id)
@@ -131,7 +135,7 @@ def _handle_inbound(inbound_id: int, *, now: datetime) -> str:
     if inbound is None:
         return ""
     inbound.organisation_id, inbound.customer_id, inbound.reply_to_id = who_wrote(
-        sender=inbound.sender, at=inbound.received_at
+        sender=inbound.sender, at=inbound.received_at, organisation_id=inbound.organisation_id
     )
     reading = _read(inbound)
     with transaction.atomic():
@@ -494,7 +498,7 @@ def _text_back(
         organisation_id=inbound.organisation_id,
         kind=kind,
         channel=Channel.SMS,
-        provider=provider_for(Channel.SMS).name,
+        provider=provider_name(organisation_id=inbound.organisation_id, channel=Channel.SMS),
         recipient=inbound.sender,
         invitation=invitation,
         conversation=conversation,

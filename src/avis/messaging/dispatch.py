@@ -18,12 +18,13 @@ from avis.accounts.models import Organisation
 from avis.bulk import collector_paused, new_row
 from avis.customers.models import Channel
 from avis.customers.queries import opted_out_channels
+from avis.encryption import SecretUnreadable
 from avis.interactions.models import Touchpoint
 from avis.messaging.billing import segments_and_cost
-from avis.messaging.models import Conversation, MessageKind, MessageStatus, OutboundMessage
+from avis.messaging.models import ChannelSettings, Conversation, MessageKind, MessageStatus, OutboundMessage
 from avis.messaging.outbox import enqueue_messages, insert_once
 from avis.messaging.providers import Envelope, PermanentFailure, Provider, TransientFailure, provider_for
-from avis.messaging.queries import replied_by_sms
+from avis.messaging.queries import channel_settings_by_organisation, config_of, replied_by_sms
 from avis.messaging.rate_limit import limit_for, wait_for_turn
 from avis.messaging.receipts import mark_failed_phone
 from avis.messaging.rendering import first_question, render_invitation, sms_invitation_text
@@ -323,8 +324,10 @@ def _send(
     messages: Sequence[OutboundMessage], *, now: datetime, claimed_at: datetime, outcomes: dict[int, Delivery]
 ) -> None:
     """Post each message in turn, record each outcome as it comes, book the sent ones in groups."""
-    providers: dict[str, Provider] = {}
-    booking_groups: dict[str, int] = {}  # per channel: how many sent messages to book at once
+    # Per organisation and channel: its provider, and how many sent messages to book at once.
+    providers: dict[tuple[int, str], Provider] = {}
+    booking_groups: dict[tuple[int, str], int] = {}
+    own = channel_settings_by_organisation({message.organisation_id for message in messages})
     texts: dict[tuple[int, str, bool], str | None] = {}
     posted: list[OutboundMessage] = []  # left and recorded, not booked yet
     retries: dict[int, list[tuple[int, int]]] = {}  # delay → (id, priority)
@@ -340,10 +343,11 @@ def _send(
             if message.id not in held:
                 continue  # the lease ran out all the same: the sweep gave it to another worker
             try:
-                if message.channel not in providers:
-                    providers[message.channel] = provider_for(message.channel)
-                    booking_groups[message.channel] = _booking_group(providers[message.channel].name)
-                provider = providers[message.channel]
+                key = (message.organisation_id, message.channel)
+                if key not in providers:
+                    providers[key] = _provider_of(message, own)
+                    booking_groups[key] = _booking_group(providers[key].name)
+                provider = providers[key]
                 envelope = _envelope(message, texts=texts)
                 wait_for_turn(provider.name)
                 provider_id = provider.send(envelope)
@@ -364,7 +368,7 @@ def _send(
             outcomes[message.id] = Delivery.SENT
             if not booked:
                 posted.append(message)
-            if posted and (len(posted) >= booking_groups[message.channel] or _booking_due(posted)):
+            if posted and (len(posted) >= booking_groups[key] or _booking_due(posted)):
                 _book(posted)
                 posted = []
         index = len(messages)
@@ -380,6 +384,16 @@ def _send(
         for delay, due in retries.items():
             enqueue_messages(due, delay=delay)
         _book(posted)
+
+
+def _provider_of(message: OutboundMessage, own: dict[int, ChannelSettings]) -> Provider:
+    """The provider of the message's channel, as its organisation set it up (else the installation's)."""
+    try:
+        config = config_of(own.get(message.organisation_id), hooks=message.organisation.slug)
+    except SecretUnreadable as exc:
+        # Restoring the key lets the retries through; the error names no secret.
+        raise TransientFailure(exc.message) from exc
+    return provider_for(message.channel, config)
 
 
 def _retry_later(

@@ -27,8 +27,12 @@ def record_inbound_message(
     recipient: str,
     text: str,
     at: datetime | None = None,
+    organisation_id: int | None = None,
 ) -> InboundMessage:
     """Keep a text as the provider handed it over: one INSERT, nothing read first.
+
+    ``organisation_id`` when it came through an organisation's own provider
+    account (its own webhook address): it is that organisation's, whoever wrote it.
 
     This is all a webhook does before answering, so it needs the database's
     write lock (SQLite has one for the whole file) for one statement; who
@@ -37,8 +41,11 @@ def record_inbound_message(
     recorded the first time (the unique constraint says so, without a
     look-up on every webhook).
     """
+    account = str(organisation_id or "")
     row = InboundMessage(
+        organisation_id=organisation_id,
         provider=provider,
+        account=account,
         provider_message_id=provider_message_id,
         sender=_e164(sender)[:32],
         recipient=_e164(recipient)[:32],
@@ -52,7 +59,9 @@ def record_inbound_message(
         return row
     except IntegrityError:
         # A provider's retry of a webhook already recorded (or crossing its first delivery).
-        return InboundMessage.objects.get(provider=provider, provider_message_id=provider_message_id)
+        return InboundMessage.objects.get(
+            provider=provider, account=account, provider_message_id=provider_message_id
+        )
 
 
 @dataclass(eq=False)
@@ -158,7 +167,9 @@ def _e164(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def who_wrote(*, sender: str, at: datetime) -> tuple[int | None, int | None, int | None]:
+def who_wrote(
+    *, sender: str, at: datetime, organisation_id: int | None = None
+) -> tuple[int | None, int | None, int | None]:
     """The organisation, customer and message (ids) a text from ``sender`` received at ``at`` answers.
 
     The last SMS we sent to that number before the text arrived says best
@@ -166,10 +177,14 @@ def who_wrote(*, sender: str, at: datetime) -> tuple[int | None, int | None, int
     one installation); "before" keeps a text handled late from being read as
     a reply to a survey sent after it. Without one, the number alone
     decides, but only if it belongs to a single organisation: a guess could
-    hand one tenant's customer text to another.
+    hand one tenant's customer text to another. A text that came through an
+    organisation's own account (``organisation_id``) is looked for among that
+    organisation's customers only: its webhook secret vouches for nothing else.
     """
+    scope = {"organisation_id": organisation_id} if organisation_id else {}
     last = (
         OutboundMessage.objects.filter(
+            **scope,
             channel=Channel.SMS,
             recipient=sender,
             status=MessageStatus.SENT,
@@ -182,8 +197,8 @@ def who_wrote(*, sender: str, at: datetime) -> tuple[int | None, int | None, int
     )
     if last is not None and last[3] == sender:  # the customer texted then still has this number
         return last[0], last[1], last[2]
-    customers = list(Customer.objects.filter(phone=sender).values_list("organisation_id", "id")[:20])
-    organisations = {organisation_id for organisation_id, _ in customers}
+    customers = list(Customer.objects.filter(**scope, phone=sender).values_list("organisation_id", "id")[:20])
+    organisations = {owner for owner, _ in customers}
     if len(organisations) != 1:
-        return None, None, None
+        return organisation_id, None, None
     return organisations.pop(), customers[0][1] if len(customers) == 1 else None, None

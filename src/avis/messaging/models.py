@@ -166,6 +166,9 @@ class InboundMessage(models.Model):
     )
     channel = models.CharField(max_length=8, default="sms")
     provider = models.CharField(max_length=16)
+    # Whose provider account handed it over: "" the installation's, else the id of the organisation
+    # whose own account (and webhook address) it came through. Two accounts may use the same ids.
+    account = models.CharField(max_length=20, blank=True, default="")
     provider_message_id = models.CharField(max_length=255, blank=True)
     sender = models.CharField(max_length=32)
     recipient = models.CharField(max_length=32, blank=True)
@@ -181,9 +184,9 @@ class InboundMessage(models.Model):
         constraints = [
             # Providers retry a webhook they think failed: one row per provider message.
             models.UniqueConstraint(
-                fields=["provider", "provider_message_id"],
+                fields=["provider", "account", "provider_message_id"],
                 condition=~models.Q(provider_message_id=""),
-                name="inbound_message_once",
+                name="inbound_message_once_per_account",
             )
         ]
         indexes = [
@@ -194,3 +197,39 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} from {self.sender}"
+
+
+class SmsProvider(models.TextChoices):
+    """The SMS providers an organisation may choose; blank keeps the installation's."""
+
+    DEFAULT = "", _("The installation's default")
+    TWILIO = "twilio", "Twilio"
+    HTTP = "http", _("HTTP gateway")
+    SIMULATOR = "simulator", _("Simulator (texts go nowhere)")
+
+
+class ChannelSettings(models.Model):
+    """An organisation's own SMS sender, provider and credentials, email sender name and reply-to.
+
+    A blank field keeps the installation's setting (the environment's). Columns
+    ending in ``_sealed`` hold secrets encrypted with AVIS_SECRETS_KEY
+    (``avis.encryption``), never the secret itself.
+    """
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
+    sms_provider = models.CharField(max_length=16, choices=SmsProvider.choices, blank=True)
+    sms_sender = models.CharField(max_length=16, blank=True)
+    twilio_account_sid = models.CharField(max_length=64, blank=True)
+    twilio_auth_token_sealed = models.TextField(blank=True)
+    twilio_messaging_service_sid = models.CharField(max_length=64, blank=True)
+    http_url = models.URLField(max_length=500, blank=True)
+    # The value of the Authorization header the gateway expects (e.g. "Bearer …").
+    http_authorization_sealed = models.TextField(blank=True)
+    # The HMAC key the gateway signs its receipts and inbound texts with.
+    http_webhook_secret_sealed = models.TextField(blank=True)
+    email_sender_name = models.CharField(max_length=100, blank=True)
+    email_reply_to = models.EmailField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"channels of {self.organisation_id}"

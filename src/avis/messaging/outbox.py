@@ -14,7 +14,7 @@ from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row
 from avis.customers.models import Channel
 from avis.messaging.models import Conversation, MessageKind, MessageStatus, OutboundMessage
-from avis.messaging.providers import provider_for
+from avis.messaging.queries import provider_name
 from avis.surveys.models import Invitation
 from avis.surveys.services import cancel_invitation, mark_invitation_sent
 
@@ -23,17 +23,16 @@ INVITATION_PRIORITY = 0
 ENQUEUE_CHUNK = 200
 
 
-def _provider_name(channel: str) -> str:
-    return provider_for(channel).name
-
-
 def queue_invitations(
     *, organisation: Organisation, invitations: Sequence[Invitation]
 ) -> list[OutboundMessage]:
     """One outbox row per invitation; due ones are handed to the workers once committed."""
     if not invitations:
         return []
-    names = {channel: _provider_name(channel) for channel in {inv.channel for inv in invitations}}
+    names = {
+        channel: provider_name(organisation_id=organisation.id, channel=channel)
+        for channel in {inv.channel for inv in invitations}
+    }
     now = timezone.now()
     rows = [
         new_row(
@@ -71,12 +70,13 @@ def queue_notification(
     """Notify each recipient once per ``key`` (e.g. ``case-12-opened``): by email, or by SMS
     (``channel="sms"``, recipients are E.164 numbers, ``text`` is the whole message).
     ``not_before`` holds a message back (the sweep hands it over when due)."""
+    name = provider_name(organisation_id=organisation.id, channel=channel)
     rows = [
         OutboundMessage(
             organisation=organisation,
             kind=MessageKind.NOTIFICATION,
             channel=channel,
-            provider=_provider_name(channel),
+            provider=name,
             recipient=recipient,
             subject=subject[:255],
             body_text=text,

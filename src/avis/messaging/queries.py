@@ -1,4 +1,5 @@
-"""What the messaging pages read: simulated phones' threads, SMS length, costs."""
+"""What the messaging pages read: simulated phones' threads, SMS length, costs; each organisation's
+channel settings, as its pages show them and as sending uses them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from django.db.models.functions import TruncMonth
 
 from avis.accounts.models import Organisation
 from avis.customers.models import Channel
-from avis.messaging.models import InboundMessage, MessageStatus, OutboundMessage
+from avis.encryption import unseal
+from avis.messaging.models import ChannelSettings, InboundMessage, MessageKind, MessageStatus, OutboundMessage
+from avis.messaging.providers import INSTANCE, ChannelConfig, provider_for, sms_provider_name
 from avis.messaging.rendering import survey_sms_text
 from avis.messaging.sms_encoding import SmsLength, measure_sms
 from avis.surveys.models import Question, Response
@@ -142,4 +145,79 @@ def replied_by_sms(invitation_ids: Sequence[int]) -> set[int]:
         InboundMessage.objects.filter(conversation__invitation_id__in=list(invitation_ids)).values_list(
             "conversation__invitation_id", flat=True
         )
+    )
+
+
+# --- Channel settings -------------------------------------------------------------------------
+
+TEST_MESSAGE_KEY = "channel-test-"
+
+
+def channel_settings_of(*, organisation: Organisation) -> ChannelSettings:
+    """The organisation's channel settings row, unsaved and blank (all defaults) when it set nothing."""
+    own = ChannelSettings.objects.filter(organisation=organisation).first()
+    return own or ChannelSettings(organisation=organisation)
+
+
+def config_of(own: ChannelSettings | None, *, hooks: str) -> ChannelConfig:
+    """What sending needs from an organisation's settings, secrets decrypted (raises SecretUnreadable).
+
+    ``hooks`` is the organisation's slug, which its own webhook addresses carry.
+    """
+    if own is None:
+        return INSTANCE
+    return ChannelConfig(
+        sms_provider=own.sms_provider,
+        sms_sender=own.sms_sender,
+        twilio_account_sid=own.twilio_account_sid,
+        twilio_auth_token=unseal(own.twilio_auth_token_sealed),
+        twilio_messaging_service_sid=own.twilio_messaging_service_sid,
+        http_url=own.http_url,
+        http_authorization=unseal(own.http_authorization_sealed),
+        http_webhook_secret=unseal(own.http_webhook_secret_sealed),
+        email_sender_name=own.email_sender_name,
+        email_reply_to=own.email_reply_to,
+        hooks=hooks,
+    )
+
+
+def channel_settings_by_organisation(organisation_ids: Sequence[int]) -> dict[int, ChannelSettings]:
+    """The settings rows of these organisations (those that set something), in one query."""
+    return ChannelSettings.objects.in_bulk(list(organisation_ids), field_name="organisation_id")
+
+
+def provider_name(*, organisation_id: int, channel: str) -> str:
+    """The provider this organisation's messages on ``channel`` leave through, as known when queued."""
+    if channel != Channel.SMS:
+        return provider_for(channel).name
+    own = (
+        ChannelSettings.objects.filter(organisation_id=organisation_id)
+        .values_list("sms_provider", flat=True)
+        .first()
+    )
+    return sms_provider_name(ChannelConfig(sms_provider=own or ""))
+
+
+def own_provider_config(*, slug: str, provider: str) -> tuple[int, ChannelConfig] | None:
+    """The organisation behind a webhook address of its own, and its configuration; None when that
+    organisation has no account of its own with ``provider`` (its address then answers nothing)."""
+    own = (
+        ChannelSettings.objects.select_related("organisation")
+        .filter(organisation__slug=slug, sms_provider=provider)
+        .first()
+    )
+    if own is None:
+        return None
+    return own.organisation_id, config_of(own, hooks=slug)
+
+
+def sent_test_messages(*, organisation: Organisation, ids: Sequence[int]) -> list[OutboundMessage]:
+    """The test messages an administrator sent from the channels page, to show how they went."""
+    return list(
+        OutboundMessage.objects.filter(
+            organisation=organisation,
+            id__in=list(ids),
+            kind=MessageKind.NOTIFICATION,
+            idempotency_key__startswith=TEST_MESSAGE_KEY,
+        ).order_by("channel")
     )

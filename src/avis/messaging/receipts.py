@@ -36,8 +36,12 @@ def record_delivery_receipt(
     status: str,
     error_code: str | None = None,
     at: datetime | None = None,
+    organisation_id: int | None = None,
 ) -> OutboundMessage | None:
     """Apply a provider's report on one message; None when no message of ours has that id.
+
+    ``organisation_id`` when the report came through that organisation's own
+    account: only its messages are looked at (its webhook secret vouches for no other).
 
     Safe to apply twice. A final failure whose error code blames the number
     marks the customer's phone; a delivery clears an earlier mark.
@@ -52,6 +56,8 @@ def record_delivery_receipt(
     if status == DeliveryStatus.DELIVERED:
         changes["delivered_at"] = at
     ours = OutboundMessage.objects.filter(provider=provider, provider_message_id=provider_message_id)
+    if organisation_id is not None:
+        ours = ours.filter(organisation_id=organisation_id)
     with transaction.atomic():
         # The status is part of the condition, so of two receipts handled at
         # once the one further along wins whichever commits first.

@@ -1,24 +1,35 @@
-"""Messaging pages: the SMS simulator, the SMS length checker, costs, and the unsubscribe link."""
+"""Messaging pages: the SMS simulator, the SMS length checker, costs, the unsubscribe link, and the
+channels page (an organisation's own SMS and email settings; secrets never sent back to the browser)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from avis.accounts.decorators import member_required
+from avis.accounts.models import Role
+from avis.errors import ValidationFailed
 from avis.messaging import queries
 from avis.messaging.billing import price_per_segment
+from avis.messaging.channel_settings import SECRETS, ChannelForm, save_channel_settings, send_test_messages
 from avis.messaging.conversations import receive_sms
 from avis.messaging.email import unsubscribe_by_token
+from avis.messaging.models import ChannelSettings, MessageStatus
+from avis.messaging.queries import channel_settings_of, sent_test_messages
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.queries import invitation_for_token
 
@@ -118,3 +129,84 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         unsubscribe_by_token(token=token)
         context["done"] = True
     return render(request, "messaging/unsubscribe.html", context)
+
+
+# --- The channels page ---------------------------------------------------------------------
+
+_FIELDS = [field.name for field in fields(ChannelForm)]
+
+
+def _shown(own: ChannelSettings) -> ChannelForm:
+    """The stored settings as the form shows them: every secret blank."""
+    return ChannelForm(**{name: getattr(own, name) for name in _FIELDS if name not in SECRETS})
+
+
+def _hooks(own: ChannelSettings) -> list[tuple[str, str]]:
+    """The webhook addresses to give the provider, when the organisation has an account of its own."""
+    names = {
+        "twilio": [
+            (_("Status callbacks"), "org-twilio-status"),
+            (_("Incoming messages"), "org-twilio-inbound"),
+        ],
+        "http": [(_("Delivery receipts"), "org-http-receipt"), (_("Incoming messages"), "org-http-inbound")],
+    }.get(own.sms_provider, [])
+    slug = own.organisation.slug
+    return [(label, settings.AVIS_BASE_URL + reverse(f"hooks:{name}", args=[slug])) for label, name in names]
+
+
+@login_required
+@member_required(Role.ADMIN)
+@sensitive_post_parameters(*SECRETS)
+def channels(request: HttpRequest) -> HttpResponse:
+    organisation = request.organisation  # type: ignore[attr-defined]
+    own = channel_settings_of(organisation=organisation)
+    form, errors = _shown(own), {}
+    if request.method == "POST":
+        form = ChannelForm(**{name: request.POST.get(name, "") for name in _FIELDS})
+        try:
+            save_channel_settings(organisation=organisation, form=form, clear=request.POST.getlist("clear"))
+        except ValidationFailed as exc:
+            errors[exc.field or "sms_provider"] = exc.message
+        else:
+            messages.success(request, _("Channel settings saved."))
+            return redirect("channels:settings")
+    context = {
+        "own": own,
+        "form": form,
+        "errors": errors,
+        "secrets_retyped": bool(errors) and any(request.POST.get(name) for name in SECRETS),
+        "hooks": _hooks(own),
+        "providers": ChannelSettings._meta.get_field("sms_provider").choices,
+    }
+    return render(request, "messaging/channels.html", context)
+
+
+@login_required
+@member_required(Role.ADMIN)
+@require_POST
+def send_test(request: HttpRequest) -> HttpResponse:
+    """Send the test messages; answers the fragment that follows how they leave."""
+    try:
+        sent = send_test_messages(organisation=request.organisation, membership=request.membership)  # type: ignore[attr-defined]
+    except ValidationFailed as exc:
+        return render(request, "messaging/_test_messages.html", {"error": exc.message})
+    return _test_fragment(request, [message.id for message in sent])
+
+
+@login_required
+@member_required(Role.ADMIN)
+def test_status(request: HttpRequest) -> HttpResponse:
+    ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
+    return _test_fragment(request, ids)
+
+
+def _test_fragment(request: HttpRequest, ids: list[int]) -> HttpResponse:
+    sent = sent_test_messages(organisation=request.organisation, ids=ids)  # type: ignore[attr-defined]
+    waiting = any(message.status in (MessageStatus.PENDING, MessageStatus.SENDING) for message in sent)
+    context = {
+        "sent": sent,
+        "waiting": waiting,
+        "ids": ",".join(str(message.id) for message in sent),
+        "has_phone": bool(request.membership.mobile_phone),  # type: ignore[attr-defined]
+    }
+    return render(request, "messaging/_test_messages.html", context)

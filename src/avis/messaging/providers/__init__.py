@@ -47,8 +47,41 @@ class Provider(Protocol):
     def send(self, envelope: Envelope) -> str: ...
 
 
-def provider_for(channel: str) -> Provider:
-    """The provider configured for a channel (AVIS_EMAIL_PROVIDER, AVIS_SMS_PROVIDER)."""
+@dataclass(frozen=True)
+class ChannelConfig:
+    """What one organisation set for its channels, secrets readable (in memory only, never printed).
+
+    Blank fields keep the installation's settings (the environment's);
+    ``INSTANCE`` is the configuration of an organisation that set nothing.
+    ``hooks`` names the organisation's own webhook addresses when it has its
+    own provider account.
+    """
+
+    sms_provider: str = ""
+    sms_sender: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_messaging_service_sid: str = ""
+    http_url: str = ""
+    http_authorization: str = field(default="", repr=False)
+    http_webhook_secret: str = field(default="", repr=False)
+    email_sender_name: str = ""
+    email_reply_to: str = ""
+    hooks: str = ""
+
+
+INSTANCE = ChannelConfig()
+
+
+def sms_provider_name(config: ChannelConfig = INSTANCE) -> str:
+    """The SMS provider an organisation's texts go through: its own choice, else AVIS_SMS_PROVIDER."""
+    from django.conf import settings
+
+    return config.sms_provider or settings.AVIS_SMS_PROVIDER
+
+
+def provider_for(channel: str, config: ChannelConfig = INSTANCE) -> Provider:
+    """The provider for a channel: the organisation's choice, else AVIS_EMAIL_PROVIDER / AVIS_SMS_PROVIDER."""
     from django.conf import settings
 
     from avis.messaging.providers.console import ConsoleProvider
@@ -58,13 +91,16 @@ def provider_for(channel: str) -> Provider:
     from avis.messaging.providers.twilio import TwilioProvider
 
     if channel == "email":
-        return SmtpProvider() if settings.AVIS_EMAIL_PROVIDER == "smtp" else ConsoleProvider("email")
+        if settings.AVIS_EMAIL_PROVIDER == "smtp":
+            return SmtpProvider(sender_name=config.email_sender_name, reply_to=config.email_reply_to)
+        return ConsoleProvider("email")
     if channel == "sms":
-        if settings.AVIS_SMS_PROVIDER == "twilio":
-            return TwilioProvider()
-        if settings.AVIS_SMS_PROVIDER == "http":
-            return HttpGatewayProvider()
-        if settings.AVIS_SMS_PROVIDER == "simulator":
+        name = sms_provider_name(config)
+        if name == "twilio":
+            return TwilioProvider(config)
+        if name == "http":
+            return HttpGatewayProvider(config)
+        if name == "simulator":
             return SimulatorProvider()
         return ConsoleProvider("sms")
     raise PermanentFailure(f"No provider for channel {channel!r}")

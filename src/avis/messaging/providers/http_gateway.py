@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 import httpx
 from django.conf import settings
 
-from avis.messaging.providers import Envelope, PermanentFailure, TransientFailure
+from avis.messaging.providers import INSTANCE, ChannelConfig, Envelope, PermanentFailure, TransientFailure
 
 logger = logging.getLogger(__name__)
 
@@ -185,18 +185,30 @@ def read_inbound(body: bytes, content_type: str) -> list[Inbound]:
 
 
 class HttpGatewayProvider:
-    """The gateway as ``AVIS_SMS_HTTP_*`` describes it, read when the provider is made (once per batch)."""
+    """The gateway as ``AVIS_SMS_HTTP_*`` describes it, read when the provider is made (once per batch).
+
+    An organisation with its own gateway account gives its URL, the value of
+    the Authorization header and its sender; the shape of the request and of
+    the reply (template, id path, fields) stays the installation's.
+    """
 
     name = "http"
     channel = "sms"
 
-    def __init__(self) -> None:
-        self.url, self.method = settings.AVIS_SMS_HTTP_URL, settings.AVIS_SMS_HTTP_METHOD
+    def __init__(self, config: ChannelConfig = INSTANCE) -> None:
+        own = config.sms_provider == self.name
+        self.url = config.http_url if own else settings.AVIS_SMS_HTTP_URL
+        self.method = settings.AVIS_SMS_HTTP_METHOD
         self.body_template, self.body_format = (
             settings.AVIS_SMS_HTTP_BODY_TEMPLATE,
             settings.AVIS_SMS_HTTP_BODY_FORMAT,
         )
-        self.headers, self.sender = dict(settings.AVIS_SMS_HTTP_HEADERS), settings.AVIS_SMS_SENDER
+        self.headers = dict(settings.AVIS_SMS_HTTP_HEADERS)
+        if own:
+            self.headers.pop("Authorization", None)  # the installation's credentials stay its own
+            if config.http_authorization:
+                self.headers["Authorization"] = config.http_authorization
+        self.sender = config.sms_sender or settings.AVIS_SMS_SENDER
         self.timeout, self.id_path = settings.AVIS_SMS_TIMEOUT, settings.AVIS_SMS_HTTP_ID_PATH
 
     def send(self, envelope: Envelope) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import smtplib
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -16,14 +17,22 @@ class SmtpProvider:
     name = "smtp"
     channel = "email"
 
+    def __init__(self, *, sender_name: str = "", reply_to: str = "") -> None:
+        # An organisation names the sender its customers see and where their replies go; the
+        # address itself stays the installation's (AVIS_EMAIL_FROM), the one its mail server may send as.
+        address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        self.from_email = formataddr((sender_name, address)) if sender_name else settings.DEFAULT_FROM_EMAIL
+        self.domain = address.rsplit("@", 1)[-1] or "avis.localhost"
+        self.reply_to = [reply_to] if reply_to else None
+
     def send(self, envelope: Envelope) -> str:
-        domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(">") or "avis.localhost"
-        message_id = f"<{envelope.idempotency_key}@{domain}>"
+        message_id = f"<{envelope.idempotency_key}@{self.domain}>"
         email = EmailMultiAlternatives(
             subject=envelope.subject,
             body=envelope.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            from_email=self.from_email,
             to=[envelope.recipient],
+            reply_to=self.reply_to,
             headers={"Message-ID": message_id, **envelope.headers},
             connection=get_connection(SMTP_BACKEND, fail_silently=False),
         )
