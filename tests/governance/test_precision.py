@@ -44,10 +44,16 @@ def test_completes_follow_the_textbook_formula() -> None:
     z = norm.ppf(0.975)
     infinite = z**2 * variance / 10**2
     population = 6000 * (365.25 / 12) / 90
-    assert need.completes == math.ceil(infinite / (1 + (infinite - 1) / population))
+    # No finite-population correction: the intervals avis reports make none.
+    assert need.completes == math.ceil(infinite)
     rate = (1200 + 20 * 0.4) / (3000 + 20)
     assert need.response_rate == pytest.approx(rate, abs=1e-6)
-    assert need.probability == pytest.approx(need.completes / (rate * (6001 / 6002) * population), abs=1e-6)
+    # Aimed above n, so that 90 % of months reach it: m − z₀.₉ √m = n (completes vary like a Poisson count).
+    z90 = norm.ppf(0.9)
+    target = ((z90 + math.sqrt(z90**2 + 4 * need.completes)) / 2) ** 2
+    assert target - z90 * math.sqrt(target) == pytest.approx(need.completes)
+    assert need.target_completes == pytest.approx(target, abs=1e-3)
+    assert need.probability == pytest.approx(target / (rate * (6001 / 6002) * population), abs=1e-6)
 
 
 def test_a_tighter_margin_or_a_quieter_stratum_asks_more() -> None:
@@ -74,13 +80,13 @@ def test_finite_population_correction_never_asks_more_than_the_population() -> N
     assert completes_for(MONTH, 100**2, population=float("inf")) == math.ceil(norm.ppf(0.975) ** 2 * 100)
 
 
-def test_drawing_at_the_computed_probability_meets_the_margin() -> None:
-    """Simulate a month: interactions drawn at π, answers at the response rate; the interval is ±10."""
+def test_drawing_at_the_computed_probability_meets_the_margin_nine_months_in_ten() -> None:
+    """Simulate months: interactions drawn at π, answers at the response rate; ±10 in 90 % of them."""
     rng = random.Random(7)
     truth = observed()
     need = required_probability(goal=MONTH, observed=truth)
     half_widths = []
-    for _ in range(200):
+    for _ in range(300):
         population = int(need.interactions_per_period)
         completes = sum(1 for _ in range(population) if rng.random() < need.probability * need.response_rate)
         promoters = sum(1 for _ in range(completes) if rng.random() < 0.5)
@@ -89,8 +95,8 @@ def test_drawing_at_the_computed_probability_meets_the_margin() -> None:
             promoters=promoters, passives=completes - promoters - detractors, detractors=detractors
         )
         half_widths.append((estimate.ci_high - estimate.ci_low) / 2)
-    half_widths.sort()
-    assert half_widths[len(half_widths) // 2] == pytest.approx(10, abs=0.8)
+    within = sum(width <= 10 for width in half_widths) / len(half_widths)
+    assert 0.85 <= within <= 0.99  # the assurance, give or take the draw; not all (that would be waste)
 
 
 @pytest.mark.django_db

@@ -384,7 +384,7 @@ def set_stratum_rates(
         raise NotFound("No such sampling goal.")
     rows = []
     for observed in observations:
-        need = required_probability(goal=goal_terms(goal), observed=observed)
+        need = required_probability(goal=goal_terms(goal, at=now), observed=observed)
         rows.append(
             StratumRate(
                 organisation=organisation,

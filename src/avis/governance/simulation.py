@@ -25,10 +25,10 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -48,6 +48,7 @@ from avis.governance.engine import (
     remember,
 )
 from avis.governance.models import PERIOD_DAYS, ContactPolicy, Dimension, Metric, Period, SamplingGoal
+from avis.governance.precision import period_bounds
 from avis.governance.services import (
     EDITABLE_POLICY_FIELDS,
     clean_policy,
@@ -220,10 +221,20 @@ def history_from_database(
 
 @dataclass(frozen=True)
 class SimulatedPolicy:
+    """One side of a simulation: a policy's rules, and how it draws its sample."""
+
     label: str
     rules: Rules
     version: int | None = None  # a stored version, or None for an edited one
-    goals: tuple[Mapping[str, Any], ...] = ()  # what-if precision goals given with the policy
+    goals: tuple[Mapping[str, Any], ...] = ()  # precision goals given with the policy (its own strategy)
+    strategy: str = "rates"  # rates (the policy's fixed rates) | goals | everyone | cheapest | a share
+
+    def with_rates(
+        self, *, default: float, rates: Mapping[str, float], label: str, strategy: str
+    ) -> SimulatedPolicy:
+        """The same policy drawing at fixed rates (per touchpoint, else ``default``)."""
+        rules = replace(self.rules, default_sampling_rate=default, sampling_rates=dict(rates))
+        return replace(self, label=label, rules=rules, strategy=strategy)
 
 
 def load_policy(
@@ -307,14 +318,28 @@ class Goal:
             return row.touchpoint
         return (row.team if self.dimension == Dimension.TEAM else row.agent) or None
 
-    def period_of(self, moment: datetime) -> str:
-        day = moment.date()
+    def period_of(self, moment: datetime | date) -> str:
+        day = moment.date() if isinstance(moment, datetime) else moment
         if self.period == Period.WEEK:
             year, week, _day = day.isocalendar()
             return f"{year}-W{week:02d}"
         if self.period == Period.QUARTER:
             return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
         return f"{day.year}-{day.month:02d}"
+
+    def is_complete(self, period: str, first: date, last: date) -> bool:
+        """Whether a history running from day ``first`` to day ``last`` covers the whole period."""
+        start, end = self.bounds(period)
+        return first <= start and end - timedelta(days=1) <= last
+
+    def bounds(self, period: str) -> tuple[date, date]:
+        """The first day of a period named by ``period_of``, and the first day after it."""
+        if self.period == Period.WEEK:
+            year, week = period.split("-W")
+            return period_bounds(self.period, date.fromisocalendar(int(year), int(week), 1))
+        year, rest = period.split("-")
+        month = (int(rest[1:]) - 1) * 3 + 1 if self.period == Period.QUARTER else int(rest)
+        return period_bounds(self.period, date(int(year), month, 1))
 
     @property
     def period_days(self) -> float:
@@ -416,19 +441,41 @@ class Sampling:
         )
         return self.live.probability(rules, like)  # type: ignore[arg-type]
 
+    def observe(self, row: HistoryRow, reason: str, surveyed: bool, completes: float) -> None:
+        """Today's rates stay as they are: nothing to learn."""
+
 
 # --- the replay ----------------------------------------------------------------------------------
+
+# Reasons of decisions that got as far as the sampling draw and would have been sent if drawn.
+DRAWABLE = frozenset({"eligible", "quiet_hours", "not_sampled"})
+
+
+class SideSampler(Protocol):
+    """How one side draws: ``probability`` before each verdict, ``observe`` after it."""
+
+    def probability(self, rules: Rules, row: HistoryRow) -> tuple[float, dict[str, Any]]: ...
+
+    def observe(self, row: HistoryRow, reason: str, surveyed: bool, completes: float) -> None: ...
 
 
 @dataclass
 class StratumTally:
+    """One stratum and period of a named goal, under one side."""
+
+    interactions: int = 0  # contact-only ones aside, as live precision counts them
     invitations: int = 0
     completes: float = 0.0  # expected, from the response rate
+    lost: Counter[str] = field(default_factory=Counter)  # skip reason → interactions not asked
+
+
+# One interaction that reached the draw: its draw, its expected completes and its strata-periods.
+Drawable = tuple[float, float, tuple[tuple[int, str, str], ...]]
 
 
 @dataclass
 class PolicyTally:
-    """What one policy would have done over the whole history."""
+    """What one side would have done over the whole history."""
 
     label: str
     version: int | None
@@ -439,6 +486,9 @@ class PolicyTally:
     strata: dict[tuple[int, str, str], StratumTally] = field(
         default_factory=dict
     )  # goal index, stratum, period
+    # Per touchpoint, every interaction that reached the draw (kept only when asked for): enough to
+    # tell what any other fixed rate would have drawn, pressure aside.
+    drawable: dict[str, list[Drawable]] | None = None
 
 
 @dataclass
@@ -469,21 +519,30 @@ def simulate(
     policies: Sequence[SimulatedPolicy],
     organisation_id: int = 0,
     surveyable: Callable[[str], bool] = lambda touchpoint: True,
-    sampling: Sampling | None = None,
+    sampling: SideSampler | None = None,
+    samplers: Sequence[SideSampler | None] = (),
     goals: Sequence[Goal] = (),
     response_rate: Callable[[HistoryRow], float] = lambda row: 0.3,
+    keep_drawable: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     on_decision: Callable[[int, str, str, str], None] | None = None,
 ) -> SimulationResult:
-    """Decide every interaction of the history under each policy, as live decisions in replay would.
+    """Decide every interaction of the history under each side, as live decisions in replay would.
 
+    Each side draws with its own sampler (``samplers[i]``, else ``sampling``,
+    else its policy's rates). ``goals`` are the goals reported: every side is
+    tallied per stratum and period of each. Sides listed in ``keep_drawable``
+    keep every interaction that reached the draw (``PolicyTally.drawable``).
     ``on_decision(policy_index, external_id, outcome, reason)`` hears every
     verdict, and again ``skip``/``outranked`` for a deferred survey that a
     higher-priority one later took the place of.
     """
-    sampling = sampling or Sampling()
+    default = sampling or Sampling()
+    side_samplers = [(samplers[i] if i < len(samplers) else None) or default for i in range(len(policies))]
     states: dict[str, list[ContactState]] = {}  # customer → one state per policy
     tallies = [PolicyTally(p.label, p.version) for p in policies]
+    for index in keep_drawable:
+        tallies[index].drawable = {}
     waiting: list[dict[str, _Counted]] = [{} for _ in policies]  # deferred surveys that may be outranked
     interactions = 0
     first: datetime | None = None
@@ -494,35 +553,45 @@ def simulate(
 
     def decide(rows: list[HistoryRow]) -> None:
         moment = rows[0].occurred_at
+        by_key = {row.key: row for row in rows}
+        cells_of = {
+            row.key: tuple(
+                (number, stratum, goal.period_of(row.occurred_at))
+                for number, goal in enumerate(goals)
+                if (stratum := goal.stratum(row)) is not None
+            )
+            for row in rows
+        }
+        draws = {row.key: inclusion_draw(organisation_id=organisation_id, key=row.key) for row in rows}
+        candidates = [
+            (
+                Candidate(
+                    key=row.key,
+                    touchpoint=row.touchpoint,
+                    occurred_at=row.occurred_at,
+                    surveyable=surveyable(row.touchpoint),
+                    contact_only=row.contact_only,
+                    attributes={},
+                ),
+                row.occurred_at,
+            )
+            for row in rows
+        ]
         for index, policy in enumerate(policies):
             rules, tally, memory = policy.rules, tallies[index], memories[index]
-            by_key = {row.key: row for row in rows}
-            candidates = [
-                (
-                    Candidate(
-                        key=row.key,
-                        touchpoint=row.touchpoint,
-                        occurred_at=row.occurred_at,
-                        surveyable=surveyable(row.touchpoint),
-                        contact_only=row.contact_only,
-                        attributes={},
-                    ),
-                    row.occurred_at,
-                )
-                for row in rows
-            ]
+            sampler = side_samplers[index]
             for candidate, at in ordered(candidates, rules) if len(candidates) > 1 else candidates:
                 row = by_key[candidate.key]
                 state = states[row.customer][index]
                 _forget_old(state, at - memory)
-                probability, context = sampling.probability(rules, row)
+                probability, context = sampler.probability(rules, row)
                 verdict = judge(
                     rules=rules,
                     state=state,
                     candidate=candidate,
                     at=at,
                     probability=probability,
-                    draw=inclusion_draw(organisation_id=organisation_id, key=candidate.key),
+                    draw=draws[candidate.key],
                     sampling=context,
                 )
                 for displaced in verdict.displaces:
@@ -536,17 +605,27 @@ def simulate(
                 tally.outcomes[outcome] += 1
                 if on_decision is not None:
                     on_decision(index, candidate.key, verdict.outcome, verdict.reason)
-                if verdict.outcome != "skip":
+                surveyed = verdict.outcome != "skip"
+                completes = response_rate(row) if surveyed or tally.drawable is not None else 0.0
+                cells = cells_of[row.key]
+                if not row.contact_only:
+                    for key in cells:
+                        stratum = tally.strata.get(key)
+                        if stratum is None:
+                            stratum = tally.strata[key] = StratumTally()
+                        stratum.interactions += 1
+                        if not surveyed:
+                            stratum.lost[verdict.reason] += 1
+                sampler.observe(row, verdict.reason, surveyed, completes)
+                if tally.drawable is not None and verdict.reason in DRAWABLE:
+                    tally.drawable.setdefault(row.touchpoint, []).append((draws[row.key], completes, cells))
+                if surveyed:
                     counted = _Counted(
                         customer=row.customer,
                         channel=verdict.channel,
-                        completes=response_rate(row),
+                        completes=completes,
                         outcome=outcome,
-                        strata=tuple(
-                            (number, stratum, goal.period_of(at))
-                            for number, goal in enumerate(goals)
-                            if (stratum := goal.stratum(row)) is not None
-                        ),
+                        strata=cells,
                         planned_at=verdict.planned_at or at,
                     )
                     _count(tally, counted)

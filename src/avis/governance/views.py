@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,16 @@ from avis.accounts.models import Organisation
 from avis.charts import render_svg
 from avis.errors import AvisError
 from avis.governance.models import ContactPolicy
-from avis.governance.simulation import Goal, history_from_database, read_history
+from avis.governance.simulation import Goal, HistoryRow, history_from_database, read_history
 from avis.governance.simulation_report import (
     Assumptions,
     default_sms_cost,
+    goal_verdict,
     observed_assumptions,
+    reason_label,
     run_simulation,
+    strategy_label,
+    stratum_periods,
 )
 
 EDITED = "edited"
@@ -47,6 +52,15 @@ def _policy_choices(organisation: Organisation, *, optional: bool) -> list[tuple
     choices += [("current", _("Current version"))]
     choices += [(f"v{p.version}", _("Version %(version)s") % {"version": p.version}) for p in versions]
     return [*choices, (EDITED, _("Edited JSON below"))]
+
+
+STRATEGY_CHOICES = [
+    ("", gettext_lazy("As the policy says (its goals, else its rates)")),
+    ("goals", gettext_lazy("Precision goals")),
+    ("rates", gettext_lazy("The policy's fixed rates")),
+    ("everyone", gettext_lazy("Everyone the policy allows")),
+    ("fixed", gettext_lazy("One fixed rate (below)")),
+]
 
 
 class SimulationForm(forms.Form):
@@ -64,9 +78,28 @@ class SimulationForm(forms.Form):
     policy_json = forms.CharField(
         label=gettext_lazy("Policy as JSON"), required=False, widget=forms.Textarea(attrs={"rows": 5})
     )
+    strategy = forms.ChoiceField(label=gettext_lazy("Sampling"), choices=STRATEGY_CHOICES, required=False)
+    rate = forms.FloatField(
+        label=gettext_lazy("Fixed rate (%)"), required=False, min_value=0.1, max_value=100
+    )
     compare = forms.ChoiceField(label=gettext_lazy("Compare with"), required=False)
     compare_json = forms.CharField(
         label=gettext_lazy("Second policy as JSON"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    compare_strategy = forms.ChoiceField(
+        label=gettext_lazy("Its sampling"), choices=STRATEGY_CHOICES, required=False
+    )
+    compare_rate = forms.FloatField(
+        label=gettext_lazy("Its fixed rate (%)"), required=False, min_value=0.1, max_value=100
+    )
+    goals = forms.CharField(
+        label=gettext_lazy("Precision goals to report (JSON list)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    cheapest = forms.BooleanField(
+        label=gettext_lazy("Add the cheapest fixed rates (per touchpoint) that meet the goals as often"),
+        required=False,
     )
     response_rate = forms.FloatField(
         label=gettext_lazy("Response rate (blank: observed)"), required=False, min_value=0.01, max_value=1
@@ -88,13 +121,34 @@ class SimulationForm(forms.Form):
                 data[text] = json.loads(data.get(text) or "")
             except json.JSONDecodeError as exc:
                 self.add_error(text, _("This is not valid JSON: %(problem)s") % {"problem": exc})
+        for strategy, rate in (("strategy", "rate"), ("compare_strategy", "compare_rate")):
+            if data.get(strategy) == "fixed" and not data.get(rate):
+                self.add_error(rate, _("Give the fixed rate, in percent."))
+        try:
+            data["goals"] = json.loads(data.get("goals") or "[]")
+        except json.JSONDecodeError as exc:
+            self.add_error("goals", _("This is not valid JSON: %(problem)s") % {"problem": exc})
+        else:
+            if not isinstance(data["goals"], list):
+                self.add_error("goals", _("Goals are a JSON list, such as the example below."))
         return data
 
-    def policies(self) -> list[Any]:
+    def sides(self) -> list[Any]:
+        """Each side as the simulator reads it: a policy and, if chosen, its sampling strategy."""
         data = self.cleaned_data
-        chosen = [data["policy_json"] if data["policy"] == EDITED else data["policy"]]
+
+        def side(choice: str, text: str, strategy: str, rate: str) -> dict[str, Any]:
+            policy = data[text] if data[choice] == EDITED else data[choice]
+            chosen = data.get(strategy) or None
+            if chosen == "fixed":
+                chosen = f"{data[rate] / 100:g}"
+            return {"policy": policy, "strategy": chosen}
+
+        chosen = [side("policy", "policy_json", "strategy", "rate")]
         if data.get("compare"):
-            chosen.append(data["compare_json"] if data["compare"] == EDITED else data["compare"])
+            chosen.append(side("compare", "compare_json", "compare_strategy", "compare_rate"))
+        if data.get("cheapest"):
+            chosen.append({"policy": chosen[0]["policy"], "strategy": "cheapest"})
         return chosen
 
 
@@ -118,18 +172,32 @@ def simulation(request: HttpRequest) -> HttpResponse:
         try:
             if form.cleaned_data["source"] == "upload":
                 upload = form.cleaned_data["history"]
-                history = read_history(
-                    io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline=""),
-                    default_time_zone=organisation.default_time_zone,
-                    default_country=organisation.default_region,
-                )
+
+                def history() -> Iterator[HistoryRow]:  # read again for each replay
+                    upload.file.seek(0)
+                    text = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+                    try:
+                        yield from read_history(
+                            text,
+                            default_time_zone=organisation.default_time_zone,
+                            default_country=organisation.default_region,
+                        )
+                    finally:
+                        text.detach()  # the upload stays open for the next replay
             else:
                 now = timezone.now()
-                history = history_from_database(
-                    organisation=organisation, since=now - timedelta(days=365), until=now
-                )
+
+                def history() -> Iterator[HistoryRow]:
+                    return history_from_database(
+                        organisation=organisation, since=now - timedelta(days=365), until=now
+                    )
+
             report = run_simulation(
-                history=history, policies=form.policies(), organisation=organisation, assumptions=assumptions
+                history=history,
+                policies=form.sides(),
+                organisation=organisation,
+                assumptions=assumptions,
+                goals=form.cleaned_data["goals"],
             )
         except AvisError as exc:
             form.add_error(None, exc.message)
@@ -151,34 +219,66 @@ def simulation_result(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404(_("No such simulation."))
     report = json.loads(path.read_text(encoding="utf-8"))
     language = get_language()
+    policies = report["policies"]
     goals = []
-    for number, goal in enumerate(report["policies"][0]["goals"]):
-        per_policy = [(policy["label"], policy["goals"][number]) for policy in report["policies"]]
+    for number, goal in enumerate(policies[0]["goals"]):
+        terms = Goal(**goal["goal"])
+        periods = len(goal["strata"])
         goals.append(
             {
-                "description": Goal(**goal["goal"]).describe(),  # in the reader's language
-                "margin": goal["goal"]["margin"],
-                "per_policy": per_policy,
+                "description": terms.describe(),  # in the reader's language
+                "periods": stratum_periods(terms, periods),
+                "per_policy": [
+                    {
+                        "name": policy["name"],
+                        "verdict": goal_verdict(terms, policy["goals"][number]["met"], periods),
+                        "outcome": policy["goals"][number],
+                    }
+                    for policy in policies
+                ],
+                "reach": _reach_of(report, number, terms),
                 "chart": _half_width_chart(report, number, language),
             }
         )
-    reasons = sorted({reason for policy in report["policies"] for reason in policy["outcomes"]})
+    reasons = sorted({reason for policy in policies for reason in policy["outcomes"]})
     return render(
         request,
         "governance/simulation_result.html",
         {
             "report": report,
-            "policies": report["policies"],
-            "reasons": [(r, [p["outcomes"].get(r, 0) for p in report["policies"]]) for r in reasons],
+            "policies": policies,
+            "strategies": [strategy_label(policy["strategy"]) for policy in policies],
+            "savings": any(policy.get("saving") for policy in policies),
+            "reasons": [(r, [p["outcomes"].get(r, 0) for p in policies]) for r in reasons],
             "goals": goals,
             "histogram": _histogram_chart(report, language),
         },
     )
 
 
+def _reach_of(report: dict[str, Any], number: int, goal: Goal) -> dict[str, Any] | None:
+    """A goal's stretch beyond what the policy allows, in the reader's language; None when within reach."""
+    reach = report["reach"][number] if number < len(report.get("reach", [])) else None
+    if not reach or not reach["unreachable"]:
+        return None
+    return reach | {
+        "periods_label": stratum_periods(goal, reach["periods"]),
+        "lost": [(reason_label(reason), share) for reason, share in reach["lost"].items() if share >= 0.005],
+        "relaxations": [
+            change
+            | {
+                "met_of": ", ".join(
+                    f"{m} / {n}" for m, n in zip(change["met"], change["periods"], strict=True)
+                )
+            }
+            for change in reach["relaxations"]
+        ],
+    }
+
+
 def _histogram_chart(report: dict[str, Any], language: str) -> SafeString:
     rows = [
-        {"policy": policy["label"], "surveys": int(count), "customers": customers}
+        {"policy": policy["name"], "surveys": int(count), "customers": customers}
         for policy in report["policies"]
         for count, customers in policy["histogram"].items()
     ]
@@ -204,32 +304,42 @@ def _histogram_chart(report: dict[str, Any], language: str) -> SafeString:
 
 
 def _half_width_chart(report: dict[str, Any], number: int, language: str) -> SafeString:
+    """Each complete stratum-period's half-width against the invitations it took, per strategy."""
     margin = report["policies"][0]["goals"][number]["goal"]["margin"]
     rows = [
         {
-            "policy": policy["label"],
+            "strategy": policy["name"],
             "stratum": f"{s['stratum']} · {s['period']}",
+            "invitations": s["invitations"],
             "half_width": s["half_width"],
         }
         for policy in report["policies"]
         for s in policy["goals"][number]["strata"]
-        if s["half_width"] is not None
+        if s["half_width"] is not None and s["invitations"] > 0
     ]
-    ticks = (
+    points = (
         alt.Chart(alt.Data(values=rows))
-        .mark_tick(thickness=2, size=18)
+        .mark_point(filled=True, opacity=0.7)
         .encode(
-            x=alt.X("half_width:Q", title=_("Expected half-width of the interval (points)")),
-            y=alt.Y("policy:N", title=None),
-            color=alt.Color("policy:N", legend=None),
-            tooltip=["stratum:N", "half_width:Q"],
+            x=alt.X(
+                "invitations:Q",
+                title=_("Invitations in the stratum and period"),
+                scale=alt.Scale(type="log"),
+            ),
+            y=alt.Y("half_width:Q", title=_("Expected half-width of the interval (points)")),
+            color=alt.Color("strategy:N", title=_("Strategy")),
+            shape=alt.Shape("strategy:N", legend=None),
+            tooltip=["strategy:N", "stratum:N", "invitations:Q", "half_width:Q"],
         )
     )
-    goal = alt.Chart(alt.Data(values=[{"margin": margin}])).mark_rule(color="#b3261e").encode(x="margin:Q")
-    chart = (ticks + goal).properties(
+    goal = alt.Chart(alt.Data(values=[{"margin": margin}])).mark_rule(color="#b3261e").encode(y="margin:Q")
+    chart = (points + goal).properties(
         width=520,
-        height=40 + 30 * len(report["policies"]),
-        description=_("Each tick is one stratum and period; the red line is the goal of ±%(margin)s points")
+        height=260,
+        description=_(
+            "Each point is one stratum and complete period: its half-width against the invitations it "
+            "took, per strategy; the red line is the goal of ±%(margin)s points"
+        )
         % {"margin": margin},
     )
     return render_svg(chart, language=language)
