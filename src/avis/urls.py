@@ -10,6 +10,7 @@ urlpatterns = [
     path("s/", include("avis.surveys.urls")),
     path("settings/surveys/", include("avis.surveys.editor_urls")),
     path("settings/channels/", include("avis.messaging.channel_urls")),
+    path("settings/touchpoints/", include("avis.interactions.urls")),
     path("cases/", include("avis.cases.urls")),
     path("analytics/", include("avis.analytics.urls")),
     path("governance/", include("avis.governance.urls")),

@@ -38,6 +38,7 @@ from avis.customers.imports import (
     write_customers,
 )
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
+from avis.interactions.services import archived_refusal
 from avis.interactions.signals import interactions_imported
 
 
@@ -94,21 +95,24 @@ class InteractionImporter(Importer):
         (CUSTOMER_ATTRIBUTE, gettext_lazy("Attribute of the customer")),
     )
 
-    def prepare(self, reading: Reading) -> dict[str, int]:
+    def prepare(self, reading: Reading) -> dict[str, Touchpoint]:
         # Archived touchpoints included: their history is still theirs.
-        return dict(Touchpoint.objects.filter(organisation=reading.organisation).values_list("code", "id"))
+        return {tp.code: tp for tp in Touchpoint.objects.filter(organisation=reading.organisation)}
 
-    def read(self, row: Row, reading: Reading, prepared: dict[str, int]) -> InteractionRecord:
+    def read(self, row: Row, reading: Reading, prepared: dict[str, Touchpoint]) -> InteractionRecord:
         external_id = row.required("external_id")
         code = row.required("touchpoint")
-        touchpoint_id = prepared.get(code)
-        if touchpoint_id is None:
+        touchpoint = prepared.get(code)
+        if touchpoint is None:
             raise RowProblem(
                 "touchpoint",
                 _("unknown touchpoint %(code)r (known: %(known)s)")
                 % {"code": code, "known": ", ".join(sorted(prepared)[:10]) or _("none yet")},
             )
         occurred_at = reading.moment(row.values.get("occurred_at", ""), "occurred_at")
+        if touchpoint.archived_at is not None and occurred_at >= touchpoint.archived_at:
+            # What happened before the archiving is history and comes in; what came after is refused.
+            raise RowProblem("touchpoint", archived_refusal(touchpoint).message)
         customer = row.required("customer_id")
         values = clean_contact_details(row, reading)
         if row.customer_attributes:
@@ -116,7 +120,7 @@ class InteractionImporter(Importer):
         return InteractionRecord(
             row.line,
             external_id,
-            touchpoint_id,
+            touchpoint.id,
             occurred_at,
             customer,
             values,

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import F
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.errors import NotFound, ValidationFailed
-from avis.interactions.models import InboundWebhook, Touchpoint
+from avis.interactions.models import Touchpoint
 
 
 def touchpoint_by_code(*, organisation: Organisation, code: str) -> Touchpoint:
@@ -37,9 +35,3 @@ def touchpoints(*, organisation: Organisation) -> list[Touchpoint]:
             F("archived_at").asc(nulls_first=True), "code"
         )
     )
-
-
-def webhook_url(webhook: InboundWebhook) -> str:
-    """The public address a sender posts one interaction to (``/batch`` after it for many)."""
-    path = reverse("api:post_signed_interaction", kwargs={"token": webhook.token})
-    return settings.AVIS_BASE_URL.rstrip("/") + path

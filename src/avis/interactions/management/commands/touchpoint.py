@@ -6,8 +6,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from avis.accounts.models import Organisation
 from avis.errors import AvisError
+from avis.interactions.intake import webhook_url
 from avis.interactions.models import Touchpoint
-from avis.interactions.queries import touchpoints, webhook_url
+from avis.interactions.queries import touchpoints
 from avis.interactions.services import (
     create_touchpoint,
     inbound_webhook,
