@@ -275,13 +275,21 @@ def _columns(model: type[models.Model]) -> tuple[tuple[str, str | None, models.F
 _KEYS_PER_QUERY = 2000
 
 
-def fetch_by_key(model: type[M], organisation: Any, key: str, keys: Iterable[str]) -> dict[str, M]:
-    """The organisation's rows whose ``key`` is one of ``keys``, by key, in queries of 2,000 keys."""
+def fetch_by_key(
+    model: type[M], organisation: Any, key: str, keys: Iterable[str], only: Sequence[str] = ()
+) -> dict[str, M]:
+    """The organisation's rows whose ``key`` is one of ``keys``, by key, in queries of 2,000 keys.
+
+    ``only`` loads just those fields (and the key), for callers that need no other.
+    """
     found: dict[str, M] = {}
     wanted = sorted(set(keys))
+    rows = model._default_manager.filter(organisation=organisation)
+    if only:
+        rows = rows.only(key, *only)
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         chunk = wanted[start : start + _KEYS_PER_QUERY]
-        for row in model._default_manager.filter(organisation=organisation, **{f"{key}__in": chunk}):
+        for row in rows.filter(**{f"{key}__in": chunk}):
             found[getattr(row, key)] = row
     return found
 
@@ -309,14 +317,19 @@ def plan_upsert(
     key: str,
     wanted: dict[str, dict[str, Any]],
     merged: frozenset[str] = frozenset(),
+    only_given: bool = False,
 ) -> Upsert:
     """Read what exists in one query per 2,000 keys and work out the changes, writing nothing.
 
     Fields named in ``merged`` hold JSON objects whose given keys are added to
     the stored ones (a file's attributes never erase those it does not name).
-    The existing rows come back with their new values set, unsaved.
+    The existing rows come back with their new values set, unsaved; with
+    ``only_given``, loaded with just the fields given (an import needs their keys only).
     """
-    plan = Upsert(fetch_by_key(model, organisation, key, wanted))
+    only = sorted({name for values in wanted.values() for name in values}) if only_given else ()
+    plan = Upsert(
+        fetch_by_key(model, organisation, key, wanted, only=only or (("id",) if only_given else ()))
+    )
     for row_key, values in wanted.items():
         row = plan.existing.get(row_key)
         if row is None:

@@ -253,7 +253,9 @@ def tally_customers(
     *, organisation: Organisation, wanted: dict[str, dict[str, Any]], seen: SeenKeys | None, tally: Tally
 ) -> Any:
     """Count the customers a chunk creates and updates; the plan, for the writes that follow."""
-    plan = plan_upsert(Customer, organisation=organisation, key="external_id", wanted=wanted, merged=_MERGED)
+    plan = plan_upsert(
+        Customer, organisation=organisation, key="external_id", wanted=wanted, merged=_MERGED, only_given=True
+    )
     new = plan.missing if seen is None else seen.first("customer", plan.missing)
     tally.counts["customers_created"] += len(new)
     tally.counts["customers_updated"] += len(plan.changed)

@@ -33,6 +33,9 @@ SHOWN_BAD_ROWS = 50
 
 
 class Command(BaseCommand):
+    # The system checks load every page's code (charts, statistics): seconds and a hundred
+    # megabytes that an import does not use.
+    requires_system_checks: list[str] = []
     help = (
         "Import a CSV or XLSX file of customers or of past interactions. A dry run comes first "
         "and nothing is written until you confirm (or pass --yes)."
