@@ -17,6 +17,7 @@ from avis.analytics.queries import metric_values
 from avis.cases.models import Case, CaseEvent
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
 from avis.dashboard.demo.live import LiveFeed
+from avis.dashboard.queries import setup_checklist
 from avis.governance.models import Decision
 from avis.interactions.models import Agent, Interaction
 from avis.messaging.models import MessageStatus, OutboundMessage
@@ -162,3 +163,9 @@ def test_reset_loads_the_demo_afresh(demo: LoadReport) -> None:
     call_command("demo", "--no-serve", "--reset", "--customers", "40", "--interactions", "120", stdout=out)
     assert "API key" in out.getvalue() and "avis_" in out.getvalue()
     assert Interaction.objects.filter(organisation__slug="mutuelle-horizon").count() == 120
+
+
+def test_the_demo_company_is_set_up_completely(demo: LoadReport) -> None:
+    checklist = setup_checklist(organisation=demo.organisation)
+
+    assert checklist.complete, [step.detail for step in checklist.steps if not step.done]

@@ -5,6 +5,7 @@ from avis.dashboard import views
 app_name = "dashboard"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("setup/", views.setup, name="setup"),
     path("metrics/", views.metrics, name="metrics"),
     path("decisions/", views.decisions, name="decisions"),
     path("customers/<str:external_id>/", views.customer, name="customer"),

@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
+from avis.accounts.models import Role
 from avis.analytics.queries import (
     MEAN_METRICS,
     METRICS,
@@ -20,6 +21,7 @@ from avis.analytics.queries import (
 from avis.cases.queries import cases_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.dashboard.policy_form import changes_from_post, form_from_policy
+from avis.dashboard.queries import setup_checklist
 from avis.errors import ValidationFailed
 from avis.governance.models import Dimension, Metric, Period
 from avis.governance.queries import (
@@ -45,7 +47,11 @@ from avis.surveys.services import refresh_sampling_rates
 @login_required
 @member_required()
 def home(request: HttpRequest) -> HttpResponse:
+    """The overview; an administrator whose organisation is not set up yet sees the checklist first."""
     organisation = request.organisation  # type: ignore[attr-defined]
+    checklist = None
+    if request.membership.role == Role.ADMIN:  # type: ignore[attr-defined]
+        checklist = setup_checklist(organisation=organisation)
     return render(
         request,
         "dashboard/home.html",
@@ -53,8 +59,17 @@ def home(request: HttpRequest) -> HttpResponse:
             "summary": sorted(latest_by_touchpoint(organisation=organisation, period="month").items()),
             "open_cases": cases_of(organisation=organisation, open_only=True).count(),
             "min_n": analytics_settings(organisation=organisation).min_n,
+            "checklist": checklist if checklist and not checklist.complete else None,
         },
     )
+
+
+@login_required
+@member_required()
+def setup(request: HttpRequest) -> HttpResponse:
+    """Every set-up step, done or not, with a link to where it is done."""
+    checklist = setup_checklist(organisation=request.organisation)  # type: ignore[attr-defined]
+    return render(request, "dashboard/setup.html", {"checklist": checklist})
 
 
 @login_required

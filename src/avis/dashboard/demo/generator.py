@@ -59,6 +59,7 @@ from avis.interactions.flow import ingest_interactions
 from avis.interactions.models import Interaction
 from avis.interactions.schemas import CustomerIn, InteractionIn
 from avis.interactions.services import create_touchpoint
+from avis.messaging.channel_settings import ChannelForm, save_channel_settings
 from avis.messaging.models import OutboundMessage
 from avis.messaging.outbox import record_historical_delivery
 from avis.surveys.models import Answer, Invitation, Response, Survey
@@ -378,6 +379,10 @@ def _set_up_organisation() -> Organisation:
             organisation=organisation, touchpoint=touchpoint, name=spec.name_fr, ask_effort=spec.asks_effort
         )
     update_policy(organisation=organisation, changes=POLICY)
+    # Its own sender names; the provider stays the installation's (the simulator under `avis demo`).
+    save_channel_settings(
+        organisation=organisation, form=ChannelForm(sms_sender="Horizon", email_sender_name=ORGANISATION_NAME)
+    )
     return organisation
 
 
