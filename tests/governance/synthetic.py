@@ -83,3 +83,12 @@ def assumptions(
         response_rate=response_rate,
         stratum_scores={f"{dimension}:{s.code}": (s.promoters, s.detractors, 0.8) for s in strata},
     )
+
+
+def as_csv(rows: Callable[[], Iterator[HistoryRow]]) -> str:
+    """The history as the CSV file ``avis simulate`` and the simulation page read."""
+    lines = ["external_id,touchpoint,occurred_at,customer_id,agent,team"]
+    lines += [
+        f"{r.key},{r.touchpoint},{r.occurred_at.isoformat()},{r.customer},{r.agent},{r.team}" for r in rows()
+    ]
+    return "\n".join(lines) + "\n"

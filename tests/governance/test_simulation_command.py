@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from avis.governance.models import Decision
+from avis.governance.services import create_sampling_goal
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +118,36 @@ def test_a_bad_file_is_a_clear_error(files, tmp_path: Path) -> None:
     unsorted.write_text("\n".join([lines[0], lines[3], lines[1]]) + "\n", encoding="utf-8")
     with pytest.raises(CommandError, match="not in order"):
         run("--policy", str(files["loose"]), "--interactions", str(unsorted))
+
+
+def test_goals_belong_to_the_side_that_samples_toward_them(org, files, tmp_path: Path) -> None:
+    """An organisation with a goal: 'current' samples toward it, a file of rates 1.0 asks everyone."""
+    create_sampling_goal(
+        organisation=org.organisation, metric="nps", dimension="team", period="month", margin=10
+    )
+    everyone = tmp_path / "all.json"
+    everyone.write_text(json.dumps({"default_sampling_rate": 1.0}), encoding="utf-8")
+    data = json.loads(
+        run("--policy", "current", "--compare", str(everyone), "--side", "current@0.35",
+            "--organisation", org.organisation.slug, "--interactions", str(files["history"]),
+            "--goal", "csat/touchpoint/quarter/5", "--json")
+    )  # fmt: skip
+    current, all_rates, fixed = data["policies"]
+    assert (current["strategy"], current["rates"]) == ("goals", None)
+    assert (all_rates["strategy"], all_rates["rates"]) == ("rates", {"*": 1.0})
+    assert (fixed["strategy"], fixed["rates"]) == ("0.35", {"*": 0.35})
+    # Every side reports every goal named: the organisation's and the one given on the command line.
+    for side in data["policies"]:
+        assert [g["description"] for g in side["goals"]] == [
+            "NPS per team or site per month within ±10 points",
+            "CSAT per touchpoint per quarter within ±5 points",
+        ]
+
+
+def test_a_strategy_needs_a_goal_and_a_bad_one_is_named(files) -> None:
+    with pytest.raises(CommandError, match="needs a precision goal"):
+        run("--policy", f"{files['loose']}@cheapest", "--interactions", str(files["history"]))
+    with pytest.raises(CommandError, match="a rate such as 0.35"):
+        run("--policy", f"{files['loose']}@often", "--interactions", str(files["history"]))
+    with pytest.raises(CommandError, match="metric/dimension/period/margin"):
+        run("--policy", str(files["loose"]), "--goal", "nps/team", "--interactions", str(files["history"]))

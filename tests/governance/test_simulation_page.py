@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,6 +14,7 @@ from avis.governance.models import Decision
 from avis.interactions.flow import ingest_interactions
 from avis.interactions.schemas import InteractionIn
 from tests.factories import PASSWORD, interaction_payload
+from tests.governance.synthetic import Stratum, as_csv, history
 from tests.governance.test_simulation_command import HISTORY
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,39 @@ def test_a_bad_policy_is_explained_on_the_form(org) -> None:
     )
     assert response.status_code == 400
     assert "at least one window" in response.content.decode()
+
+
+def test_goal_driven_against_the_cheapest_fixed_rates_on_the_page_in_french(org) -> None:
+    """One click adds the cheapest fixed rates; the goal reads "atteint pour … mois-équipe sur …"."""
+    strata = [
+        Stratum("lyon", "call_center.call", 600, 0.4, 0.4),
+        Stratum("lille", "call_center.call", 200, 0.9, 0.03),
+    ]
+    text = as_csv(history(strata, start=date(2026, 1, 1), days=62, seed=9))
+    client = signed_in(org, "fr")
+    response = client.post(
+        "/governance/simulation/",
+        {
+            "source": "upload",
+            "history": SimpleUploadedFile("history.csv", text.encode(), content_type="text/csv"),
+            "policy": "edited",
+            "policy_json": json.dumps({"windows": [{"max": 50, "days": 365}], "quarantine_days": 0}),
+            "strategy": "goals",
+            "compare": "current",
+            "compare_strategy": "fixed",
+            "compare_rate": "50",
+            "goals": json.dumps([{"metric": "nps", "dimension": "team", "period": "month", "margin": 20}]),
+            "cheapest": "on",
+            "response_rate": "0.3",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    page = client.get(response["Location"]).content.decode()
+    assert "objectifs de précision" in page
+    assert "taux fixe de 50 %" in page
+    assert "taux fixes les moins chers atteignant les objectifs" in page
+    assert "mois-équipe sur 4" in page  # lyon and lille, January and February; March apart
+    assert "Périodes partielles, montrées à part" in page
+    assert "Clients laissés tranquilles" in page
+    assert page.count("<svg") >= 2  # surveys per customer, and half-width against invitations
+    assert "Invitations dans la strate et la période" in page

@@ -399,6 +399,7 @@ class Cheapest:
     rates: dict[str, float] | None  # None: no fixed rate reaches the target
     targets: list[int]  # per goal, the complete stratum-periods to meet
     reference: str  # whose share is matched
+    reference_met: list[int]  # what it meets: more than the targets when even everyone cannot match it
     replays: int
 
 
@@ -643,7 +644,10 @@ def run_simulation(
         side = sides[index]
         reference = next((s for s in sides if s.visible and s.goals), None)
         reference_tally = tallies[id(reference)] if reference else ceiling_of[id(side)]
-        targets = met_counts(reference_tally)
+        reference_met = met_counts(reference_tally)
+        # Fixed rates may not match goal-driven sampling at all: asking fewer customers leaves more of
+        # them within the caps. They are then held to the most that asking everyone reaches.
+        targets = [min(a, b) for a, b in zip(reference_met, met_counts(ceiling_of[id(side)]), strict=True)]
         drawable = ceiling_of[id(side)].drawable or {}
         needed = {
             key: needed_completes(named[key[0]], assumptions, key[1])
@@ -687,6 +691,7 @@ def run_simulation(
             rates=found[0] if found else None,
             targets=targets,
             reference=reference.policy.label if reference else _("everyone the policy allows"),
+            reference_met=reference_met,
             replays=replays.count,
         )
         if found is not None:

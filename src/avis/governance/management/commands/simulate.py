@@ -236,6 +236,12 @@ def _print(console: Console, report: Report) -> None:
     for label, cells in rows:
         table.add_row(label, *cells)
     console.print(table)
+    if report.cheapest is not None and report.cheapest.targets != report.cheapest.reference_met:
+        console.print(
+            f"Asking everyone the policy allows meets the goals in fewer complete stratum-periods "
+            f"({', '.join(map(str, report.cheapest.targets))}) than {report.cheapest.reference} "
+            f"({', '.join(map(str, report.cheapest.reference_met))}): the fixed rates are held to that."
+        )
     if report.cheapest is not None and report.cheapest.rates is None:
         console.print(
             f"No fixed rate meets the goals as often as {report.cheapest.reference} "
