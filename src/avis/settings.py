@@ -226,6 +226,8 @@ if (AVIS_SMS_HTTP_BODY_FORMAT == "form" or AVIS_SMS_HTTP_METHOD == "GET") and no
 ):
     raise ConfigurationError("AVIS_SMS_HTTP_BODY_TEMPLATE must map names to strings for form bodies and GET")
 AVIS_INVITATION_TTL_DAYS = env_int("AVIS_INVITATION_TTL_DAYS", 7)
+# Days a colleague's invitation to join the team stays usable.
+AVIS_TEAM_INVITATION_DAYS = env_int("AVIS_TEAM_INVITATION_DAYS", 7)
 AVIS_OUTBOX_STALE_SECONDS = env_int("AVIS_OUTBOX_STALE_SECONDS", 300)
 # Outgoing case webhooks: first retry after this many seconds, doubling each time; request timeout.
 AVIS_WEBHOOK_RETRY_SECONDS = env_int("AVIS_WEBHOOK_RETRY_SECONDS", 30)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -26,6 +28,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
     ANALYST = "analyst", _("Analyst")
     MANAGER = "manager", _("Manager")
+    ADVISOR = "advisor", _("Advisor")
 
 
 class Membership(models.Model):
@@ -66,3 +69,32 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class TeamInvitation(models.Model):
+    """An administrator asked a colleague to join with a role; the link in the email is the credential.
+
+    Only the SHA-256 digest of the link's token is kept. It works once, until
+    ``expires_at``, unless revoked; accepting it creates the membership.
+    """
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="team_invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "email"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organisation_id} ({self.role})"
+
+    def is_pending(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now

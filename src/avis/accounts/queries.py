@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from avis.accounts.models import ApiKey, Membership, Organisation, Role
+from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
 from avis.errors import NotFound
 
 
@@ -57,3 +61,21 @@ def sms_number_for(*, organisation_id: int, user_id: int, escalation: bool) -> s
         return ""
     wanted = membership.sms_when_escalated if escalation else membership.sms_when_assigned
     return membership.mobile_phone if wanted else ""
+
+
+def pending_invitations(
+    *, organisation: Organisation, now: datetime | None = None
+) -> QuerySet[TeamInvitation]:
+    """Invitations still waiting for their colleague: not used, not withdrawn, not expired."""
+    return TeamInvitation.objects.filter(
+        organisation=organisation,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+    ).order_by("-created_at")
+
+
+def signs_in_already(email: str) -> bool:
+    """Whether this address already has an avis account with a password (then it confirms, not chooses)."""
+    user = get_user_model().objects.filter(username=email).first()
+    return user is not None and user.has_usable_password()

@@ -3,17 +3,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import phonenumbers
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from avis.accounts.models import ApiKey, Membership, Organisation, Role
-from avis.errors import Conflict, NotFound, ValidationFailed
+from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
+from avis.errors import AvisError, Conflict, NotFound, ValidationFailed
 
 API_KEY_PREFIX = "avis"
 
@@ -168,4 +173,169 @@ def update_notification_settings(
     membership.sms_when_assigned = sms_when_assigned
     membership.sms_when_escalated = sms_when_escalated
     membership.save(update_fields=["mobile_phone", "sms_when_assigned", "sms_when_escalated"])
+    return membership
+
+
+# --- The team: invitations and roles ------------------------------------------------------------
+
+
+def _role_checked(role: str) -> str:
+    if role not in Role.values:
+        raise ValidationFailed(_("Choose one of the roles offered."), field="role")
+    return role
+
+
+@transaction.atomic
+def invite_member(
+    *,
+    organisation: Organisation,
+    email: str,
+    role: str,
+    invited_by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> tuple[TeamInvitation, str]:
+    """Invite a colleague with a role; returns the invitation and the token of its link, never stored.
+
+    A new invitation to the same address replaces the one still pending (its
+    link stops working), so only the latest email counts.
+    """
+    now = now or timezone.now()
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationFailed(_("Enter a valid email address."), field="email") from exc
+    _role_checked(role)
+    if Membership.objects.filter(organisation=organisation, user__username=email).exists():
+        raise Conflict(_("This person is already a member: change their role below instead."), field="email")
+    TeamInvitation.objects.filter(
+        organisation=organisation, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = TeamInvitation.objects.create(
+        organisation=organisation,
+        email=email,
+        role=role,
+        digest=_digest(token),
+        invited_by=invited_by,
+        created_at=now,
+        expires_at=now + timedelta(days=settings.AVIS_TEAM_INVITATION_DAYS),
+    )
+    return invitation, token
+
+
+def invitation_email(*, invitation: TeamInvitation, link: str, inviter: str) -> tuple[str, str]:
+    """The subject and text of the invitation email, in the organisation's language."""
+    zone = ZoneInfo(invitation.organisation.default_time_zone)
+    with translation.override(invitation.organisation.default_locale):
+        values = {
+            "organisation": invitation.organisation.name,
+            "inviter": inviter,
+            "role": invitation.get_role_display(),
+            "link": link,
+            "expires": formats.date_format(
+                timezone.localtime(invitation.expires_at, zone), "DATETIME_FORMAT"
+            ),
+        }
+        subject = _("%(inviter)s invites you to %(organisation)s on avis") % values
+        text = (
+            _(
+                "%(inviter)s invites you to join %(organisation)s on avis as %(role)s.\n\n"
+                "Choose your password here (the link works once, until %(expires)s):\n%(link)s\n\n"
+                "If you did not expect this email, ignore it: nothing happens without you."
+            )
+            % values
+        )
+    return subject, text
+
+
+class InvitationUnusable(AvisError):
+    """The link was used, revoked, expired or never existed."""
+
+    status_code = 410
+    code = "invitation_unusable"
+
+
+def usable_invitation(*, token: str, now: datetime | None = None) -> TeamInvitation:
+    """The pending invitation behind a link; raises InvitationUnusable saying why it no longer works."""
+    now = now or timezone.now()
+    invitation = (
+        TeamInvitation.objects.select_related("organisation").filter(digest=_digest(token)).first()
+        if token
+        else None
+    )
+    if invitation is None:
+        raise InvitationUnusable(_("This invitation link is not valid."))
+    if invitation.accepted_at is not None:
+        raise InvitationUnusable(_("This invitation has already been used. Sign in instead."))
+    if invitation.revoked_at is not None:
+        raise InvitationUnusable(_("This invitation was withdrawn. Ask your administrator for a new one."))
+    if invitation.expires_at <= now:
+        raise InvitationUnusable(_("This invitation has expired. Ask your administrator for a new one."))
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(
+    *, token: str, password: str, first_name: str = "", last_name: str = "", now: datetime | None = None
+) -> Membership:
+    """Join the organisation with the invited role. A newcomer sets a password (the configured
+    validators apply); someone who already has an avis account confirms theirs."""
+    now = now or timezone.now()
+    invitation = usable_invitation(token=token, now=now)
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=invitation.email).first()
+    if user is not None and user.has_usable_password():
+        if not user.check_password(password):
+            raise ValidationFailed(
+                _("This address already has an avis account: enter its password."), field="password"
+            )
+    else:
+        user = user or user_model(username=invitation.email, email=invitation.email)
+        user.first_name, user.last_name = first_name.strip()[:150], last_name.strip()[:150]
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+        user.set_password(password)
+        user.save()
+    # The claim: of two submissions of one link, only the one whose UPDATE matched goes on.
+    taken = TeamInvitation.objects.filter(
+        id=invitation.id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    ).update(accepted_at=now)
+    if not taken:
+        raise InvitationUnusable(_("This invitation has already been used. Sign in instead."))
+    membership, _created = Membership.objects.get_or_create(
+        organisation=invitation.organisation, user=user, defaults={"role": invitation.role, "created_at": now}
+    )
+    return membership
+
+
+@transaction.atomic
+def revoke_invitation(*, organisation: Organisation, invitation_id: int, now: datetime | None = None) -> None:
+    """Withdraw a pending invitation: its link stops working at once."""
+    revoked = TeamInvitation.objects.filter(
+        organisation=organisation, id=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now or timezone.now())
+    if not revoked:
+        raise NotFound(_("No such pending invitation in this organisation."))
+
+
+@transaction.atomic
+def change_member_role(*, organisation: Organisation, membership_id: int, role: str) -> Membership:
+    """Give a member another role; the organisation always keeps at least one administrator."""
+    _role_checked(role)
+    members = Membership.objects.select_for_update().filter(organisation=organisation)
+    membership = members.filter(id=membership_id).first()
+    if membership is None:
+        raise NotFound(_("No such person in this organisation."))
+    # The administrators' rows are locked too: two admins demoting each other at once would
+    # otherwise each see the other still there and leave nobody.
+    admins = list(members.filter(role=Role.ADMIN).values_list("id", flat=True))
+    if membership.role == Role.ADMIN and role != Role.ADMIN and admins == [membership.id]:
+        raise ValidationFailed(
+            _("The organisation needs at least one administrator: make someone else one first."), field="role"
+        )
+    membership.role = role
+    membership.save(update_fields=["role"])
     return membership

@@ -11,4 +11,10 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("settings/people/", views.people, name="people"),
     path("settings/people/<int:membership_id>/", views.person, name="person"),
+    path("settings/people/invite", views.invite, name="invite"),
+    path(
+        "settings/people/invitations/<int:invitation_id>/withdraw", views.withdraw_invitation, name="withdraw"
+    ),
+    path("settings/people/<int:membership_id>/role", views.change_role, name="change_role"),
+    path("join/<str:token>", views.join, name="join"),
 ]

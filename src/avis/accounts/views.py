@@ -1,17 +1,35 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from avis.accounts.decorators import member_required
+from avis.accounts.middleware import SESSION_KEY
 from avis.accounts.models import Membership, Role
-from avis.accounts.queries import api_keys_of, member_of, members_of
-from avis.accounts.services import create_api_key, revoke_api_key, update_notification_settings
-from avis.errors import ValidationFailed
+from avis.accounts.queries import api_keys_of, member_of, members_of, pending_invitations, signs_in_already
+from avis.accounts.services import (
+    InvitationUnusable,
+    accept_invitation,
+    change_member_role,
+    create_api_key,
+    invitation_email,
+    invite_member,
+    revoke_api_key,
+    revoke_invitation,
+    update_notification_settings,
+    usable_invitation,
+)
+from avis.errors import Conflict, ValidationFailed
+from avis.messaging.outbox import queue_notification
 
 
 @login_required
@@ -66,11 +84,117 @@ def profile(request: HttpRequest) -> HttpResponse:
     return _notification_form(request, request.membership, template="accounts/profile.html")  # type: ignore[attr-defined]
 
 
+def _people_page(
+    request: HttpRequest, *, errors: dict[str, object] | None = None, status: int = 200
+) -> HttpResponse:
+    organisation = request.organisation  # type: ignore[attr-defined]
+    context = {
+        "members": members_of(organisation=organisation),
+        "invitations": pending_invitations(organisation=organisation),
+        "roles": Role.choices,
+        "errors": errors or {},
+        "typed": request.POST if request.method == "POST" else {},
+    }
+    return render(request, "accounts/people.html", context, status=status)
+
+
 @login_required
 @member_required(Role.ADMIN)
 def people(request: HttpRequest) -> HttpResponse:
-    members = members_of(organisation=request.organisation)  # type: ignore[attr-defined]
-    return render(request, "accounts/people.html", {"members": members})
+    """Members and their roles, pending invitations, and the form to invite a colleague."""
+    return _people_page(request)
+
+
+@login_required
+@member_required(Role.ADMIN)
+@require_POST
+def invite(request: HttpRequest) -> HttpResponse:
+    """Invite a colleague: the invitation, then its email through the outbox (the link is in it only)."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    try:
+        invitation, token = invite_member(
+            organisation=organisation,
+            email=request.POST.get("email", ""),
+            role=request.POST.get("role", ""),
+            invited_by=request.user,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _people_page(request, errors={exc.field or "email": exc.message}, status=422)
+    link = settings.AVIS_BASE_URL + reverse("join", args=[token])
+    inviter = request.user.get_full_name() or request.user.get_username()  # type: ignore[union-attr]
+    subject, text = invitation_email(invitation=invitation, link=link, inviter=inviter)
+    queue_notification(
+        organisation=organisation,
+        recipients=[invitation.email],
+        subject=subject,
+        text=text,
+        key=f"team-invitation-{invitation.id}",
+    )
+    messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
+    return redirect("people")
+
+
+@login_required
+@member_required(Role.ADMIN)
+@require_POST
+def withdraw_invitation(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    revoke_invitation(organisation=request.organisation, invitation_id=invitation_id)  # type: ignore[attr-defined]
+    messages.success(request, _("Invitation withdrawn: its link no longer works."))
+    return redirect("people")
+
+
+@login_required
+@member_required(Role.ADMIN)
+@require_POST
+def change_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    try:
+        change_member_role(
+            organisation=request.organisation,  # type: ignore[attr-defined]
+            membership_id=membership_id,
+            role=request.POST.get("role", ""),
+        )
+    except ValidationFailed as exc:
+        return _people_page(request, errors={"member": membership_id, "member_role": exc.message}, status=422)
+    messages.success(request, _("Role changed."))
+    return redirect("people")
+
+
+@sensitive_post_parameters("password", "password_again")
+@never_cache
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    """The invited colleague's page: choose a password (or confirm an existing account's), then in."""
+    try:
+        invitation = usable_invitation(token=token)
+    except InvitationUnusable as exc:
+        return render(request, "accounts/join.html", {"unusable": exc.message}, status=410)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        password = request.POST.get("password", "")
+        if password != request.POST.get("password_again", password):
+            errors["password"] = _("The two passwords differ.")
+        else:
+            try:
+                membership = accept_invitation(
+                    token=token,
+                    password=password,
+                    first_name=request.POST.get("first_name", ""),
+                    last_name=request.POST.get("last_name", ""),
+                )
+            except ValidationFailed as exc:
+                errors[exc.field or "password"] = exc.message
+            except InvitationUnusable as exc:
+                return render(request, "accounts/join.html", {"unusable": exc.message}, status=410)
+            else:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+                request.session[SESSION_KEY] = membership.organisation_id  # lands in this organisation
+                return redirect("dashboard:home")
+    context = {
+        "invitation": invitation,
+        "errors": errors,
+        "existing": signs_in_already(invitation.email),
+        "typed": request.POST,
+    }
+    return render(request, "accounts/join.html", context, status=422 if errors else 200)
 
 
 @login_required
