@@ -9,6 +9,7 @@ from statistics import mean
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Q
 from django.utils import timezone
@@ -27,9 +28,14 @@ pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")
 
 
+# The demo's six months end "now": its calendar (weekends, public holidays) and so its counts
+# depend on the day it is loaded. The module loads it, and reads it, as of one Wednesday morning.
+LOADED_AT = datetime(2026, 11, 18, 9, 30, tzinfo=PARIS)
+
+
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker) -> Iterator[LoadReport]:  # noqa: ANN001
-    with django_db_blocker.unblock():
+    with time_machine.travel(LOADED_AT, tick=True), django_db_blocker.unblock():
         report = load_demo(customers=200, interactions=1500, seed=7)
         yield report
         drop_demo(report.organisation)
