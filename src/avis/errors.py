@@ -50,3 +50,10 @@ class FieldsInvalid(ValidationFailed):
 class Unauthorized(AvisError):
     status_code = 401
     code = "unauthorized"
+
+
+class Unavailable(AvisError):
+    """Something avis needs (a disk, a tool) is missing; nothing was changed."""
+
+    status_code = 503
+    code = "unavailable"

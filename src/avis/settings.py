@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "avis.cases",
     "avis.analytics",
     "avis.dashboard",
+    "avis.operations",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +270,24 @@ else:
         "utc": True,
         "consumer": {"workers": env_int("AVIS_WORKERS", 2), "worker_type": "thread"},
     }
+
+# --- Backups ------------------------------------------------------------------------
+# Archives of `avis backup`; put them on another disk than var/ (a dead disk takes both).
+AVIS_BACKUP_DIR = Path(env_str("AVIS_BACKUP_DIR", str(VAR_DIR / "backups")))
+# Erasures and sent messages since each backup, re-applied by `avis restore` (see avis/journal.py).
+AVIS_JOURNAL_DIR = Path(env_str("AVIS_JOURNAL_DIR", str(AVIS_BACKUP_DIR / "journal")))
+# Local hour (AVIS_TIME_ZONE) of the scheduler's daily backup; "off" leaves backups to cron or the operator.
+_backup_hour = env_str("AVIS_BACKUP_HOUR", "3")
+if _backup_hour.lower() == "off":
+    AVIS_BACKUP_HOUR: int | None = None
+elif _backup_hour.isdigit() and 0 <= int(_backup_hour) <= 23:
+    AVIS_BACKUP_HOUR = int(_backup_hour)
+else:
+    raise ConfigurationError(f"AVIS_BACKUP_HOUR={_backup_hour!r} must be an hour from 0 to 23, or off")
+AVIS_BACKUP_KEEP_DAILY = env_int("AVIS_BACKUP_KEEP_DAILY", 7)
+AVIS_BACKUP_KEEP_WEEKLY = env_int("AVIS_BACKUP_KEEP_WEEKLY", 4)
+if AVIS_BACKUP_KEEP_DAILY < 1 or AVIS_BACKUP_KEEP_WEEKLY < 0:
+    raise ConfigurationError("AVIS_BACKUP_KEEP_DAILY must be at least 1 and AVIS_BACKUP_KEEP_WEEKLY at least 0")
 
 # --- Logging --------------------------------------------------------------------
 LOGGING = {

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
-from avis.customers.services import opt_out_customer
+from avis.customers.services import erase_customer, opt_out_customer
 from avis.governance.queries import contact_history, contact_pressure, explainer
 
 router = Router(tags=["customers"])
@@ -102,3 +102,18 @@ def post_opt_out(request: HttpRequest, external_id: str, payload: OptOutIn) -> O
     return OptOutOut(
         customer=external_id, channel=opt_out.channel, source=opt_out.source, created_at=opt_out.created_at
     )
+
+
+class ErasureOut(Schema):
+    customer: str = Field(description="The external id the customer had; it is not kept")
+    erased: bool
+
+
+@router.delete("/{external_id}", response=ErasureOut)
+def delete_customer(request: HttpRequest, external_id: str) -> ErasureOut:
+    """Erase this customer's personal data everywhere (GDPR); the figures their answers made stay.
+
+    The erasure is also journaled beside the backups, so restoring an older backup erases them again.
+    """
+    erase_customer(organisation=organisation_of(request), external_id=external_id)
+    return ErasureOut(customer=external_id, erased=True)

@@ -7,7 +7,9 @@ from django.utils import timezone
 
 from avis.accounts.models import Organisation
 from avis.customers.models import Channel, Customer, EmailStatus, OptOut, PhoneStatus
-from avis.errors import NotFound, ValidationFailed
+from avis.customers.signals import customer_erased
+from avis.errors import NotFound, Unavailable, ValidationFailed
+from avis.journal import record_erasure
 
 
 @transaction.atomic
@@ -92,3 +94,46 @@ def record_phone_status(*, customer_id: int, phone: str, status: str, at: dateti
         # A number known not to exist stays so; being unreachable is the weaker finding.
         customers = customers.exclude(phone_status=PhoneStatus.INVALID)
     return bool(customers.update(phone_status=status, phone_failed_at=at or timezone.now()))
+
+
+@transaction.atomic
+def erase_customer(*, organisation: Organisation, external_id: str, now: datetime | None = None) -> Customer:
+    """Erase what identifies a customer, everywhere, and journal it so a restored backup erases it again.
+
+    The row stays (anonymised) so the decisions and answers that counted in
+    the figures still count: erasure removes the person, not the statistics.
+    Higher apps erase what they hold (messages, comments) on ``customer_erased``.
+    """
+    customer = (
+        Customer.objects.select_for_update()
+        .filter(organisation=organisation, external_id=external_id)
+        .first()
+    )
+    if customer is None:
+        raise NotFound("No such customer.")
+    return erase_customers(organisation=organisation, customer_ids=[customer.id], now=now)[0]
+
+
+def erase_customers(
+    *, organisation: Organisation, customer_ids: list[int], now: datetime | None = None, journal: bool = True
+) -> list[Customer]:
+    """The erasure of ``erase_customer`` for known ids; ``journal=False`` when a restore re-applies it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        customers = list(Customer.objects.filter(organisation=organisation, id__in=customer_ids))
+        for customer in customers:
+            customer.external_id = f"erased-{customer.id}"
+            customer.phone = customer.email = ""
+            customer.attributes = {}
+            customer.updated_at = now
+        Customer.objects.bulk_update(customers, ["external_id", "phone", "email", "attributes", "updated_at"])
+        ids = [customer.id for customer in customers]
+        customer_erased.send(sender=Customer, organisation=organisation, customer_ids=ids)
+        if journal:
+            # Inside the transaction: an erasure the journal could not keep is not made.
+            try:
+                for customer_id in ids:
+                    record_erasure(organisation_id=organisation.id, customer_id=customer_id, at=now)
+            except OSError as exc:
+                raise Unavailable(f"The erasure could not be journaled beside the backups: {exc}") from exc
+    return customers

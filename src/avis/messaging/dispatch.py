@@ -20,6 +20,7 @@ from avis.customers.models import Channel
 from avis.customers.queries import opted_out_channels
 from avis.encryption import SecretUnreadable
 from avis.interactions.models import Touchpoint
+from avis.journal import record_sent
 from avis.messaging.billing import segments_and_cost
 from avis.messaging.models import ChannelSettings, Conversation, MessageKind, MessageStatus, OutboundMessage
 from avis.messaging.outbox import enqueue_messages, insert_once
@@ -451,6 +452,8 @@ def _record_posted(
         values.append(message.status)
     with connection.cursor() as cursor:
         cursor.execute(_posted_sql(with_text, booked), [*values, message.id])
+    # Beside the backups too: a restored outbox must not send it again.
+    record_sent(keys=[message.idempotency_key], at=message.sent_at)
 
 
 @lru_cache(maxsize=4)

@@ -536,3 +536,12 @@ def refresh_sampling_rates(*, organisation: Organisation, now: datetime | None =
         rates = set_stratum_rates(organisation=organisation, goal=goal, observations=observations, now=now)
         strata += len(rates)
     return strata
+
+
+def erase_customer_comments(*, organisation: Organisation, customer_ids: list[int]) -> int:
+    """The words erased customers wrote; their scores stay, so the figures don't move."""
+    return (
+        Answer.objects.filter(organisation=organisation, response__customer_id__in=customer_ids)
+        .exclude(text="")
+        .update(text="")
+    )
