@@ -287,7 +287,9 @@ else:
 AVIS_BACKUP_KEEP_DAILY = env_int("AVIS_BACKUP_KEEP_DAILY", 7)
 AVIS_BACKUP_KEEP_WEEKLY = env_int("AVIS_BACKUP_KEEP_WEEKLY", 4)
 if AVIS_BACKUP_KEEP_DAILY < 1 or AVIS_BACKUP_KEEP_WEEKLY < 0:
-    raise ConfigurationError("AVIS_BACKUP_KEEP_DAILY must be at least 1 and AVIS_BACKUP_KEEP_WEEKLY at least 0")
+    raise ConfigurationError(
+        "AVIS_BACKUP_KEEP_DAILY must be at least 1 and AVIS_BACKUP_KEEP_WEEKLY at least 0"
+    )
 
 # --- Logging --------------------------------------------------------------------
 LOGGING = {

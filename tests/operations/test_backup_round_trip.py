@@ -216,7 +216,7 @@ def test_restore_after_a_crash_loses_nothing_committed_and_sends_nothing_twice(
         restored.avis(
             "shell",
             "-c",
-            "import time; time.sleep(2.5); from avis.messaging.services import sweep_outbox; sweep_outbox()",
+            "import time; time.sleep(2.5); from avis.messaging.dispatch import sweep_outbox; sweep_outbox()",
         )
         assert wait_for(
             lambda: (
