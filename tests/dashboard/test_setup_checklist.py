@@ -87,7 +87,9 @@ def test_each_step_is_done_by_what_it_asks_and_the_list_goes_away(newcomer) -> N
     update_policy(organisation=newcomer, changes={"quarantine_days": 30})
     add_member(organisation=newcomer, email="claire@garage-martin.example", role=Role.MANAGER)
     assert states(newcomer) == dict.fromkeys(states(newcomer), True) | {"interactions": False}
-    assert "5 of 6 steps done" in admin_home()
+    page = admin_home()
+    assert "5 of 6 steps done" in page
+    assert 'href="/settings/touchpoints/workshop.visit/#getting-interactions-in"' in page
 
     client = Client()
     client.login(username="admin@garage-martin.example", password=PASSWORD)

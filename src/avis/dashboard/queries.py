@@ -64,6 +64,7 @@ def _states(organisation: Organisation) -> dict[str, Any]:
         Organisation.objects.filter(pk=organisation.pk)
         .annotate(
             touchpoints=_count(in_use),
+            first_touchpoint=Subquery(in_use.order_by("code").values("code")[:1]),
             without_survey=_count(without_survey),
             channels=Exists(ChannelSettings.objects.filter(organisation=OuterRef("pk"))),
             # Version 1 is the default avis writes by itself; a later one was published by someone.
@@ -79,7 +80,15 @@ def _states(organisation: Organisation) -> dict[str, Any]:
             # Live interactions, those that can be surveyed: imported history alone is not a start.
             interactions=Exists(Interaction.objects.filter(organisation=OuterRef("pk"), contact_only=False)),
         )
-        .values("touchpoints", "without_survey", "channels", "policy_version", "members", "interactions")
+        .values(
+            "touchpoints",
+            "first_touchpoint",
+            "without_survey",
+            "channels",
+            "policy_version",
+            "members",
+            "interactions",
+        )
         .get()
     )
 
@@ -136,10 +145,14 @@ def setup_checklist(*, organisation: Organisation) -> SetupChecklist:
             ),
         ),
     }
+    urls = {key: reverse(url_name) for key, _title, url_name, _action in _STEP_PAGES}
+    if s["first_touchpoint"]:  # where a touchpoint's page shows the ways in, ready to copy
+        page = reverse("touchpoints:detail", kwargs={"code": s["first_touchpoint"]})
+        urls["interactions"] = f"{page}#getting-interactions-in"
     return SetupChecklist(
         [
-            SetupStep(key, str(title), *states[key], reverse(url_name), str(action))
-            for key, title, url_name, action in _STEP_PAGES
+            SetupStep(key, str(title), *states[key], urls[key], str(action))
+            for key, title, _url_name, action in _STEP_PAGES
         ]
     )
 
