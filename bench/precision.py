@@ -59,7 +59,7 @@ def strata(n: int, agents: int, *, seed: int = 2026) -> list:  # noqa: ANN401 - 
                 volume,
                 promoters,
                 detractors,
-                customers=max(5, round(volume * 3)),  # each customer back about four times a year
+                customers=max(5, round(volume * 6)),  # each customer back about twice a year
             )
         )
     return found
@@ -80,7 +80,7 @@ def main() -> None:
     django.setup()
     from tests.governance.synthetic import assumptions, history
 
-    from avis.governance.simulation_report import run_simulation
+    from avis.governance.simulation_run import run_simulation
 
     found = strata(args.n, args.agents)
     volumes = sorted(s.per_month for s in found)

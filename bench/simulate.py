@@ -84,8 +84,9 @@ def run_child(history: Path, policies: list[Path], result: Path) -> None:
     import django
 
     django.setup()
-    from avis.governance.simulation import read_history
-    from avis.governance.simulation_report import Assumptions, run_simulation
+    from avis.governance.history import read_history
+    from avis.governance.simulation_assumptions import Assumptions
+    from avis.governance.simulation_run import run_simulation
 
     started = time.perf_counter()
     with history.open(encoding="utf-8", newline="") as handle:

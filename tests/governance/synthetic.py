@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from avis.governance.simulation import HistoryRow
-from avis.governance.simulation_report import Assumptions
+from avis.governance.history import HistoryRow
+from avis.governance.simulation_assumptions import Assumptions
 
 PARIS = ZoneInfo("Europe/Paris")
 

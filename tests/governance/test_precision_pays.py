@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from avis.governance.simulation import Goal, load_policy, simulate
-from avis.governance.simulation_report import needed_completes, run_simulation
+from avis.governance.simulation_assumptions import needed_completes
+from avis.governance.simulation_run import run_simulation
 from tests.governance.synthetic import Stratum, assumptions, history
 
 # Pressure that never binds, sending at any hour: only the sampling differs between the sides.

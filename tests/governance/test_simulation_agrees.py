@@ -11,13 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from avis.customers.services import opt_out_customer
+from avis.governance.history import history_from_database, read_history
 from avis.governance.models import Decision
 from avis.governance.services import update_policy
 from avis.governance.simulation import (
     Sampling,
-    history_from_database,
     load_policy,
-    read_history,
     simulate,
 )
 from avis.interactions.flow import ingest_interactions

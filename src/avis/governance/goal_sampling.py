@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avis.governance.engine import Rules
+from avis.governance.history import HistoryRow
 from avis.governance.precision import StratumObservation, goal_terms, required_probability
-from avis.governance.simulation import Goal, HistoryRow
+from avis.governance.simulation import Goal
 
 OBSERVATION_DAYS = 90
 DAY = 86_400

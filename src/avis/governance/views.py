@@ -30,18 +30,12 @@ from avis.accounts.decorators import member_required
 from avis.accounts.models import Organisation
 from avis.charts import render_svg
 from avis.errors import AvisError
+from avis.governance.history import HistoryRow, history_from_database, read_history
 from avis.governance.models import ContactPolicy
-from avis.governance.simulation import Goal, HistoryRow, history_from_database, read_history
-from avis.governance.simulation_report import (
-    Assumptions,
-    default_sms_cost,
-    goal_verdict,
-    observed_assumptions,
-    reason_label,
-    run_simulation,
-    strategy_label,
-    stratum_periods,
-)
+from avis.governance.simulation import Goal
+from avis.governance.simulation_assumptions import Assumptions, default_sms_cost, observed_assumptions
+from avis.governance.simulation_run import run_simulation
+from avis.governance.simulation_wording import goal_verdict, reason_label, strategy_label, stratum_periods
 
 EDITED = "edited"
 

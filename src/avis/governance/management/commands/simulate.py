@@ -17,17 +17,12 @@ from rich.table import Table
 
 from avis.accounts.models import Organisation
 from avis.errors import AvisError
-from avis.governance.simulation import HistoryRow, history_from_database, median_of, read_history
-from avis.governance.simulation_report import (
-    Assumptions,
-    Reach,
-    Report,
-    StratumOutcome,
-    default_sms_cost,
-    observed_assumptions,
-    run_simulation,
-    stratum_periods,
-)
+from avis.governance.history import HistoryRow, history_from_database, read_history
+from avis.governance.simulation import median_of
+from avis.governance.simulation_assumptions import Assumptions, default_sms_cost, observed_assumptions
+from avis.governance.simulation_report import Reach, Report, StratumOutcome
+from avis.governance.simulation_run import run_simulation
+from avis.governance.simulation_wording import stratum_periods
 
 
 class Command(BaseCommand):
