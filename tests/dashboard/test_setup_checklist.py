@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from avis.accounts.models import Role
-from avis.accounts.services import add_member, create_api_key, create_organisation
+from avis.accounts.services import add_member, create_api_key, create_organisation, invite_member
 from avis.dashboard.queries import setup_checklist
 from avis.governance.services import update_policy
 from avis.interactions.services import create_touchpoint, update_touchpoint
@@ -146,3 +146,13 @@ def test_a_manager_does_not_get_the_checklist_on_the_overview(newcomer) -> None:
 
     assert 'id="setup-steps"' not in client.get("/").content.decode()
     assert client.get("/setup/").status_code == 200
+
+
+def test_a_colleague_invited_counts_for_the_team_until_the_invitation_lapses(newcomer, settings) -> None:
+    invite_member(organisation=newcomer, email="claire@garage-martin.example", role=Role.ANALYST)
+
+    team = next(step for step in setup_checklist(organisation=newcomer).steps if step.key == "team")
+    assert team.done
+    assert "1 invitation waiting for an answer." in team.detail
+    lapsed = setup_checklist(organisation=newcomer, now=NOW + timedelta(days=365))
+    assert not next(step for step in lapsed.steps if step.key == "team").done

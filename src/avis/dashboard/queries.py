@@ -8,15 +8,18 @@ The dashboard sits above every app, so it may read them all: touchpoints
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from avis.accounts.models import Membership, Organisation
+from avis.accounts.queries import pending_invitations
 from avis.governance.models import ContactPolicy
 from avis.interactions.models import Interaction, Touchpoint
 from avis.messaging.models import ChannelSettings
@@ -53,7 +56,7 @@ def _count(rows: QuerySet[Any]) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def _states(organisation: Organisation) -> dict[str, Any]:
+def _states(organisation: Organisation, now: datetime) -> dict[str, Any]:
     """Every step's facts in one SELECT of correlated subqueries on the organisation's row."""
     in_use = Touchpoint.objects.filter(organisation=OuterRef("pk"), archived_at__isnull=True)
     has_survey = Survey.objects.filter(touchpoint=OuterRef("pk"), is_active=True)
@@ -77,6 +80,7 @@ def _states(organisation: Organisation) -> dict[str, Any]:
                 0,
             ),
             members=_count(Membership.objects.filter(organisation=OuterRef("pk"), user__is_active=True)),
+            invited=_count(pending_invitations(organisation=OuterRef("pk"), now=now)),
             # Live interactions, those that can be surveyed: imported history alone is not a start.
             interactions=Exists(Interaction.objects.filter(organisation=OuterRef("pk"), contact_only=False)),
         )
@@ -87,6 +91,7 @@ def _states(organisation: Organisation) -> dict[str, Any]:
             "channels",
             "policy_version",
             "members",
+            "invited",
             "interactions",
         )
         .get()
@@ -102,11 +107,11 @@ def _codes_without_survey(organisation: Organisation) -> list[str]:
     )
 
 
-def setup_checklist(*, organisation: Organisation) -> SetupChecklist:
+def setup_checklist(*, organisation: Organisation, now: datetime | None = None) -> SetupChecklist:
     """The six steps from nothing to the first governed survey, each done or not, with a link."""
-    s = _states(organisation)
+    s = _states(organisation, now or timezone.now())
     touchpoints, without = int(s["touchpoints"]), int(s["without_survey"])
-    members, version = int(s["members"]), int(s["policy_version"])
+    members, invited, version = int(s["members"]), int(s["invited"]), int(s["policy_version"])
     states: dict[str, tuple[bool, str]] = {
         "touchpoints": (
             touchpoints > 0,
@@ -128,13 +133,7 @@ def setup_checklist(*, organisation: Organisation) -> SetupChecklist:
             if version > 1
             else _("The default rules apply: review who may be asked, how often and when, then publish."),
         ),
-        "team": (
-            members > 1,
-            ngettext("%(n)d person in the organisation.", "%(n)d people in the organisation.", members)
-            % {"n": members}
-            if members > 1
-            else _("You are alone: invite your colleagues (analysts, managers, advisors)."),
-        ),
+        "team": (members > 1 or invited > 0, _team_detail(members, invited)),
         "interactions": (
             bool(s["interactions"]),
             _("Interactions are coming in.")
@@ -167,6 +166,19 @@ def _surveys_detail(organisation: Organisation, touchpoints: int, without: int) 
         "%(n)d touchpoints have no survey yet: %(codes)s.",
         without,
     ) % {"n": without, "codes": ", ".join(_codes_without_survey(organisation))}
+
+
+def _team_detail(members: int, invited: int) -> str:
+    if members < 2 and not invited:
+        return _("You are alone: invite your colleagues (analysts, managers, advisors).")
+    detail = ngettext("%(n)d person in the organisation.", "%(n)d people in the organisation.", members) % {
+        "n": members
+    }
+    if invited:
+        detail += " " + ngettext(
+            "%(n)d invitation waiting for an answer.", "%(n)d invitations waiting for an answer.", invited
+        ) % {"n": invited}
+    return detail
 
 
 # Each step's title, the page where it is done, and the link's words.
