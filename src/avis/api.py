@@ -100,5 +100,11 @@ def _register_routers() -> None:
 
     api.add_router("/exports", exports_router)
 
+    from avis.accounts.api import router as team_router
+    from avis.messaging.api import router as channels_router
+
+    api.add_router("/team", team_router)
+    api.add_router("/channels", channels_router)
+
 
 _register_routers()

@@ -13,11 +13,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
+from avis.accounts.signals import member_invited
 from avis.errors import AvisError, Conflict, NotFound, ValidationFailed
 
 API_KEY_PREFIX = "avis"
@@ -194,10 +196,12 @@ def invite_member(
     invited_by: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> tuple[TeamInvitation, str]:
-    """Invite a colleague with a role; returns the invitation and the token of its link, never stored.
+    """Invite a colleague with a role and email them the link; returns the invitation and the token
+    of its link, which is never stored (only its digest).
 
     A new invitation to the same address replaces the one still pending (its
-    link stops working), so only the latest email counts.
+    link stops working), so only the latest email counts. The email leaves
+    through the outbox (``member_invited``), in this same transaction.
     """
     now = now or timezone.now()
     email = email.strip().lower()
@@ -221,6 +225,12 @@ def invite_member(
         created_at=now,
         expires_at=now + timedelta(days=settings.AVIS_TEAM_INVITATION_DAYS),
     )
+    inviter = organisation.name  # an API key invites on behalf of the organisation
+    if invited_by is not None:
+        inviter = invited_by.get_full_name() or invited_by.get_username()  # type: ignore[attr-defined]
+    link = settings.AVIS_BASE_URL + reverse("join", args=[token])
+    subject, text = invitation_email(invitation=invitation, link=link, inviter=inviter)
+    member_invited.send(sender=TeamInvitation, invitation=invitation, subject=subject, text=text)
     return invitation, token
 
 

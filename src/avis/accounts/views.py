@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,7 +19,6 @@ from avis.accounts.services import (
     accept_invitation,
     change_member_role,
     create_api_key,
-    invitation_email,
     invite_member,
     revoke_api_key,
     revoke_invitation,
@@ -29,7 +26,6 @@ from avis.accounts.services import (
     usable_invitation,
 )
 from avis.errors import Conflict, ValidationFailed
-from avis.messaging.outbox import queue_notification
 
 
 @login_required
@@ -109,10 +105,10 @@ def people(request: HttpRequest) -> HttpResponse:
 @member_required(Role.ADMIN)
 @require_POST
 def invite(request: HttpRequest) -> HttpResponse:
-    """Invite a colleague: the invitation, then its email through the outbox (the link is in it only)."""
+    """Invite a colleague; the email with the link leaves through the outbox."""
     organisation = request.organisation  # type: ignore[attr-defined]
     try:
-        invitation, token = invite_member(
+        invitation, _token = invite_member(
             organisation=organisation,
             email=request.POST.get("email", ""),
             role=request.POST.get("role", ""),
@@ -120,16 +116,6 @@ def invite(request: HttpRequest) -> HttpResponse:
         )
     except (ValidationFailed, Conflict) as exc:
         return _people_page(request, errors={exc.field or "email": exc.message}, status=422)
-    link = settings.AVIS_BASE_URL + reverse("join", args=[token])
-    inviter = request.user.get_full_name() or request.user.get_username()  # type: ignore[union-attr]
-    subject, text = invitation_email(invitation=invitation, link=link, inviter=inviter)
-    queue_notification(
-        organisation=organisation,
-        recipients=[invitation.email],
-        subject=subject,
-        text=text,
-        key=f"team-invitation-{invitation.id}",
-    )
     messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
     return redirect("people")
 

@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from avis.accounts.models import Membership, Organisation
+from avis.accounts.models import Organisation
+from avis.accounts.services import normalise_mobile_phone
 from avis.customers.models import Channel
 from avis.encryption import SecretsKeyMissing, seal
 from avis.errors import ValidationFailed
@@ -171,16 +172,22 @@ def _check_email(form: ChannelForm) -> None:
             raise ValidationFailed(_("Enter a valid email address."), field="email_reply_to") from exc
 
 
-def send_test_messages(*, organisation: Organisation, membership: Membership) -> list[OutboundMessage]:
-    """A text to the administrator's own mobile and an email to their own address, through the
-    outbox and the organisation's providers, exactly as customers' messages leave."""
-    phone, email = membership.mobile_phone, membership.user.email
+def send_test_messages(*, organisation: Organisation, phone: str, email: str) -> list[OutboundMessage]:
+    """A text to ``phone`` and an email to ``email`` (the administrator's own), through the outbox
+    and the organisation's providers, exactly as customers' messages leave."""
+    phone = normalise_mobile_phone(phone, region=organisation.default_region) if phone.strip() else ""
+    email = email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise ValidationFailed(_("Enter a valid email address."), field="email") from exc
     if not (phone or email):
         raise ValidationFailed(
             _("Add your mobile phone on your profile, or an email address, to receive a test."),
             field="mobile_phone",
         )
-    key = f"{TEST_MESSAGE_KEY}{membership.id}-{uuid.uuid4().hex[:12]}"
+    key = f"{TEST_MESSAGE_KEY}{uuid.uuid4().hex}"
     subject = _("Test message from avis for %(organisation)s") % {"organisation": organisation.name}
     text = _(
         "This is a test of %(organisation)s's channel settings in avis: customers' messages leave this way."

@@ -187,7 +187,12 @@ def channels(request: HttpRequest) -> HttpResponse:
 def send_test(request: HttpRequest) -> HttpResponse:
     """Send the test messages; answers the fragment that follows how they leave."""
     try:
-        sent = send_test_messages(organisation=request.organisation, membership=request.membership)  # type: ignore[attr-defined]
+        membership = request.membership  # type: ignore[attr-defined]
+        sent = send_test_messages(
+            organisation=request.organisation,  # type: ignore[attr-defined]
+            phone=membership.mobile_phone,
+            email=membership.user.email,
+        )
     except ValidationFailed as exc:
         return render(request, "messaging/_test_messages.html", {"error": exc.message})
     return _test_fragment(request, [message.id for message in sent])

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent inside the transaction that records a team invitation, with ``invitation``, ``subject`` and
+# ``text`` (the email, its link in it): messaging queues it in the outbox, so the email leaves exactly
+# once, and only if the invitation was saved.
+member_invited = Signal()
