@@ -98,7 +98,6 @@ def test_a_report_on_chosen_dates_has_no_previous_period_to_compare(first_quarte
     assert "n=5" in html and "change since the previous period" not in html
 
 
-@pytest.mark.clock
 def test_the_page_and_the_api_make_the_report_of_the_period_asked_for(first_quarter, api) -> None:  # noqa: ANN001
     client = signed_in(first_quarter)
     form = client.get("/analytics/report/").content.decode()
