@@ -41,6 +41,17 @@ def test_detractor_opens_a_case_and_managers_are_emailed(org, invitation, smtp_s
     assert f"/cases/{case.id}/" in alert.get_payload(decode=True).decode()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_case_email_is_plain_text_without_html_entities(org, invitation, smtp_server) -> None:
+    touchpoint = org.touchpoints["call_center.call"]
+    touchpoint.name = {"fr": "Customer's call & callback", "en": "Customer's call & callback"}
+    touchpoint.save(update_fields=["name"])
+    answer(invitation.token, nps="4", comment="Toujours pas de connexion.")
+    body = smtp_server.to(org.manager_email)[0].get_payload(decode=True).decode()
+    assert "Customer's call & callback" in body
+    assert "&#x27;" not in body and "&amp;" not in body
+
+
 def test_manager_takes_contacts_and_resolves_a_case(org, invitation) -> None:
     answer(invitation.token, nps="2")
     case = Case.objects.get()

@@ -144,3 +144,16 @@ def test_an_effort_question_asked_first_is_offered_as_one_to_seven_in_the_email(
         rf'href="https://avis\.example\.fr/s/{token}\?effort=(\d+)"', parts(email)["text/html"]
     )
     assert links == [str(score) for score in range(1, 8)]
+
+
+def test_the_plain_text_part_carries_no_html_entities(org, api, smtp_server) -> None:
+    org.organisation.name = "L'Atelier d'Horizon & fils"
+    org.organisation.save(update_fields=["name"])
+    open_all_day(org.organisation)
+    assert post_interaction(api, "evt-1").status_code == 200
+    deliver_message(message_id=OutboundMessage.objects.get(kind="invitation").id)
+    (email,) = smtp_server.messages
+    text = parts(email)["text/plain"]
+    assert "L'Atelier d'Horizon & fils" in text
+    assert "&#x27;" not in text and "&amp;" not in text
+    assert "L&#x27;Atelier d&#x27;Horizon &amp; fils" in parts(email)["text/html"]  # HTML stays escaped
