@@ -114,7 +114,7 @@ class Installation:
         import psycopg
 
         with psycopg.connect(self.database_url) as db:
-            return db.execute(sql.replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
+            return db.execute(sql.replace("%", "%%").replace("?", "%s"), params).fetchall()  # type: ignore[arg-type]
 
     def columns(self, table: str) -> list[str]:
         if self.engine == "sqlite":

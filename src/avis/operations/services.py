@@ -397,9 +397,20 @@ def reapply_journal(*, since: datetime, directory: Path) -> tuple[int, int]:
             erased.setdefault(entry["organisation"], []).append(entry["customer"])
         elif entry["kind"] == journal.SENT:
             sent[entry["key"]] = datetime.fromisoformat(entry["at"])
+    # Sends first: an erasure cancels what was not sent, and these were.
+    found_sent = record_sent_after_backup(sent=sent)
     count = 0
     for organisation in Organisation.objects.filter(id__in=list(erased)):
         count += len(
             erase_customers(organisation=organisation, customer_ids=erased[organisation.id], journal=False)
         )
-    return count, record_sent_after_backup(sent=sent)
+    return count, found_sent
+
+
+def reapply_after_recovery(*, since: datetime, directory: Path | None = None) -> tuple[int, int]:
+    """The journal's part of a restore made with PostgreSQL's own tools (point-in-time recovery to
+    ``since``): re-apply what was journaled since, and start a new history there."""
+    folder = directory or journal.journal_dir()
+    done = reapply_journal(since=since, directory=folder)
+    journal.record_restore(archive=f"recovery to {since.isoformat()}", at=timezone.now(), directory=folder)
+    return done
