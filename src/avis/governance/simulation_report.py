@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from math import inf
 from typing import Any
 
 from avis.governance.simulation import (
@@ -64,7 +65,7 @@ class GoalOutcome:
 
     @property
     def median_half_width(self) -> float | None:
-        return median_of(s.half_width for s in self.strata if s.half_width is not None)
+        return median_width(self.strata)
 
     @property
     def verdict(self) -> str:
@@ -202,6 +203,12 @@ class Report:
 
 
 CellsOf = Callable[[int, PolicyTally], dict[tuple[int, str, str], StratumTally]]
+
+
+def median_width(strata: Sequence[StratumOutcome]) -> float | None:
+    """The median half-width; a stratum-period with no answer counts as the widest (None if it is one)."""
+    middle = median_of(inf if s.half_width is None else s.half_width for s in strata)
+    return None if middle is None or middle == inf else middle
 
 
 def stratum_outcomes(

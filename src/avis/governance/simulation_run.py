@@ -157,8 +157,8 @@ def run_simulation(
     its own policy file's goals, else toward all of them. With goals, every
     side's stratum-periods are set against the ceiling of its policy (asking
     everyone it allows), and with ``explain`` the policy changes that would lift
-    an unreachable goal are tried. ``history`` is called once per replay when
-    a side asks for the cheapest fixed rates (a plain iterable allows one).
+    an unreachable goal are tried. ``history`` is called once per replay (a
+    plain iterable is read into memory first).
     """
     assumptions = assumptions or Assumptions(sms_cost=default_sms_cost())
     specs = [parse_side(spec) for spec in policies]
@@ -170,8 +170,8 @@ def run_simulation(
         goal for goal in goals_of(organisation=organisation)
     )
     if not callable(history):
-        once = iter(history)
-        history_of: Callable[[], Iterable[HistoryRow]] = lambda: once  # noqa: E731
+        rows = list(history)  # replayed more than once: kept, which suits small histories only
+        history_of: Callable[[], Iterable[HistoryRow]] = lambda: rows  # noqa: E731
     else:
         history_of = history
     replays = _Replays(

@@ -18,9 +18,8 @@ from rich.table import Table
 from avis.accounts.models import Organisation
 from avis.errors import AvisError
 from avis.governance.history import HistoryRow, history_from_database, read_history
-from avis.governance.simulation import median_of
 from avis.governance.simulation_assumptions import Assumptions, default_sms_cost, observed_assumptions
-from avis.governance.simulation_report import Reach, Report, StratumOutcome
+from avis.governance.simulation_report import Reach, Report, median_width
 from avis.governance.simulation_run import run_simulation
 from avis.governance.simulation_wording import stratum_periods
 
@@ -211,7 +210,7 @@ def _print(console: Console, report: Report) -> None:
             rows.append(
                 (
                     "  partial periods, shown apart",
-                    [f"{len(found)}: median {_width(_median_width(found))}" for found in partial],
+                    [f"{len(found)}: median {_width(median_width(found))}" for found in partial],
                 )
             )  # fmt: skip
     if any(p.saving for p in sides):
@@ -279,10 +278,6 @@ def _rates(rates: dict[str, float] | None) -> str:
     default = rates.get("*", 1.0)
     others = ", ".join(f"{code} {rate:.1%}" for code, rate in sorted(rates.items()) if code != "*")
     return f"{others}, others {default:.0%}" if others else f"{default:.1%}"
-
-
-def _median_width(strata: list[StratumOutcome]) -> float | None:
-    return median_of(s.half_width for s in strata if s.half_width is not None)
 
 
 def _width(value: float | None) -> str:
