@@ -20,6 +20,7 @@ from avis.governance.queries import contact_pressure
 from avis.interactions.models import Interaction
 from avis.surveys.models import Invitation
 from tests.factories import OrganisationSetup
+from tests.messaging.conftest import database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -218,13 +219,9 @@ def test_a_file_that_cannot_be_imported_is_refused_with_its_reason(
 def test_the_command_line_checks_without_writing_and_refuses_to_import_unconfirmed(
     org: OrganisationSetup, tmp_path: Path
 ) -> None:
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        pytest.skip("the child process reaches the test database through its SQLite file")
     path = tmp_path / "clients.csv"
     path.write_text(CUSTOMERS, encoding="utf-8")
-    env = os.environ | {"DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}"}
+    env = os.environ | {"DATABASE_URL": database_url()}
     command = [str(Path(sys.executable).parent / "avis"), "import", "customers", str(path)]
     command += ["--organisation", org.organisation.slug]
 
