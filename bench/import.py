@@ -298,7 +298,8 @@ def avis_import(database: Database, path: Path, slug: str) -> tuple[float, int]:
 
 def bench_database(db: str, path: Path, n: int, pg_admin_url: str, small: Path | None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    imported = Database(db, "avis_bench_import", pg_admin_url)
+    # Named after this run: two runs on one server never drop each other's databases.
+    imported = Database(db, f"avis_bench_import_{os.getpid()}", pg_admin_url)
     try:
         imported.child("--child", "setup", "--slug", "bench-import")
         seconds, peak = avis_import(imported, path, "bench-import")
@@ -314,7 +315,7 @@ def bench_database(db: str, path: Path, n: int, pg_admin_url: str, small: Path |
             figures["small_peak_kib"] = avis_import(imported, small, "bench-small")[1]
     finally:
         imported.close()
-    baseline = Database(db, "avis_bench_baseline", pg_admin_url)
+    baseline = Database(db, f"avis_bench_baseline_{os.getpid()}", pg_admin_url)
     try:
         baseline.child("--child", "setup", "--slug", "bench-baseline")
         result = Path(baseline.var_dir.name) / "baseline.json"
