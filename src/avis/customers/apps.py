@@ -7,3 +7,6 @@ class CustomersConfig(AppConfig):
     name = "avis.customers"
     label = "customers"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from avis.customers import customer_import  # noqa: F401  (registers the customers import)

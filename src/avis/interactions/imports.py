@@ -20,11 +20,16 @@ from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row, upsert_rows
+from avis.customers.customer_import import (
+    CUSTOMER_CONTACT_FIELDS,
+    CUSTOMER_ID_SYNONYMS,
+    clean_contact_details,
+    tally_customers,
+    write_customers,
+)
 from avis.customers.imports import (
     ATTRIBUTE,
     CUSTOMER_ATTRIBUTE,
-    CUSTOMER_CONTACT_FIELDS,
-    CUSTOMER_ID_SYNONYMS,
     Importer,
     ImportField,
     Reading,
@@ -32,10 +37,7 @@ from avis.customers.imports import (
     RowProblem,
     SeenKeys,
     Tally,
-    clean_contact_details,
     register_importer,
-    tally_customers,
-    write_customers,
 )
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
 from avis.interactions.services import archived_refusal
