@@ -84,7 +84,10 @@ def _setup(organisation: Any) -> dict[str, Any]:
     touchpoints = {tp.code: tp for tp in Touchpoint.objects.filter(organisation=organisation)}
     surveys = {s.touchpoint_id: s for s in Survey.objects.filter(organisation=organisation, is_active=True)}
     questions = {
-        q.survey.touchpoint_id: q for q in Question.objects.filter(survey__in=surveys.values(), code="nps")
+        q.version.survey.touchpoint_id: q
+        for q in Question.objects.filter(version__survey__in=surveys.values(), code="nps").select_related(
+            "version__survey"
+        )
     }
     responses: dict[tuple[int, int], int] = {}
     for code, _share in TOUCHPOINTS:
@@ -125,6 +128,7 @@ def _setup(organisation: Any) -> dict[str, Any]:
                 customer=customer,
                 touchpoint=tp,
                 survey=surveys[tp.id],
+                version_id=surveys[tp.id].current_version_id,
                 channel="email",
                 locale="fr",
                 token=f"bench-{d.id}",
@@ -143,6 +147,7 @@ def _setup(organisation: Any) -> dict[str, Any]:
                 team_id=a.team_id,
                 invitation=inv,
                 survey=surveys[tp.id],
+                version_id=surveys[tp.id].current_version_id,
                 customer=customer,
                 interaction=i,
                 channel="email",

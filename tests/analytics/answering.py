@@ -74,9 +74,9 @@ def survey_and_answer(
 def ask_effort(org, touchpoint: str = "call_center.call") -> Question:  # noqa: ANN001
     """Add a CES question, with "not applicable", to the touchpoint's survey."""
     survey = Survey.objects.get(organisation=org.organisation, touchpoint__code=touchpoint, is_active=True)
-    return Question.objects.create(
-        survey=survey,
-        position=survey.questions.count() + 1,
+    return Question.objects.create(  # into its published version: a test's shortcut, never the app's
+        version=survey.current_version,
+        position=survey.current_version.questions.count() + 1,
         code="effort",
         kind=QuestionKind.CES,
         attribution="process",

@@ -23,7 +23,7 @@ def test_a_character_outside_gsm7_is_flagged_and_the_gsm7_version_brings_one_seg
     desk: Page, site: str, org: OrganisationSetup, typed: str, offending: str, in_gsm7: str
 ) -> None:
     survey = Survey.objects.get(organisation=org.organisation, touchpoint=org.touchpoints["call_center.call"])
-    saved = Question.objects.get(survey=survey, code="nps").prompt["fr"]
+    saved = Question.objects.get(version=survey.current_version, code="nps").prompt["fr"]
     sign_in(desk, site, org.admin_email)
     desk.goto(f"{site}/settings/surveys/")
     desk.get_by_role("link", name=survey.name).click()

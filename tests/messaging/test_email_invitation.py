@@ -127,9 +127,9 @@ def test_an_effort_question_asked_first_is_offered_as_one_to_seven_in_the_email(
     settings.AVIS_BASE_URL = "https://avis.example.fr"
     open_all_day(org.organisation)
     survey = Survey.objects.get(organisation=org.organisation, touchpoint__code="call_center.call")
-    survey.questions.update(position=models.F("position") + 10)
+    survey.current_version.questions.update(position=models.F("position") + 10)
     Question.objects.create(
-        survey=survey,
+        version=survey.current_version,
         position=1,
         code="effort",
         kind=QuestionKind.CES,

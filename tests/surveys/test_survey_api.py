@@ -1,12 +1,17 @@
-"""GET/PATCH /api/v1/surveys: what each question's SMS says and costs, and rewording it by API."""
+"""GET/PATCH /api/v1/surveys: what each question's SMS says and costs, and rewording its draft by API."""
 
 from __future__ import annotations
 
 import pytest
 
-from avis.surveys.models import Question, Survey
+from avis.surveys.models import Survey
+from avis.surveys.queries import version_being_designed
 
 pytestmark = pytest.mark.django_db
+
+
+def design(survey: Survey) -> dict[str, tuple]:
+    return {q.code: (q.prompt, q.choices) for q in version_being_designed(survey).questions.all()}
 
 
 def call_center_survey(setup) -> Survey:  # noqa: ANN001
@@ -49,12 +54,13 @@ def test_patch_rewords_and_reports_the_new_cost(api, org) -> None:  # noqa: ANN0
     assert sms["text"] == "C’est réglé ? (Oui / Bof / Non)"
     assert sms["encoding"] == "UCS-2" and sms["ucs2_characters"] == ["’"]
     assert sms["gsm7_alternative"] == "C'est réglé ? (Oui / Bof / Non)"
-    assert Question.objects.get(survey=survey, code="resolved").prompt["fr"] == "C’est réglé ?"
+    assert design(survey)["resolved"][0]["fr"] == "C’est réglé ?"
+    assert reply.json()["has_draft"] and reply.json()["published_version"] == 1
 
 
 def test_patch_refuses_every_wrong_field_at_once_and_saves_nothing(api, org) -> None:  # noqa: ANN001
     survey = call_center_survey(org)
-    before = {q.code: (q.prompt, q.choices) for q in Question.objects.filter(survey=survey)}
+    before = design(survey)
     reply = api.patch(
         f"/api/v1/surveys/{survey.id}",
         {
@@ -69,4 +75,5 @@ def test_patch_refuses_every_wrong_field_at_once_and_saves_nothing(api, org) -> 
     assert reply.status_code == 422
     fields = {error["field"] for error in reply.json()["errors"]}
     assert fields == {"nps.prompt.fr", "resolved.choices.yes.fr", "nowhere"}
-    assert {q.code: (q.prompt, q.choices) for q in Question.objects.filter(survey=survey)} == before
+    assert not version_being_designed(survey).is_draft  # no draft was even started
+    assert design(survey) == before

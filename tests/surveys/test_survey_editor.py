@@ -1,4 +1,5 @@
-"""The survey editor: admins reword questions, the next SMS says it; bad input changes nothing."""
+"""The survey designer's wording: admins reword questions and publish, the next SMS says it; bad
+input changes nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from django.test import Client
 
 from avis.messaging.models import OutboundMessage
+from avis.surveys.design import choice_field, prompt_field
 from avis.surveys.models import Question, Survey
-from avis.surveys.services import choice_field, prompt_field
+from avis.surveys.queries import version_being_designed
 from tests.factories import PASSWORD, OrganisationSetup
 from tests.helpers import open_all_day, post_interaction
 
@@ -29,7 +31,7 @@ def call_center_survey(org: OrganisationSetup) -> Survey:
 def form_of(survey: Survey, **changes: str) -> dict[str, str]:
     """The editor's form as the browser posts it: every text as saved, with ``changes`` typed in."""
     data = {}
-    for question in survey.questions.all():
+    for question in version_being_designed(survey).questions.all():
         for language in ("fr", "en"):
             data[prompt_field(question.code, language)] = question.prompt.get(language, "")
             for choice in question.choices:
@@ -39,7 +41,8 @@ def form_of(survey: Survey, **changes: str) -> dict[str, str]:
 
 
 def prompts(survey: Survey) -> dict[str, dict[str, str]]:
-    return {q.code: q.prompt for q in Question.objects.filter(survey=survey)}
+    """The wording the designer shows: the draft's, else the published version's."""
+    return {q.code: q.prompt for q in version_being_designed(survey).questions.all()}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,8 +51,11 @@ def test_a_reworded_first_question_is_the_next_sms_sent(org, api, settings) -> N
     open_all_day(org.organisation)
     survey = call_center_survey(org)
     admin = signed_in(org.admin_email)
-    page = admin.post(f"/settings/surveys/{survey.id}/", form_of(survey, nps__prompt__fr=NEW_PROMPT))
-    assert page.status_code == 302
+    saved = admin.post(f"/settings/surveys/{survey.id}/", form_of(survey, nps__prompt__fr=NEW_PROMPT))
+    assert saved.status_code == 302
+    assert "Draft saved" in admin.get(saved.url).content.decode()
+    published = admin.post(f"/settings/surveys/{survey.id}/", form_of(survey) | {"action": "publish"})
+    assert published.status_code == 302
     assert post_interaction(api, "evt-1", email=None, phone="06 12 34 56 78").status_code == 200
     sent = OutboundMessage.objects.get(channel="sms", kind="invitation", status="sent")
     assert sent.body_text == (
@@ -134,7 +140,8 @@ def test_wrong_texts_are_refused_with_their_field_errors_and_nothing_is_saved(or
     html = unescape(page.content.decode())
     assert "Nothing was saved" in html
     assert 'id="nps.prompt.fr-error">Please write this text' in html
-    assert 'id="agent.prompt.fr-error">Only {company} may be written between braces' in html
+    assert 'id="agent.prompt.fr-error">Only {company} (the organisation' in html
+    assert "{prenom} would reach customers as is" in html
     assert 'id="comment.prompt.en-error">At most 320 characters (now 400)' in html
     assert "How likely are you to recommend us?</textarea>" in html  # what was typed is kept
     assert "Bonjour {prenom}, notez-nous de 1 à 5</textarea>" in html
@@ -178,19 +185,12 @@ def test_another_organisations_survey_is_not_found(org, other_org) -> None:  # n
 
 
 @pytest.mark.django_db
-def test_call_back_questions_are_added_and_stay_once_customers_may_be_answering(org, api, settings) -> None:  # noqa: ANN001
-    settings.AVIS_SMS_PROVIDER = "simulator"
-    open_all_day(org.organisation)
+def test_call_back_consent_from_the_library_asks_how_and_when_only_after_a_yes(org) -> None:  # noqa: ANN001
     survey = call_center_survey(org)
     admin = signed_in(org.admin_email)
-    assert (
-        admin.post(f"/settings/surveys/{survey.id}/", form_of(survey) | {"ask_callback": "on"}).status_code
-        == 302
-    )
-    codes = list(Question.objects.filter(survey=survey).values_list("code", flat=True))
-    assert codes[-3:] == ["callback", "callback_channel", "callback_time"]
-    assert post_interaction(api, "evt-1", email=None).status_code == 200  # an invitation now awaits answers
-    refused = admin.post(f"/settings/surveys/{survey.id}/", form_of(survey))
-    assert refused.status_code == 422
-    assert "The call-back questions stay" in unescape(refused.content.decode())
-    assert Question.objects.filter(survey=survey, code="callback").exists()
+    added = admin.post(f"/settings/surveys/{survey.id}/", form_of(survey) | {"action": "add:callback"})
+    assert added.status_code == 302
+    design = list(version_being_designed(survey).questions.all())
+    assert [q.code for q in design][-3:] == ["callback", "callback_channel", "callback_time"]
+    assert design[-1].condition == {"question": "callback", "among": ["yes"]}
+    assert not Question.objects.filter(version=survey.current_version, code="callback").exists()

@@ -36,6 +36,10 @@ class MetricsQuery(Schema):
     since: datetime | None = None
     until: datetime | None = None
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    version: int | None = Field(
+        default=None,
+        description="a survey version's id (GET /api/v1/surveys/{id}/versions): its answers only",
+    )
 
 
 class MetricOut(Schema):

@@ -1,9 +1,9 @@
 """Every figure avis shows is computed here, once: screens, API, exports and reports read it from here.
 
 Figures are sums of the daily roll-ups (``models.DailyRollup``), the response
-rate included; a filter on a customer segment, which the roll-ups do not keep,
-reads the raw answers or invitations through the same aggregates
-(``rollups.answer_aggregates``, ``rollups.invitation_aggregates``).
+rate included; a filter on a customer segment or on a survey version, which the
+roll-ups do not keep, reads the raw answers or invitations through the same
+aggregates (``rollups.answer_aggregates``, ``rollups.invitation_aggregates``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from avis.analytics.rollups import SENT_INVITATIONS, answer_aggregates, invitati
 from avis.analytics.stats import Estimate, mean_from_sums, nps, wilson
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Team, Touchpoint
-from avis.surveys.models import Answer, Invitation
+from avis.surveys.models import Answer, Invitation, SurveyVersion
 
 Metric = Literal[
     "nps", "resolution_rate", "response_rate", "csat", "csat_mean", "ces", "agent_score", "agent_mean"
@@ -65,6 +65,7 @@ class Filters:
     segment: tuple[str, str] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    version: int | None = None  # a survey version's id: only the answers and invitations sent with it
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,9 @@ def _ids(organisation: Organisation, filters: Filters) -> dict[str, int]:
     if filters.agent:
         agent = Agent.objects.filter(organisation=organisation, external_id=filters.agent).first()
         ids["agent"] = agent.pk if agent else 0
+    if filters.version:
+        version = SurveyVersion.objects.filter(organisation=organisation, id=filters.version).first()
+        ids["version"] = version.pk if version else 0
     return ids
 
 
@@ -181,12 +185,14 @@ _COLUMNS = {
         "team": "team_id",
         "agent": "agent_id",
         "channel": "response__channel",
+        "version": "response__version_id",
     },
     "invitation": {
         "touchpoint": "touchpoint_id",
         "team": "interaction__team_id",
         "agent": "interaction__agent_id",
         "channel": "channel",
+        "version": "version_id",
     },
 }
 
@@ -224,11 +230,12 @@ def statistics(
     filters = filters or Filters()
     zone = ZoneInfo(organisation.default_time_zone)
     ids = _ids(organisation, filters)
-    if invitations and filters.segment:
+    raw = filters.segment or filters.version  # kept by the raw rows only
+    if invitations and raw:
         source = "invitation"
         rows = Invitation.objects.filter(SENT_INVITATIONS, organisation=organisation)
         stamp = "planned_at"
-    elif filters.segment:
+    elif raw:
         source, rows, stamp = "answer", Answer.objects.filter(organisation=organisation), "answered_at"
     else:
         source, rows, stamp = "rollup", DailyRollup.objects.filter(organisation=organisation), "day"
@@ -307,11 +314,12 @@ def metric_values(
     since: datetime | None = None,
     until: datetime | None = None,
     confidence: float = 0.95,
+    version: int | None = None,
 ) -> list[MetricValue]:
     """One value per group and period, in the organisation's time zone, oldest first."""
     if metric not in METRICS:
         raise ValidationFailed(f"unknown metric {metric}", field="metric")
-    filters = Filters(touchpoint, team, agent, channel, segment, since, until)
+    filters = Filters(touchpoint, team, agent, channel, segment, since, until, version)
     rows = statistics(
         organisation=organisation,
         period=period,
@@ -380,6 +388,7 @@ def figure_table(
         "segment": filters.segment,
         "since": filters.since,
         "until": filters.until,
+        "version": filters.version,
         "confidence": confidence,
     }
     table: dict[str, dict[str, MetricValue]] = {}
@@ -396,3 +405,43 @@ def figure_table(
 
 def team_choices(*, organisation: Organisation) -> list[tuple[str, str]]:
     return list(Team.objects.filter(organisation=organisation).order_by("code").values_list("code", "name"))
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """A survey's wording changed: figures on either side answer different questions."""
+
+    version_id: int
+    touchpoint: str
+    number: int
+    published_at: datetime
+
+
+def survey_version_changes(
+    *, organisation: Organisation, filters: Filters | None = None
+) -> list[VersionChange]:
+    """Versions after the first published within the window (any time without one), oldest first:
+    the analytics pages name them, so a changed wording never mixes into a figure unnoticed."""
+    filters = filters or Filters()
+    versions = SurveyVersion.objects.filter(organisation=organisation, number__gt=1)
+    if filters.touchpoint:
+        versions = versions.filter(survey__touchpoint__code=filters.touchpoint)
+    if filters.since:
+        versions = versions.filter(published_at__gte=filters.since)
+    if filters.until:
+        versions = versions.filter(published_at__lt=filters.until)
+    return _version_changes(versions.order_by("published_at"))
+
+
+def survey_version_choices(*, organisation: Organisation) -> list[VersionChange]:
+    """Every published version, by touchpoint then number: what the version filter offers."""
+    versions = SurveyVersion.objects.filter(organisation=organisation, number__isnull=False)
+    return _version_changes(versions.order_by("survey__touchpoint__code", "number"))
+
+
+def _version_changes(versions: QuerySet[SurveyVersion]) -> list[VersionChange]:
+    rows = versions.values("id", "survey__touchpoint__code", "number", "published_at")
+    return [
+        VersionChange(row["id"], row["survey__touchpoint__code"], row["number"], row["published_at"])
+        for row in rows
+    ]

@@ -31,6 +31,8 @@ from avis.analytics.queries import (
     figure_table,
     metric_values,
     parse_segment,
+    survey_version_changes,
+    survey_version_choices,
     team_choices,
 )
 from avis.analytics.reports import ReportWindow, render_report_pdf, report_filename, report_window
@@ -147,6 +149,7 @@ class FigureFilterForm(PeriodForm):
         required=False, choices=[("", _("all channels")), ("email", _("email")), ("sms", _("SMS"))]
     )
     segment = forms.CharField(required=False, label=_("Customer segment (attribute=value)"))
+    version = forms.IntegerField(required=False, min_value=1, label=_("Survey version"))
 
     def figure_filters(self, zone: ZoneInfo) -> Filters:
         data = self.cleaned_data
@@ -162,6 +165,7 @@ class FigureFilterForm(PeriodForm):
             segment=segment,
             since=since,
             until=until,
+            version=data.get("version") or None,
         )
 
 
@@ -189,6 +193,7 @@ def _figure_context(request: HttpRequest, form: FigureFilterForm) -> dict[str, o
         "min_n": settings.min_n,
         "hide": settings.hide_below_min_n,
         "query": query.urlencode(),
+        "versions": survey_version_choices(organisation=organisation),
     }
 
 
@@ -211,6 +216,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         segment=filters.segment,
         since=filters.since,
         until=filters.until,
+        version=filters.version,
     )
     chart = (
         series_chart(
@@ -234,6 +240,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "metric_digits": 2 if metric in MEAN_METRICS else 0,
             "period": period,
             "formats": FORMATS,
+            "version_changes": survey_version_changes(organisation=organisation, filters=filters),
         },
     )
 

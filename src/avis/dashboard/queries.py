@@ -59,7 +59,10 @@ def _count(rows: QuerySet[Any]) -> Coalesce:
 def _states(organisation: Organisation, now: datetime) -> dict[str, Any]:
     """Every step's facts in one SELECT of correlated subqueries on the organisation's row."""
     in_use = Touchpoint.objects.filter(organisation=OuterRef("pk"), archived_at__isnull=True)
-    has_survey = Survey.objects.filter(touchpoint=OuterRef("pk"), is_active=True)
+    # A survey counts once published: a draft sends nothing.
+    has_survey = Survey.objects.filter(
+        touchpoint=OuterRef("pk"), is_active=True, current_version__isnull=False
+    )
     without_survey = Touchpoint.objects.filter(organisation=OuterRef("pk"), archived_at__isnull=True).exclude(
         Exists(has_survey)
     )
@@ -101,7 +104,13 @@ def _states(organisation: Organisation, now: datetime) -> dict[str, Any]:
 def _codes_without_survey(organisation: Organisation) -> list[str]:
     return list(
         Touchpoint.objects.filter(organisation=organisation, archived_at__isnull=True)
-        .exclude(Exists(Survey.objects.filter(touchpoint=OuterRef("pk"), is_active=True)))
+        .exclude(
+            Exists(
+                Survey.objects.filter(
+                    touchpoint=OuterRef("pk"), is_active=True, current_version__isnull=False
+                )
+            )
+        )
         .order_by("code")
         .values_list("code", flat=True)[:5]
     )

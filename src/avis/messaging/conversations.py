@@ -52,8 +52,9 @@ from avis.messaging.models import (
 )
 from avis.messaging.outbox import cancel_queued_messages, enqueue_on_commit
 from avis.messaging.queries import provider_name
-from avis.messaging.rendering import respondent_link, sms_question
+from avis.messaging.rendering import respondent_link, sms_completion_text, sms_question
 from avis.messaging.sms_replies import Reply, parse_reply
+from avis.surveys.conditions import applicable_questions, next_question_index
 from avis.surveys.models import Invitation, InvitationStatus, Question, QuestionKind
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
 
@@ -214,7 +215,7 @@ def _conversation_for(inbound: InboundMessage) -> Conversation | None:
     if inbound.reply_to_id is None:
         return None
     return (
-        Conversation.objects.select_related("invitation", "organisation")
+        Conversation.objects.select_related("invitation__touchpoint", "organisation")
         .filter(invitation__messages=inbound.reply_to_id)
         .first()
     )
@@ -268,7 +269,7 @@ def _language(inbound: InboundMessage, conversation: Conversation | None, reply:
 def _questions(conversation: Conversation) -> list[Question]:
     """The survey's questions in order, read once per conversation object."""
     if not hasattr(conversation, "_questions_in_order"):
-        in_order = Question.objects.filter(survey_id=conversation.invitation.survey_id).order_by("position")
+        in_order = Question.objects.filter(version_id=conversation.invitation.version_id).order_by("position")
         conversation._questions_in_order = list(in_order)  # type: ignore[attr-defined]
     return conversation._questions_in_order  # type: ignore[attr-defined]
 
@@ -292,15 +293,21 @@ def _converse(
         conversation.answers[question.code] = raw
     if reply.comment and question.kind != QuestionKind.TEXT:
         conversation.comments.append(reply.comment)
-    conversation.position += 1
     questions = _questions(conversation)
-    if conversation.position >= len(questions):
+    # The next question the answers so far lead to (the web page and the email follow the same rule).
+    following = next_question_index(questions, conversation.answers, after=conversation.position)
+    if following is None:
         _close(conversation, ConversationEnd.COMPLETED, now=now, inbound=inbound)
         return "answer"
+    conversation.position = following
     conversation.save(update_fields=["answers", "comments", "position", "last_activity_at"])
     company = conversation.organisation.name
+    language = translation.get_language()
     text = sms_question(
-        questions[conversation.position], language=translation.get_language(), company=company
+        questions[conversation.position],
+        language=language,
+        company=company,
+        touchpoint=conversation.invitation.touchpoint.label(language),
     )
     _text_back(inbound, text, kind=MessageKind.CONVERSATION, conversation=conversation)
     return "answer"
@@ -351,7 +358,7 @@ def _close(
         return
     company = conversation.organisation.name
     if reason == ConversationEnd.COMPLETED:
-        text = _("Thank you, your answers have been recorded. %(company)s") % {"company": company}
+        text = sms_completion_text(language=translation.get_language(), company=company)
     elif recorded:
         text = _("Thank you for your answers; we will not ask more. %(company)s") % {"company": company}
     else:
@@ -364,8 +371,8 @@ def _close(
 
 def _submit(conversation: Conversation, *, now: datetime) -> bool:
     """Hand the answers to the surveys service once every required question has one."""
-    questions = _questions(conversation)
     answers = dict(conversation.answers)
+    questions = applicable_questions(_questions(conversation), answers)
     if not answers or any(q.required and not answers.get(q.code) for q in questions):
         return False
     comment_question = next((q for q in questions if q.kind == QuestionKind.TEXT), None)

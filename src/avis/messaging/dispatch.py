@@ -29,7 +29,7 @@ from avis.messaging.queries import channel_settings_by_organisation, config_of, 
 from avis.messaging.rate_limit import limit_for, wait_for_turn
 from avis.messaging.receipts import mark_failed_phone
 from avis.messaging.rendering import first_question, render_invitation, sms_invitation_text
-from avis.surveys.models import InvitationStatus, Survey
+from avis.surveys.models import InvitationStatus, SurveyVersion
 from avis.surveys.services import cancel_invitation, mark_invitations_sent
 
 logger = logging.getLogger(__name__)
@@ -62,14 +62,18 @@ def _envelope(message: OutboundMessage, *, texts: dict[tuple[int, str, bool], st
         reminder = message.kind == MessageKind.REMINDER
         # An SMS asks the survey's first question, without a link: the same text for every
         # invitation to that survey in that language, written once per batch.
-        key = (invitation.survey_id, invitation.locale, reminder)
+        key = (invitation.version_id, invitation.locale, reminder)
         if invitation.channel == Channel.SMS and key not in texts:
             first = first_question(invitation)
             texts[key] = (
                 None
                 if first is None
                 else sms_invitation_text(
-                    first, language=invitation.locale, company=invitation.organisation.name, reminder=reminder
+                    first,
+                    language=invitation.locale,
+                    company=invitation.organisation.name,
+                    touchpoint=invitation.touchpoint.label(invitation.locale),
+                    reminder=reminder,
                 )
             )
         text = texts.get(key) if invitation.channel == Channel.SMS else None
@@ -272,15 +276,15 @@ def _load_for_sending(ids: Sequence[int]) -> list[OutboundMessage]:
         if message.invitation is not None and message.kind in (MessageKind.INVITATION, MessageKind.REMINDER)
     ]
     organisations = Organisation.objects.in_bulk({message.organisation_id for message in found.values()})
-    surveys = Survey.objects.in_bulk({invitation.survey_id for invitation in invitations})
-    prefetch_related_objects(list(surveys.values()), "questions")
+    versions = SurveyVersion.objects.in_bulk({invitation.version_id for invitation in invitations})
+    prefetch_related_objects(list(versions.values()), "questions")
     touchpoints = Touchpoint.objects.in_bulk({invitation.touchpoint_id for invitation in invitations})
     for message in found.values():
         message.organisation = organisations[message.organisation_id]
         if message.invitation is not None:
             message.invitation.organisation = message.organisation
     for invitation in invitations:
-        invitation.survey = surveys[invitation.survey_id]
+        invitation.version = versions[invitation.version_id]
         invitation.touchpoint = touchpoints[invitation.touchpoint_id]
     return [found[message_id] for message_id in ids if message_id in found]
 

@@ -16,8 +16,9 @@ from avis.customers.models import Channel
 from avis.encryption import unseal
 from avis.messaging.models import ChannelSettings, InboundMessage, MessageKind, MessageStatus, OutboundMessage
 from avis.messaging.providers import INSTANCE, ChannelConfig, provider_for, sms_provider_name
-from avis.messaging.rendering import survey_sms_text
+from avis.messaging.rendering import sms_completion_text, survey_sms_text
 from avis.messaging.sms_encoding import SmsLength, measure_sms
+from avis.surveys.conditions import applicable_questions
 from avis.surveys.models import Question, Response
 
 SIMULATOR = "simulator"
@@ -83,14 +84,68 @@ def sms_length(text: str, *, price_per_segment: Decimal) -> dict[str, object]:
 
 
 def survey_sms_preview(
-    question: Question, *, opens_survey: bool, language: str, company: str, price_per_segment: Decimal
+    question: Question,
+    *,
+    opens_survey: bool,
+    language: str,
+    company: str,
+    price_per_segment: Decimal,
+    touchpoint: str = "",
 ) -> dict[str, object]:
     """The SMS a customer would receive for this question (saved or being edited), measured and priced.
 
     The text comes from the same rendering as the real send; only the measurement is added.
     """
-    text = survey_sms_text(question, opens_survey=opens_survey, language=language, company=company)
+    text = survey_sms_text(
+        question, opens_survey=opens_survey, language=language, company=company, touchpoint=touchpoint
+    )
     return sms_length(text, price_per_segment=price_per_segment)
+
+
+# Past these, a survey is too long for a text conversation: customers drop out, and each turn is paid.
+SMS_MAX_QUESTIONS = 3
+SMS_MAX_PROMPT_SEGMENTS = 2
+
+
+def sms_survey_cost(
+    questions: Sequence[Question], *, language: str, company: str, touchpoint: str, price_per_segment: Decimal
+) -> dict[str, object]:
+    """What one completed SMS survey costs: the invitation, each further question, the thank-you.
+
+    Follow-up questions are asked only when their condition is met, so the cost runs from the
+    path without any follow-up (``shortest``) to the path with all of them (``longest``). The
+    survey is flagged when that longest path asks more than ``SMS_MAX_QUESTIONS`` questions or
+    one of its texts takes more than ``SMS_MAX_PROMPT_SEGMENTS`` segments.
+    """
+    texts = [
+        survey_sms_text(q, opens_survey=i == 0, language=language, company=company, touchpoint=touchpoint)
+        for i, q in enumerate(questions)
+    ]
+    segments = [measure_sms(text).segments for text in texts]
+    thanks = measure_sms(sms_completion_text(language=language, company=company)).segments
+    always = {id(q) for q in applicable_questions(questions, {})}
+
+    def path(indexes: list[int]) -> dict[str, object]:
+        total = sum(segments[i] for i in indexes) + (thanks if indexes else 0)
+        return {
+            "questions": len(indexes),
+            "messages": len(indexes) + 1 if indexes else 0,
+            "segments": total,
+            "cost": price_per_segment * total,
+        }
+
+    shortest = path([i for i, q in enumerate(questions) if id(q) in always])
+    longest = path(list(range(len(questions))))
+    long_prompts = [q.code for q, n in zip(questions, segments, strict=True) if n > SMS_MAX_PROMPT_SEGMENTS]
+    return {
+        "shortest": shortest,
+        "longest": longest,
+        "long_prompts": long_prompts,
+        "too_many_questions": len(questions) > SMS_MAX_QUESTIONS,
+        "too_long": len(questions) > SMS_MAX_QUESTIONS or bool(long_prompts),
+        "max_questions": SMS_MAX_QUESTIONS,
+        "max_segments": SMS_MAX_PROMPT_SEGMENTS,
+    }
 
 
 def messaging_costs(*, organisation: Organisation, months: int = 12) -> dict[str, object]:

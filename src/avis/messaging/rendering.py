@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -10,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from avis.messaging.providers import Envelope
 from avis.surveys.models import SCALES, Invitation, Question, QuestionKind, scale_of
+from avis.surveys.wording import localised, prompt_for
 
 
 def respondent_link(invitation: Invitation) -> str:
@@ -20,18 +23,15 @@ def unsubscribe_link(invitation: Invitation) -> str:
     return settings.AVIS_BASE_URL + reverse("messaging:unsubscribe", args=[invitation.token])
 
 
-def _localised(values: dict[str, str], language: str) -> str:
-    return values.get(language) or values.get("en") or next(iter(values.values()), "")
-
-
-def sms_question(question: Question, *, language: str, company: str) -> str:
+def sms_question(question: Question, *, language: str, company: str, touchpoint: str = "") -> str:
     """One question as a text message: the prompt, and the words a reply may use when it has choices.
 
-    Call it inside ``translation.override(language)``.
+    Call it inside ``translation.override(language)``. ``touchpoint`` is the touchpoint's name
+    in ``language``, for prompts that write ``{touchpoint}``.
     """
-    text = _localised(question.prompt, language).replace("{company}", company)
+    text = prompt_for(question.prompt, language, company=company, touchpoint=touchpoint)
     if question.kind == QuestionKind.CHOICE and question.choices:
-        labels = " / ".join(_localised(choice["label"], language) for choice in question.choices)
+        labels = " / ".join(localised(choice["label"], language) for choice in question.choices)
         text = f"{text} ({labels})"
     if question.allows_not_applicable:
         text = f"{text} " + _("Reply N/A if it does not apply.")
@@ -39,7 +39,13 @@ def sms_question(question: Question, *, language: str, company: str) -> str:
 
 
 def sms_invitation_text(
-    first: Question | None, *, language: str, company: str, link: str = "", reminder: bool = False
+    first: Question | None,
+    *,
+    language: str,
+    company: str,
+    touchpoint: str = "",
+    link: str = "",
+    reminder: bool = False,
 ) -> str:
     """The text that opens an SMS survey: who asks, the first question, how to stop.
 
@@ -50,7 +56,7 @@ def sms_invitation_text(
     with translation.override(language):
         if first is None:
             return _("%(company)s: how did it go? Two minutes to tell us: %(link)s") % context
-        question = sms_question(first, language=language, company=company)
+        question = sms_question(first, language=language, company=company, touchpoint=touchpoint)
         # Who is asking, unless the question already names the company.
         intro = "" if company in question else "%(company)s:"
         if reminder:
@@ -58,21 +64,30 @@ def sms_invitation_text(
         return f"{intro % context} {question} ".lstrip() + _("STOP to opt out")
 
 
-def survey_sms_text(question: Question, *, opens_survey: bool, language: str, company: str) -> str:
+def survey_sms_text(
+    question: Question, *, opens_survey: bool, language: str, company: str, touchpoint: str = ""
+) -> str:
     """What a customer's phone shows for this question: the invitation itself when the question
     opens the survey, a turn of the conversation otherwise."""
     if opens_survey:
-        return sms_invitation_text(question, language=language, company=company)
+        return sms_invitation_text(question, language=language, company=company, touchpoint=touchpoint)
     with translation.override(language):
-        return sms_question(question, language=language, company=company)
+        return sms_question(question, language=language, company=company, touchpoint=touchpoint)
+
+
+def sms_completion_text(*, language: str, company: str) -> str:
+    """The thank-you that ends an SMS survey answered to the last question."""
+    with translation.override(language):
+        return _("Thank you, your answers have been recorded. %(company)s") % {"company": company}
 
 
 def first_question(invitation: Invitation) -> Question | None:
-    """The question the survey opens with; the survey's questions, when prefetched, are read as they are.
+    """The question the survey opens with (never conditional); the version's questions, when
+    prefetched, are read as they are.
 
     ``Question.Meta.ordering`` is by position: dispatch prefetches them for a whole batch.
     """
-    return invitation.survey.questions.first()
+    return invitation.version.questions.first()
 
 
 def render_invitation(
@@ -86,40 +101,66 @@ def render_invitation(
             first_question(invitation),
             language=invitation.locale,
             company=organisation.name,
+            touchpoint=invitation.touchpoint.label(invitation.locale),
             link=link,
             reminder=reminder,
         )
         return Envelope(recipient=recipient, subject="", text=text, idempotency_key=idempotency_key)
-    context = {
-        "company": organisation.name,
+    unsubscribe = unsubscribe_link(invitation)
+    subject, text, html = invitation_email(
+        first_question(invitation),
+        language=invitation.locale,
+        company=organisation.name,
+        touchpoint=invitation.touchpoint.label(invitation.locale),
+        link=link,
+        unsubscribe=unsubscribe,
+        expires_at=invitation.expires_at,
+        reminder=reminder,
+    )
+    return Envelope(
+        recipient=recipient,
+        subject=subject,
+        text=text,
+        html=html,
+        idempotency_key=idempotency_key,
+        headers={
+            # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that
+            # POSTs "List-Unsubscribe=One-Click" to the URL, without opening a page.
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+
+
+def invitation_email(
+    first: Question | None,
+    *,
+    language: str,
+    company: str,
+    touchpoint: str,
+    link: str,
+    unsubscribe: str,
+    expires_at: datetime,
+    reminder: bool = False,
+) -> tuple[str, str, str]:
+    """The invitation email's subject, text and HTML; the send and the survey designer's preview
+    both read it here."""
+    context: dict[str, object] = {
+        "company": company,
         "link": link,
-        "touchpoint": invitation.touchpoint.label(invitation.locale),
-        "expires_at": invitation.expires_at,
+        "touchpoint": touchpoint,
+        "expires_at": expires_at,
         "reminder": reminder,
+        "unsubscribe": unsubscribe,
     }
-    with translation.override(invitation.locale):
-        first = first_question(invitation)
+    with translation.override(language):
         if first is not None and first.kind in SCALES:
             # The first question answered in one click: each score is a link to the page with it chosen.
-            context["question"] = _localised(first.prompt, invitation.locale).replace(
-                "{company}", organisation.name
-            )
+            context["question"] = prompt_for(first.prompt, language, company=company, touchpoint=touchpoint)
             context["scale"] = [(score, f"{link}?{first.code}={score}") for score in scale_of(first.kind)]
-        unsubscribe = unsubscribe_link(invitation)
-        context["unsubscribe"] = unsubscribe
         subject = _("%(company)s — how did it go?") % context
         if reminder:
             subject = _("Reminder: %(subject)s") % {"subject": subject}
-        return Envelope(
-            recipient=recipient,
-            subject=subject,
-            text=render_to_string("messaging/invitation_email.txt", context),
-            html=render_to_string("messaging/invitation_email.html", context),
-            idempotency_key=idempotency_key,
-            headers={
-                # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that
-                # POSTs "List-Unsubscribe=One-Click" to the URL, without opening a page.
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
+        text = render_to_string("messaging/invitation_email.txt", context)
+        html = render_to_string("messaging/invitation_email.html", context)
+    return subject, text, html

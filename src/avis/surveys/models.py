@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,11 +13,19 @@ from avis.interactions.models import Agent, Interaction, Team, Touchpoint
 
 
 class Survey(models.Model):
+    """What one touchpoint asks. Its wording lives in versions: a draft being designed, and the
+    immutable published ones; ``current_version`` is the one new invitations are sent with."""
+
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
     touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # SET_NULL: deleting a survey deletes its versions, this one included (invitations and answers
+    # protect the versions they were sent with).
+    current_version = models.ForeignKey(
+        "SurveyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -29,6 +38,35 @@ class Survey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SurveyVersion(models.Model):
+    """One wording of a survey. Published ones (``number`` set) never change: every invitation and
+    answer keeps the version it was sent with, so figures never mix two wordings silently. The one
+    unpublished version of a survey is its draft, which the designer edits."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(null=True, blank=True, help_text="1, 2, …; empty for the draft")
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "number"], name="survey_version_number_unique"),
+            models.UniqueConstraint(
+                fields=["survey"], condition=Q(number__isnull=True), name="one_draft_per_survey"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} v{self.number or 'draft'}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.number is None
 
 
 class QuestionKind(models.TextChoices):
@@ -66,7 +104,9 @@ class Attribution(models.TextChoices):
 
 
 class Question(models.Model):
-    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    """One question of one survey version; a published version's questions never change."""
+
+    version = models.ForeignKey(SurveyVersion, on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveSmallIntegerField()
     code = models.SlugField(max_length=40)
     kind = models.CharField(max_length=8, choices=QuestionKind.choices)
@@ -78,10 +118,15 @@ class Question(models.Model):
     required = models.BooleanField(default=False)
     allows_not_applicable = models.BooleanField(default=False)
     not_applicable_label = models.JSONField(default=dict, blank=True)
+    # Asked only when an earlier answer meets it: {"question": "nps", "at_most": 6} or
+    # {"question": "resolved", "among": ["partly", "no"]}; {} means always (see surveys.conditions).
+    condition = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position"]
-        constraints = [models.UniqueConstraint(fields=["survey", "code"], name="question_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="question_code_unique_in_version")
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -104,6 +149,7 @@ class Invitation(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")
     touchpoint = models.ForeignKey(Touchpoint, on_delete=models.PROTECT, related_name="+")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="invitations")
+    version = models.ForeignKey(SurveyVersion, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=8)
     locale = models.CharField(max_length=8)
     token = models.CharField(max_length=64, unique=True)
@@ -149,6 +195,7 @@ class Response(AboutInteraction):
 
     invitation = models.OneToOneField(Invitation, on_delete=models.CASCADE, related_name="response")
     survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(SurveyVersion, on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="responses")
     interaction = models.ForeignKey(Interaction, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=8)

@@ -2,47 +2,114 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Min, Q
+from django.db.models import Count, F, Min, Q, prefetch_related_objects
 
 from avis.accounts.models import Organisation
 from avis.governance.models import Decision, Dimension, Metric, SamplingGoal
 from avis.governance.precision import StratumObservation
-from avis.surveys.models import Answer, Attribution, Invitation, InvitationStatus, QuestionKind, Survey
+from avis.interactions.models import Touchpoint
+from avis.surveys.models import (
+    Answer,
+    Attribution,
+    Invitation,
+    InvitationStatus,
+    QuestionKind,
+    Response,
+    Survey,
+    SurveyVersion,
+)
+from avis.surveys.wording import prompt_for
 
 
 def active_surveys_by_touchpoint(*, organisation: Organisation) -> dict[int, Survey]:
+    """The survey each touchpoint sends, once it has a published version (a draft sends nothing)."""
     return {
         survey.touchpoint_id: survey
-        for survey in Survey.objects.filter(organisation=organisation, is_active=True)
+        for survey in Survey.objects.filter(
+            organisation=organisation, is_active=True, current_version__isnull=False
+        )
     }
 
 
 def organisation_surveys(*, organisation: Organisation) -> list[Survey]:
-    """The organisation's surveys for the editor's list, the active ones first."""
-    return list(
+    """The organisation's surveys for the designer's list, the active ones first, each with the
+    questions of its published version (``current_version.questions``) and its draft, if any."""
+    surveys = list(
         Survey.objects.filter(organisation=organisation)
-        .select_related("touchpoint")
-        .prefetch_related("questions")
-        .annotate(question_count=Count("questions"))
+        .select_related("touchpoint", "current_version")
+        .prefetch_related("current_version__questions")
         .order_by("-is_active", "name", "id")
     )
+    drafts = {
+        version.survey_id: version
+        for version in SurveyVersion.objects.filter(organisation=organisation, number__isnull=True).annotate(
+            question_count=Count("questions")
+        )
+    }
+    for survey in surveys:
+        survey.draft = drafts.get(survey.id)  # type: ignore[attr-defined]
+        current = survey.current_version
+        survey.question_count = len(current.questions.all()) if current else 0  # type: ignore[attr-defined]
+    return surveys
+
+
+def touchpoints_without_survey(*, organisation: Organisation) -> dict[str, Touchpoint]:
+    """Active touchpoints with no survey in use, by code: those a survey can be started for."""
+    covered = Survey.objects.filter(organisation=organisation, is_active=True).values("touchpoint_id")
+    return {
+        touchpoint.code: touchpoint
+        for touchpoint in Touchpoint.objects.filter(organisation=organisation, archived_at__isnull=True)
+        .exclude(id__in=covered)
+        .order_by("code")
+    }
 
 
 def survey_for_editing(*, organisation: Organisation, survey_id: int) -> Survey | None:
-    """One of the organisation's surveys with its questions; another organisation's is not found."""
+    """One of the organisation's surveys; another organisation's is not found."""
     return (
         Survey.objects.filter(organisation=organisation, id=survey_id)
-        .select_related("touchpoint", "organisation")
-        .prefetch_related("questions")
+        .select_related("touchpoint", "organisation", "current_version")
         .first()
     )
+
+
+def draft_of(survey: Survey) -> SurveyVersion | None:
+    return SurveyVersion.objects.filter(survey=survey, number__isnull=True).first()
+
+
+def version_being_designed(survey: Survey) -> SurveyVersion | None:
+    """What the designer shows: the draft when there is one, else the published version
+    (the first change copies it into a draft). Its questions are prefetched, in order."""
+    version = draft_of(survey) or survey.current_version
+    if version is not None:
+        prefetch_related_objects([version], "questions")
+    return version
+
+
+def survey_versions(*, organisation: Organisation, survey: Survey) -> list[SurveyVersion]:
+    """The published versions, newest first, with their questions and their ``responses`` count."""
+    versions = list(
+        SurveyVersion.objects.filter(organisation=organisation, survey=survey, number__isnull=False)
+        .select_related("published_by")
+        .prefetch_related("questions")
+        .order_by("-number")
+    )
+    counts = dict(
+        Response.objects.filter(organisation=organisation, survey=survey)
+        .values("version_id")
+        .annotate(n=Count("id"))
+        .values_list("version_id", "n")
+    )
+    for version in versions:
+        version.responses = counts.get(version.id, 0)  # type: ignore[attr-defined]
+    return versions
 
 
 def invitation_for_token(token: str) -> Invitation | None:
     """The token is the respondent's only credential, so it alone selects the row."""
     return (
         Invitation.objects.select_related("survey", "organisation", "touchpoint", "interaction__agent")
-        .prefetch_related("survey__questions")
+        .prefetch_related("version__questions")
         .filter(token=token)
         .first()
     )
@@ -63,10 +130,12 @@ def invitations_for_decisions(
 def readable_answers(answers: list[Answer], language: str, *, company: str) -> list[tuple[str, str]]:
     """Each answer as (question prompt, answer in words), in the reader's language."""
     readable = []
+    touchpoints = Touchpoint.objects.in_bulk({answer.touchpoint_id for answer in answers})
     for answer in answers:
         question = answer.question
-        prompt = question.prompt.get(language) or question.prompt.get("en") or question.code
-        prompt = prompt.split(" (")[0].replace("{company}", company).strip()
+        touchpoint = touchpoints[answer.touchpoint_id].label(language)
+        prompt = prompt_for(question.prompt, language, company=company, touchpoint=touchpoint)
+        prompt = prompt.split(" (")[0].strip() or question.code
         if answer.not_applicable:
             value = question.not_applicable_label.get(language) or "n/a"
         elif answer.number is not None:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,10 +11,11 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row
-from avis.errors import AvisError, NotFound, ValidationFailed
+from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
 from avis.governance.services import set_stratum_rates
 from avis.interactions.models import Touchpoint
+from avis.surveys.conditions import applicable_questions
 from avis.surveys.models import (
     SCALES,
     Answer,
@@ -26,6 +26,7 @@ from avis.surveys.models import (
     QuestionKind,
     Response,
     Survey,
+    SurveyVersion,
 )
 from avis.surveys.queries import active_surveys_by_touchpoint, stratum_observations
 from avis.surveys.signals import invitation_sent, response_completed
@@ -170,188 +171,32 @@ def create_standard_survey(
     name: str = "",
     ask_callback: bool = False,
     ask_effort: bool = False,
+    now: datetime | None = None,
 ) -> Survey:
-    """The survey every touchpoint starts with: the score, the resolution, the agent, a comment —
-    with, when ``ask_effort``, the customer's effort after the resolution, and, when
-    ``ask_callback``, whether and how the customer may be called back."""
+    """The survey every touchpoint starts with, published as version 1: the score, the resolution,
+    the agent, a comment — with, when ``ask_effort``, the customer's effort after the resolution,
+    and, when ``ask_callback``, whether and how the customer may be called back."""
+    now = now or timezone.now()
     Survey.objects.filter(organisation=organisation, touchpoint=touchpoint, is_active=True).update(
         is_active=False
     )
     survey = Survey.objects.create(
-        organisation=organisation, touchpoint=touchpoint, name=name or touchpoint.label("en")
+        organisation=organisation, touchpoint=touchpoint, name=name or touchpoint.label("en"), created_at=now
     )
     questions = list(STANDARD_QUESTIONS)
     if ask_effort:
         questions.insert(2, EFFORT_QUESTION)
     if ask_callback:
         questions += CALLBACK_QUESTIONS
+    version = SurveyVersion.objects.create(
+        organisation=organisation, survey=survey, number=1, published_at=now
+    )
     Question.objects.bulk_create(
-        Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
+        Question(version=version, position=position, **spec)  # type: ignore[arg-type]
         for position, spec in enumerate(questions, start=1)
     )
-    return survey
-
-
-# Roles allowed to change what a survey says; managers read the texts and their cost.
-SURVEY_EDITORS = ("admin", "analyst")
-
-# A prompt is read on a phone: past about two GSM-7 segments it is a letter, not a question.
-PROMPT_MAX_LENGTH = 320
-# A choice label is repeated in the SMS ("Oui / En partie / Non") and shown as a button.
-CHOICE_LABEL_MAX_LENGTH = 40
-# The one placeholder the renderers fill in; anything else between braces would reach customers as is.
-COMPANY_PLACEHOLDER = "{company}"
-
-
-@dataclass(frozen=True)
-class QuestionTexts:
-    """New wording for one question; a language or a choice left out keeps its current text."""
-
-    prompt: Mapping[str, str] = field(default_factory=dict)  # language → prompt
-    choice_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # value → language → label
-
-
-class SurveyTextsInvalid(ValidationFailed):
-    """Some texts can't be saved; ``problems`` maps each field (``nps.prompt.fr``…) to what to fix."""
-
-    def __init__(self, problems: dict[str, str]) -> None:
-        field_name, message = next(iter(problems.items()))
-        super().__init__(message, field=field_name)
-        self.problems = problems
-
-
-def prompt_field(code: str, language: str) -> str:
-    return f"{code}.prompt.{language}"
-
-
-def choice_field(code: str, value: str, language: str) -> str:
-    return f"{code}.choices.{value}.{language}"
-
-
-def asks_callback(questions: Sequence[Question]) -> bool:
-    return any(question.code == CALLBACK_QUESTIONS[0]["code"] for question in questions)
-
-
-def _text_problem(text: str, *, required: bool, limit: int) -> str | None:
-    if not text.strip():
-        return _("Please write this text: customers in this language read it.") if required else None
-    if len(text) > limit:
-        return _("At most %(limit)s characters (now %(length)s).") % {"limit": limit, "length": len(text)}
-    if "{" in text.replace(COMPANY_PLACEHOLDER, "") or "}" in text.replace(COMPANY_PLACEHOLDER, ""):
-        return _("Only {company} may be written between braces; it becomes the organisation's name.")
-    return None
-
-
-def _check_texts(
-    questions: Mapping[str, Question], texts: Mapping[str, QuestionTexts], *, required_language: str
-) -> dict[str, str]:
-    languages = {code for code, _name in settings.LANGUAGES}
-    problems: dict[str, str] = {}
-    for code, wanted in texts.items():
-        question = questions.get(code)
-        if question is None:
-            problems[code] = _("This survey has no question %(code)s.") % {"code": code}
-            continue
-        values = {choice["value"] for choice in question.choices}
-        entries = [
-            (prompt_field(code, lang), lang, text, PROMPT_MAX_LENGTH) for lang, text in wanted.prompt.items()
-        ]
-        for value, labels in wanted.choice_labels.items():
-            if value not in values:
-                problems[choice_field(code, value, required_language)] = _(
-                    "This question has no such choice."
-                )
-                continue
-            entries += [
-                (choice_field(code, value, lang), lang, label, CHOICE_LABEL_MAX_LENGTH)
-                for lang, label in labels.items()
-            ]
-        for name, language, text, limit in entries:
-            if language not in languages:
-                problems[name] = _("Unknown language %(language)s.") % {"language": language}
-            elif problem := _text_problem(text, required=language == required_language, limit=limit):
-                problems[name] = problem
-    return problems
-
-
-def _set_callback_questions(survey: Survey, questions: list[Question], *, ask: bool, now: datetime) -> None:
-    """Append the call-back questions, or take them away while nobody can be in the middle of them."""
-    if ask == asks_callback(questions):
-        return
-    if ask:
-        last = max((question.position for question in questions), default=0)
-        Question.objects.bulk_create(
-            Question(survey=survey, position=position, **spec)  # type: ignore[arg-type]
-            for position, spec in enumerate(CALLBACK_QUESTIONS, start=last + 1)
-        )
-        return
-    codes = [str(spec["code"]) for spec in CALLBACK_QUESTIONS]
-    answered = Answer.objects.filter(question__survey=survey, question__code__in=codes).exists()
-    # An SMS conversation walks the questions by position: removing some under an open
-    # invitation would leave its next reply pointing past the end of the survey.
-    awaited = Invitation.objects.filter(
-        survey=survey, status__in=(InvitationStatus.SCHEDULED, InvitationStatus.SENT), expires_at__gt=now
-    ).exists()
-    if answered or awaited:
-        raise SurveyTextsInvalid(
-            {
-                "ask_callback": _(
-                    "The call-back questions stay: customers have already answered them, or invitations "
-                    "to this survey still await answers."
-                )
-            }
-        )
-    Question.objects.filter(survey=survey, code__in=codes).delete()
-
-
-def _reworded(current: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
-    return {**current, **{language: text.strip() for language, text in wanted.items()}}
-
-
-def reworded_question(question: Question, texts: QuestionTexts) -> Question:
-    """The question with new wording, not saved: the editor previews it, ``update_survey_texts`` stores it."""
-    return Question(
-        id=question.id,
-        survey_id=question.survey_id,
-        position=question.position,
-        code=question.code,
-        kind=question.kind,
-        attribution=question.attribution,
-        prompt=_reworded(question.prompt, texts.prompt),
-        choices=[
-            {**choice, "label": _reworded(choice["label"], texts.choice_labels.get(choice["value"], {}))}
-            for choice in question.choices
-        ],
-        required=question.required,
-        allows_not_applicable=question.allows_not_applicable,
-        not_applicable_label=question.not_applicable_label,
-    )
-
-
-@transaction.atomic
-def update_survey_texts(
-    *,
-    organisation: Organisation,
-    survey_id: int,
-    texts: Mapping[str, QuestionTexts],
-    ask_callback: bool | None = None,
-    now: datetime | None = None,
-) -> Survey:
-    """Reword a survey's questions and choices; the next texts sent read the new wording.
-
-    Everything is checked before anything is written: a refused edit changes nothing.
-    """
-    survey = Survey.objects.select_for_update().filter(organisation=organisation, id=survey_id).first()
-    if survey is None:
-        raise NotFound(_("No such survey."))
-    questions = {question.code: question for question in survey.questions.all()}
-    problems = _check_texts(questions, texts, required_language=organisation.default_locale)
-    if problems:
-        raise SurveyTextsInvalid(problems)
-    reworded = [reworded_question(questions[code], wanted) for code, wanted in texts.items()]
-    Question.objects.bulk_update(reworded, ["prompt", "choices"])
-    if ask_callback is not None:
-        _set_callback_questions(survey, list(questions.values()), ask=ask_callback, now=now or timezone.now())
+    survey.current_version = version
+    survey.save(update_fields=["current_version"])
     return survey
 
 
@@ -376,6 +221,8 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
             customer=decision.customer,
             touchpoint_id=decision.touchpoint_id,
             survey=surveys[decision.touchpoint_id],
+            # The version it is sent with, for good: a later wording never mixes with this one.
+            version_id=surveys[decision.touchpoint_id].current_version_id,
             channel=decision.channel,
             locale=decision.customer.locale,
             token=new_token(),
@@ -464,7 +311,7 @@ def submit_response(
         # wait, then find it answered: one response per invitation.
         invitation = (
             Invitation.objects.select_for_update()
-            .select_related("interaction", "survey")
+            .select_related("interaction", "survey", "version")
             .filter(token=token)
             .first()
         )
@@ -477,7 +324,9 @@ def submit_response(
         if invitation.expires_at <= now:
             raise InvitationUnavailable("expired")
         values, problems = [], {}
-        for question in invitation.survey.questions.all():
+        # Only the questions the answers lead to: a follow-up not asked is not required, and
+        # whatever was posted for it is not kept.
+        for question in applicable_questions(list(invitation.version.questions.all()), answers):
             try:
                 values.append((question, _read_answer(question, answers.get(question.code))))
             except ValidationFailed as exc:
@@ -489,6 +338,7 @@ def submit_response(
             organisation_id=invitation.organisation_id,
             invitation=invitation,
             survey=invitation.survey,
+            version_id=invitation.version_id,
             customer_id=invitation.customer_id,
             interaction=interaction,
             touchpoint_id=invitation.touchpoint_id,
