@@ -8,6 +8,8 @@ from html import unescape
 import pytest
 from django.test import Client
 
+from avis.accounts.models import Role
+from avis.accounts.services import add_member
 from avis.interactions.services import create_touchpoint
 from avis.surveys.models import Invitation, Response, Survey, SurveyVersion
 from avis.surveys.queries import version_being_designed
@@ -200,3 +202,17 @@ def test_a_manager_reads_the_designer_but_may_not_change_or_publish(org) -> None
     )
     assert manager.post(f"/api/v1/surveys/{survey.id}/publish").status_code == 403
     assert codes(survey) == ["nps", "resolved", "agent", "comment"]
+
+
+def test_an_advisor_neither_reads_nor_changes_surveys(org) -> None:  # noqa: ANN001
+    survey = call_center_survey(org)
+    add_member(
+        organisation=org.organisation, email="advisor@example.fr", role=Role.ADVISOR, password=PASSWORD
+    )
+    advisor = signed_in("advisor@example.fr")
+    assert advisor.get("/settings/surveys/").status_code == 403
+    assert advisor.get(f"/settings/surveys/{survey.id}/").status_code == 403
+    assert press(advisor, survey, "publish")[0] == 403
+    assert advisor.get("/api/v1/surveys").status_code == 403
+    assert advisor.get(f"/api/v1/surveys/{survey.id}/versions").status_code == 403
+    assert advisor.post(f"/api/v1/surveys/{survey.id}/publish").status_code == 403

@@ -20,6 +20,7 @@ from avis.surveys.design import (
     CALLBACK_CODES,
     LIBRARY,
     SURVEY_EDITORS,
+    SURVEY_READERS,
     DraftChanges,
     QuestionTexts,
     asks_callback,
@@ -244,22 +245,29 @@ def _survey_out(survey: Survey, *, detailed: bool) -> SurveyOut:
     return out
 
 
+def _allow(request: HttpRequest, roles: tuple[str, ...], refusal: str) -> None:
+    """An API key acts for its organisation; a signed-in person needs one of ``roles``."""
+    membership = getattr(request, "membership", None)
+    if membership is not None and request.user.is_authenticated and membership.role not in roles:
+        raise PermissionDenied(refusal)
+
+
+def _editor_only(request: HttpRequest) -> None:
+    _allow(request, SURVEY_EDITORS, "Only an admin or an analyst may change or publish a survey.")
+
+
 def _found(request: HttpRequest, survey_id: int) -> Survey:
+    """One of the caller's organisation's surveys, for a role that may read surveys."""
+    _allow(request, SURVEY_READERS, "Your role does not allow reading surveys.")
     survey = survey_for_editing(organisation=organisation_of(request), survey_id=survey_id)
     if survey is None:
         raise NotFound("No such survey.")
     return survey
 
 
-def _editor_only(request: HttpRequest) -> None:
-    """An API key acts for its organisation; a signed-in person needs an editor's role."""
-    membership = getattr(request, "membership", None)
-    if membership is not None and request.user.is_authenticated and membership.role not in SURVEY_EDITORS:
-        raise PermissionDenied("Only an admin or an analyst may change or publish a survey.")
-
-
 @router.get("", response=list[SurveyOut])
 def list_surveys(request: HttpRequest) -> list[SurveyOut]:
+    _allow(request, SURVEY_READERS, "Your role does not allow reading surveys.")
     surveys = organisation_surveys(organisation=organisation_of(request))
     return [_survey_out(survey, detailed=False) for survey in surveys]
 

@@ -32,6 +32,8 @@ from avis.surveys.wording import unknown_placeholders
 
 # Roles allowed to change what a survey says and to publish it; others read it and its cost.
 SURVEY_EDITORS = ("admin", "analyst")
+# Who may open the designer and read surveys: editors, and managers (the texts and their cost).
+SURVEY_READERS = (*SURVEY_EDITORS, "manager")
 
 # A prompt is read on a phone: past about two GSM-7 segments it is a letter, not a question.
 PROMPT_MAX_LENGTH = 320

@@ -19,6 +19,7 @@ from avis.surveys.conditions import applicable_questions
 from avis.surveys.design import (
     LIBRARY,
     SURVEY_EDITORS,
+    SURVEY_READERS,
     SurveyDesignInvalid,
     change_draft,
     create_survey,
@@ -106,10 +107,6 @@ def _survey_or_404(request: HttpRequest, survey_id: int) -> Survey:
     if survey is None:
         raise Http404
     return survey
-
-
-# Who may open the designer: editors change and publish, managers read the texts and their cost.
-SURVEY_READERS = (*SURVEY_EDITORS, "manager")
 
 
 def _refuse_unless_editor(request: HttpRequest) -> HttpResponse | None:
