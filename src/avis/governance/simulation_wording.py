@@ -61,5 +61,7 @@ def reason_label(reason: str) -> str:
         "outranked": _("outranked by a higher priority"),
         "not_sampled": _("not drawn"),
         "contact_only": _("contact only"),
+        "eligible": _("eligible"),
+        "quiet_hours": _("waiting for sending hours"),
     }
     return labels.get(reason, reason)

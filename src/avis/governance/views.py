@@ -31,7 +31,7 @@ from avis.accounts.models import Organisation
 from avis.charts import render_svg
 from avis.errors import AvisError
 from avis.governance.history import HistoryRow, history_from_database, read_history
-from avis.governance.models import ContactPolicy
+from avis.governance.models import ContactPolicy, Outcome
 from avis.governance.simulation import Goal
 from avis.governance.simulation_assumptions import Assumptions, default_sms_cost, observed_assumptions
 from avis.governance.simulation_run import run_simulation
@@ -243,11 +243,17 @@ def simulation_result(request: HttpRequest, token: str) -> HttpResponse:
             "policies": policies,
             "strategies": [strategy_label(policy["strategy"]) for policy in policies],
             "savings": any(policy.get("saving") for policy in policies),
-            "reasons": [(r, [p["outcomes"].get(r, 0) for p in policies]) for r in reasons],
+            "reasons": [(_outcome_words(r), [p["outcomes"].get(r, 0) for p in policies]) for r in reasons],
             "goals": goals,
             "histogram": _histogram_chart(report, language),
         },
     )
+
+
+def _outcome_words(key: str) -> str:
+    """``skip/cap_reached`` in words: "skip · a window's cap"."""
+    outcome, _slash, reason = key.partition("/")
+    return f"{Outcome(outcome).label} · {reason_label(reason)}"
 
 
 def _reach_of(report: dict[str, Any], number: int, goal: Goal) -> dict[str, Any] | None:
