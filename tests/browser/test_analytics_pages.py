@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from avis.analytics.services import update_analytics_settings
 from tests.analytics.answering import survey_and_answer
 from tests.browser.test_respondent_flow import french, sign_in
+from tests.helpers import open_all_day
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def answered(org):  # noqa: ANN001, ANN201
     """Six calls to Lyon's agent, enough for a figure (minimum 5); two branch visits in Paris, too few."""
     update_analytics_settings(organisation=org.organisation, min_n=5)
+    open_all_day(org.organisation)  # the invitations leave at once, at 03:00 on a Sunday too
     at = timezone.now() - timedelta(hours=3)  # invitations are really sent here: not expired
     survey_and_answer(
         org,
