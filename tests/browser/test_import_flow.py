@@ -1,4 +1,4 @@
-"""In a real browser: a file of past interactions is uploaded, its columns mapped, the dry run read, then confirmed."""
+"""In a real browser: a file of past interactions uploaded, its columns mapped, dry run read, confirmed."""
 
 from __future__ import annotations
 
