@@ -182,20 +182,39 @@ def _open_csv(path: Path, head: bytes, name: str) -> Sheet:
             break
     separator = _separator(header_line)
     reader = csv.reader(_chain_first(header_line, lines), delimiter=separator)
-    header = [cell.strip() for cell in next(reader, [])]
+    try:
+        header = [cell.strip() for cell in next(reader, [])]
+    except csv.Error as exc:
+        problem = _unreadable_line(name, 1, exc)
+        for closer in closers:
+            closer.close()
+        raise problem from None
     if not any(header):
         for closer in closers:
             closer.close()
         raise UnreadableFile(_("%(name)s is empty: it has no header row.") % {"name": name}, field="file")
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
-        for number, cells in enumerate(reader, start=2):
-            if any(cell.strip() for cell in cells):
-                yield number, cells
+        number = 1
+        try:
+            for number, cells in enumerate(reader, start=2):  # noqa: B007 (the line of a csv.Error)
+                if any(cell.strip() for cell in cells):
+                    yield number, cells
+        except csv.Error as exc:
+            raise _unreadable_line(name, number + 1, exc) from None
         done[0] = 1.0
 
     label = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
     return Sheet(header, rows(), "csv", label[encoding], separator, done, closers)
+
+
+def _unreadable_line(name: str, line: int, problem: Exception) -> UnreadableFile:
+    """A line the CSV reader cannot split (a cell of megabytes, a stray byte of a binary file)."""
+    return UnreadableFile(
+        _("Line %(line)s of %(name)s cannot be read as CSV (%(problem)s).")
+        % {"line": line, "name": name, "problem": problem},
+        field="file",
+    )
 
 
 def _chain_first(first: str, rest: Iterable[str]) -> Iterator[str]:
@@ -217,6 +236,13 @@ def _open_xlsx(path: Path, name: str) -> Sheet:
             field="file",
         ) from None
     sheet = workbook.worksheets[0]
+    if not hasattr(sheet, "iter_rows"):  # a chart sheet first: no cells to read
+        workbook.close()
+        raise UnreadableFile(
+            _("The first sheet of %(name)s holds no table: put the rows in the first sheet.")
+            % {"name": name},
+            field="file",
+        )
     total = max(sheet.max_row or 1, 1)
     done = [0.0]
     values = sheet.iter_rows(values_only=True)
