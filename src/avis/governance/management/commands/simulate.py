@@ -21,7 +21,7 @@ from avis.governance.history import HistoryRow, history_from_database, read_hist
 from avis.governance.simulation_assumptions import Assumptions, default_sms_cost, observed_assumptions
 from avis.governance.simulation_report import Reach, Report, median_width
 from avis.governance.simulation_run import run_simulation
-from avis.governance.simulation_wording import stratum_periods
+from avis.governance.simulation_wording import reason_label, stratum_periods
 
 
 class Command(BaseCommand):
@@ -261,7 +261,7 @@ def _print_reach(console: Console, reach: Reach) -> None:
         f"at most {reach.ceiling:,.0f} completes where {reach.needed:,.0f} are needed (medians), "
         f"best half-width ±{reach.best_half_width:.1f}."
     )
-    why = ", ".join(f"{reason} {share:.0%}" for reason, share in reach.lost.items() if share >= 0.005)
+    why = ", ".join(f"{reason_label(r)} {share:.0%}" for r, share in reach.lost.items() if share >= 0.005)
     rate = f"; {reach.response_rate:.0%} of surveys answered" if reach.response_rate is not None else ""
     console.print(f"  Interactions there not asked: {why or 'none'}{rate}.")
     for change in reach.relaxations:
