@@ -124,8 +124,8 @@ def main() -> None:
     if report.cheapest.targets != report.cheapest.reference_met:
         print(
             f"  no fixed rate meets the goal in {report.cheapest.reference_met[0]} agent-months: asking "
-            f"everyone the policy allows reaches {report.cheapest.targets[0]} (the caps take more customers), "
-            "so the fixed rates are held to that, and goal-driven sampling is the more precise side"
+            f"everyone the policy allows reaches {report.cheapest.targets[0]} (the caps take more "
+            "customers), so the fixed rates are held to that: goal-driven sampling is the more precise side"
         )
     if cheapest.rates:
         rates = ", ".join(
