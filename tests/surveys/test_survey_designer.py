@@ -216,3 +216,15 @@ def test_an_advisor_neither_reads_nor_changes_surveys(org) -> None:  # noqa: ANN
     assert advisor.get("/api/v1/surveys").status_code == 403
     assert advisor.get(f"/api/v1/surveys/{survey.id}/versions").status_code == 403
     assert advisor.post(f"/api/v1/surveys/{survey.id}/publish").status_code == 403
+
+
+def test_the_previews_show_the_page_the_email_and_the_sms_as_typed_in_the_chosen_language(org) -> None:  # noqa: ANN001
+    survey, admin = call_center_survey(org), signed_in(org.admin_email)
+    typed = form_of(survey, nps__prompt__en="Would you recommend {company} after your {touchpoint}?")
+    preview = unescape(
+        admin.post(f"/settings/surveys/{survey.id}/preview/", typed | {"preview": "en"}).content.decode()
+    )
+    asked = "Would you recommend Assurances du Centre after your Call to customer service?"
+    assert preview.count(asked) == 3  # the page, the email (its one-click question), the first SMS
+    assert "Assurances du Centre — how did it go?" in preview
+    assert version_being_designed(survey).is_draft is False  # a preview saves nothing
