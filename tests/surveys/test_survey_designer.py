@@ -228,3 +228,12 @@ def test_the_previews_show_the_page_the_email_and_the_sms_as_typed_in_the_chosen
     assert preview.count(asked) == 3  # the page, the email (its one-click question), the first SMS
     assert "Assurances du Centre — how did it go?" in preview
     assert version_being_designed(survey).is_draft is False  # a preview saves nothing
+
+
+def test_discarding_the_draft_brings_back_the_published_version(org) -> None:  # noqa: ANN001
+    survey, admin = call_center_survey(org), signed_in(org.admin_email)
+    press(admin, survey, "remove:comment")
+    assert "discard" in admin.get(f"/settings/surveys/{survey.id}/").content.decode()
+    assert press(admin, survey, "discard")[0] == 302
+    assert codes(survey) == ["nps", "resolved", "agent", "comment"]
+    assert not version_being_designed(survey).is_draft

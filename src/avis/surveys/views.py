@@ -70,7 +70,8 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     posted = request.POST if request.method == "POST" else request.GET
     # The questions the answers so far lead to: a follow-up ("only if NPS ≤ 6") appears once its
     # condition is met — at once with htmx, or when the form is sent without JavaScript.
-    questions = applicable_questions(list(invitation.version.questions.all()), posted)
+    every = list(invitation.version.questions.all())
+    questions = applicable_questions(every, posted)
     errors: dict[str, str] = {}
     # The page says which questions it showed: one that applies now but was not shown (a follow-up
     # of an answer just given, without JavaScript) is shown before anything is recorded.
@@ -92,6 +93,8 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             questions, language, company=invitation.organisation.name, touchpoint=touchpoint
         ),
         "shown": ",".join(q.code for q in questions),
+        # The questions whose answer a condition reads: changing one may show or hide a follow-up.
+        "drivers": {str(q.condition["question"]) for q in every if q.condition},
         "errors": errors,
         "posted": posted,
         "more": more,
