@@ -215,3 +215,27 @@ def test_another_organisations_admin_touches_nothing_of_this_team(org, other_org
     invitation.refresh_from_db()
     manager.refresh_from_db()
     assert invitation.revoked_at is None and manager.role == Role.MANAGER
+
+
+def test_the_command_line_invites_lists_and_withdraws(
+    org, smtp_server, django_capture_on_commit_callbacks
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("team", org.organisation.slug, invite="chloe@example.fr", role="manager", stdout=out)
+    assert "chloe@example.fr (manager)" in out.getvalue()
+    assert "/join/" in link_in(smtp_server, "chloe@example.fr")
+    listing = StringIO()
+    call_command("team", org.organisation.slug, stdout=listing)
+    assert "invited" in listing.getvalue() and "chloe@example.fr" in listing.getvalue()
+    invitation = TeamInvitation.objects.get()
+    call_command("team", org.organisation.slug, withdraw=invitation.id, stdout=StringIO())
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+    with pytest.raises(CommandError, match="valid email"):
+        call_command("team", org.organisation.slug, invite="nope", stdout=StringIO())
