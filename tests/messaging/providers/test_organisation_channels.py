@@ -204,7 +204,8 @@ def test_a_text_through_an_organisations_own_account_is_never_given_to_another(
     assert InboundMessage.objects.count() == 2
 
 
-def test_an_organisations_own_twilio_account_sends_and_signs(org, api, twilio, settings) -> None:
+def test_an_organisations_own_twilio_account_sends_and_signs(org, api, twilio, settings, caplog) -> None:
+    caplog.set_level(logging.DEBUG)  # the twilio library logs its requests
     settings.AVIS_SMS_PROVIDER = "console"
     settings.AVIS_TWILIO_AUTH_TOKEN = ""  # the installation has no Twilio account of its own
     form = {
@@ -225,6 +226,7 @@ def test_an_organisations_own_twilio_account_sends_and_signs(org, api, twilio, s
     assert Client().post(status_path, params, headers={"X-Twilio-Signature": signature}).status_code == 200
     message.refresh_from_db()
     assert message.delivery_status == "delivered"
+    assert AUTH_TOKEN not in caplog.text
     # The installation's address has no token to check against: refused.
     assert (
         Client().post("/hooks/twilio/status", params, headers={"X-Twilio-Signature": signature}).status_code
