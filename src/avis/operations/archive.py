@@ -25,9 +25,11 @@ from avis.operations.errors import RestoreRefused
 FORMAT = 1
 MANIFEST = "manifest.json"
 SUFFIX = ".tar.zst"
-# zstd's fastest level on one thread: a backup must not take the cores the web process answers on,
-# and level 1 already shrinks a database by about two thirds.
+# zstd's fastest positive level (a database shrinks about fourfold), compressing on two threads
+# beside the one reading: `avis backup` lowers its own priority, so that on a busy machine serving
+# comes first and on an idle one the backup takes little longer than SQLite's own copy.
 LEVEL = 1
+THREADS = 2
 CHUNK = 1 << 20
 
 
@@ -70,7 +72,7 @@ def write_archive(path: Path, files: dict[str, Path], manifest: dict[str, Any]) 
     listed: dict[str, dict[str, Any]] = {}
     with partial.open("wb") as raw:
         outer = _Hashing(raw)
-        compressor = zstandard.ZstdCompressor(level=LEVEL, write_checksum=True)
+        compressor = zstandard.ZstdCompressor(level=LEVEL, threads=THREADS, write_checksum=True)
         with compressor.stream_writer(outer, closefd=False) as compressed:  # type: ignore[arg-type]
             with tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 tar.copybufsize = CHUNK
