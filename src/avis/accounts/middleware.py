@@ -2,11 +2,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
 
+from avis.accounts.models import Role
 from avis.accounts.queries import membership_in, memberships_of
 
 SESSION_KEY = "avis_organisation_id"
+
+# An advisor reads what customers said about their own interactions, and nothing of the others':
+# the pages (by URL name) a signed-in advisor may open. Every other page and the API answer 403.
+ADVISOR_PAGES = frozenset(
+    {
+        "cases:my_feedback",
+        "profile",
+        "login",
+        "logout",
+        "join",
+        "set_language",
+    }
+)
+# Pages anyone reaches without being a member: the respondent's survey, providers' webhooks.
+PUBLIC_PREFIXES = ("/s/", "/hooks/", "/static/", "/i18n/")
+
+
+def advisor_may_open(path: str) -> bool | None:
+    """True if an advisor may open ``path``; None when no page answers there (a 404 follows)."""
+    if path.startswith(PUBLIC_PREFIXES):
+        return True
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    return match.view_name in ADVISOR_PAGES
 
 
 class OrganisationMiddleware:
@@ -31,4 +61,12 @@ class OrganisationMiddleware:
             if membership is not None:
                 request.organisation = membership.organisation  # type: ignore[attr-defined]
                 request.membership = membership  # type: ignore[attr-defined]
+                if membership.role == Role.ADVISOR and advisor_may_open(request.path_info) is False:
+                    return _advisor_elsewhere(request)
         return self.get_response(request)
+
+
+def _advisor_elsewhere(request: HttpRequest) -> HttpResponse:
+    if request.path_info == "/":  # home: the advisor's own page
+        return redirect("cases:my_feedback")
+    return HttpResponseForbidden(_("Advisors see the feedback about their own interactions only."))
