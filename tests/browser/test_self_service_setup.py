@@ -30,6 +30,7 @@ from tests.e2e.self_service import (
     avis,
     customers_file,
     interactions_file,
+    plain_text,
 )
 from tests.factories import PASSWORD, interaction_payload
 
@@ -38,11 +39,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 ADMIN = "gerant@garage-martin.example"
 COLLEAGUE = "claire@garage-martin.example"
 CODE = "workshop.visit"
-
-
-def plain_text(message) -> str:  # noqa: ANN001
-    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-    return part.get_payload(decode=True).decode()
 
 
 def import_file(desk: Page, kind: str, name: str, content: bytes) -> None:

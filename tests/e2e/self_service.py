@@ -45,6 +45,12 @@ def interactions_file(*, code: str, now: datetime) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("cp1252")
 
 
+def plain_text(message) -> str:  # noqa: ANN001
+    """The plain-text part of an email caught by the test's SMTP server."""
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode()
+
+
 def avis(*args: str) -> subprocess.CompletedProcess[str]:
     """The `avis` command in its own process, on the test database, as an administrator would type it."""
     settings = connection.settings_dict

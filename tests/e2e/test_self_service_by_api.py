@@ -26,6 +26,7 @@ from tests.e2e.self_service import (
     avis,
     customers_file,
     interactions_file,
+    plain_text,
 )
 from tests.factories import interaction_payload
 
@@ -33,11 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CODE = "workshop.visit"
 COLLEAGUE = "claire@garage-martin.example"
-
-
-def plain_text(message) -> str:  # noqa: ANN001
-    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
-    return part.get_payload(decode=True).decode()
 
 
 def link_in(message) -> str:  # noqa: ANN001
