@@ -7,8 +7,9 @@ AVIS_VAR_DIR. Two figures, both measured in this run:
 - **time**: ``avis backup``'s work (SQLite's online backup, row counts for
   the manifest, zstd compression, checksums, retention: the duration it
   records in ``runs.jsonl``) against ``sqlite3 avis.sqlite3 ".backup copy"``
-  (Debian's sqlite3 shell) of the same file, each run ``--repeat`` times with
-  avis serving but idle, the best kept. The command's whole wall time is
+  (Debian's sqlite3 shell, at the priority avis's command gives itself:
+  ``nice -n 10``) of the same file, each run ``--repeat`` times with avis
+  serving but idle, the best kept. The command's whole wall time is
   printed too: its start-up (Django and every app's imports, scipy's the
   largest) is seconds on a busy machine, whatever the database's size. Idle, because the shell's ``.backup``
   copies 100 pages per step and starts again whenever another connection
@@ -104,6 +105,7 @@ def load(base_url: str, key: str, stop_file: str) -> None:
     import httpx
 
     samples: list[tuple[float, float]] = []
+    failures: list[str] = []
     lock = threading.Lock()
     serial = iter(range(10**9))
 
@@ -123,16 +125,17 @@ def load(base_url: str, key: str, stop_file: str) -> None:
                 began = time.monotonic()
                 reply = http.post("/api/v1/interactions", json=body)
                 elapsed = time.monotonic() - began
-                assert reply.status_code == 200, reply.text[:300]
                 with lock:
                     samples.append((began, elapsed))
+                    if reply.status_code != 200:
+                        failures.append(f"{reply.status_code} {reply.text[:200]}")
 
     threads = [threading.Thread(target=work) for _ in range(CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps(samples))
+    print(json.dumps({"samples": samples, "failures": failures}))
 
 
 def _p99(values: list[float]) -> float:
@@ -198,6 +201,8 @@ def main() -> None:
         subprocess.run([*me, "--prepare", str(var_dir), str(args.answers)], env=env, check=True)  # noqa: S603
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
         marker.write_text("")
+    # A kept database may predate avis's latest migrations.
+    subprocess.run([python, "-m", "avis.cli", "migrate", "-v0"], env=env, check=True)  # noqa: S603
     key = subprocess.run(  # noqa: S603
         [python, "-m", "avis.cli", "apikey", "bench-backup", "--name", f"bench {time.time():.0f}"],
         env=env, check=True, capture_output=True, text=True,
@@ -227,7 +232,8 @@ def main() -> None:
         shell, ours = [], []
         for _ in range(args.repeat):
             copy = work / "shell-copy.sqlite3"
-            shell.append(_timed(["sqlite3", str(database), f".backup '{copy}'"], env))
+            # At the priority `avis backup` gives itself (nice 10): the same footing.
+            shell.append(_timed(["nice", "-n", "10", "sqlite3", str(database), f".backup '{copy}'"], env))
             copy.unlink()
             ours.append(_timed([python, "-m", "avis.cli", "backup", "--quiet"], env))
         runs = [json.loads(line) for line in (work / "backups" / "runs.jsonl").read_text().splitlines()]
@@ -247,7 +253,8 @@ def main() -> None:
         subprocess.run([python, "-m", "avis.cli", "backup", "--quiet"], env=env, check=True)  # noqa: S603
         backup_until = time.monotonic()
         stop.write_text("")
-        samples = json.loads(loader.communicate()[0])
+        loaded = json.loads(loader.communicate()[0])
+        samples, failures = loaded["samples"], loaded["failures"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -272,7 +279,9 @@ def main() -> None:
         f"{backup_until - backup_from:.1f} s); p50 {statistics.median(quiet) * 1000:.0f} vs "
         f"{statistics.median(during) * 1000:.0f} ms"
     )
-    print(f"  p99 ratio: {p99_ratio:.2f} (goal ≤ {GOAL_P99})")
+    print(f"  p99 ratio: {p99_ratio:.2f} (goal ≤ {GOAL_P99}); requests not answered 200: {len(failures)}")
+    for failure in sorted(set(failures))[:5]:
+        print(f"    {failure!r}")
     print(f"ratio: {time_ratio:.2f} (goal ≤ {GOAL_TIME}: avis backup / sqlite3 .backup; p99 {p99_ratio:.2f})")
 
 
