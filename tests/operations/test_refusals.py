@@ -136,10 +136,10 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "tiny"
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
+        pytest.skip("a small tmpfs is not available: mounting one needs root")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], check=False)  # noqa: S603, S607
     if done.returncode != 0:
-        pytest.skip("this machine refuses to mount a tmpfs")
+        pytest.skip("a small tmpfs is not available: this machine refuses to mount one")
     try:
         yield mount
     finally:
