@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def advisor(org) -> Client:  # noqa: ANN001
-    add_member(organisation=org.organisation, email="advisor@example.fr", role=Role.ADVISOR, password=PASSWORD)
+    add_member(
+        organisation=org.organisation, email="advisor@example.fr", role=Role.ADVISOR, password=PASSWORD
+    )
     client = Client()
     assert client.login(username="advisor@example.fr", password=PASSWORD)
     return client
