@@ -90,15 +90,22 @@ class Installation:
             assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done
 
+    def log(self, command: str) -> Path:
+        return self.root / f"{command}.log"
+
     def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        """A long-running avis (serve, backup) in its own process group, so a SIGKILL takes its worker too."""
-        return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "avis.cli", *args],
-            env=self.env(**env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        """A long-running avis (serve, backup) in its own process group, so a SIGKILL takes its worker too.
+
+        Its output goes to a file (`log`): a pipe nobody reads fills up and stops avis mid-write."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.log(args[0]).open("ab") as log:
+            return subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "avis.cli", *args],
+                env=self.env(**env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def set_up(self) -> str:
         """Migrate and create an organisation with touchpoints and surveys; returns its API key."""
