@@ -193,6 +193,7 @@ def main() -> None:
             "AVIS_VAR_DIR": var_dir,
             "AVIS_LOG_LEVEL": "WARNING",
             "AVIS_BASE_URL": site,
+            "AVIS_WEBHOOK_ALLOW": "127.0.0.1",  # the CRM stand-in listens here (loopback is refused)
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         }
         tokens, timings = Path(var_dir) / "tokens.json", Path(var_dir) / "timings.json"

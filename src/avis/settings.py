@@ -233,6 +233,9 @@ AVIS_OUTBOX_STALE_SECONDS = env_int("AVIS_OUTBOX_STALE_SECONDS", 300)
 # Outgoing case webhooks: first retry after this many seconds, doubling each time; request timeout.
 AVIS_WEBHOOK_RETRY_SECONDS = env_int("AVIS_WEBHOOK_RETRY_SECONDS", 30)
 AVIS_WEBHOOK_TIMEOUT = env_int("AVIS_WEBHOOK_TIMEOUT", 10)
+# Hosts and networks webhooks may reach although not public (e.g. "crm.internal,10.20.0.0/16");
+# every other loopback, private or link-local address is refused (docs/security.md).
+AVIS_WEBHOOK_ALLOW = env_list("AVIS_WEBHOOK_ALLOW", [])
 # Messages per second each provider may take from one worker process (0: no limit).
 AVIS_SMS_RATE_LIMIT = env_int("AVIS_SMS_RATE_LIMIT", 30)
 AVIS_EMAIL_RATE_LIMIT = env_int("AVIS_EMAIL_RATE_LIMIT", 0)

@@ -54,12 +54,12 @@ def test_an_admin_sets_hours_owners_ladder_causes_and_a_webhook(org) -> None:
         {"strategy": ["team_lead", "fallback"], "team_id": ["", ""], "user_id": ["", manager_id]},
     )
     admin.post("/cases/settings/root-cause", {"label": "Panne réseau"})
-    admin.post("/cases/settings/webhook", {"url": "http://127.0.0.1:8601/hook"})
+    admin.post("/cases/settings/webhook", {"url": "https://crm.example.com/hook"})
     assert BusinessCalendar.objects.get().hours == {"0": ["08:00", "12:00"]}
     assert TeamOwner.objects.get().role == "lead"
     assert list(AssignmentRule.objects.values_list("strategy", flat=True)) == ["team_lead", "fallback"]
     assert RootCause.objects.get().label == "Panne réseau"
-    assert "http://127.0.0.1:8601/hook" in admin.get("/cases/settings").content.decode()
+    assert "https://crm.example.com/hook" in admin.get("/cases/settings").content.decode()
 
 
 def test_managers_cannot_change_the_settings(org) -> None:

@@ -605,7 +605,7 @@ def deliver_webhook(*, delivery_id: int, now: datetime | None = None) -> str:
         if result.ok:
             fields.update(status=DeliveryStatus.DELIVERED, delivered_at=timezone.now())
             outcome = "delivered"
-        elif attempts >= WEBHOOK_MAX_ATTEMPTS:
+        elif result.final or attempts >= WEBHOOK_MAX_ATTEMPTS:
             fields.update(status=DeliveryStatus.FAILED)
             outcome = "failed"
         else:
@@ -633,8 +633,15 @@ def sweep_webhooks(*, now: datetime | None = None) -> int:
 def add_webhook_endpoint(*, organisation: Organisation, url: str, secret: str = "") -> WebhookEndpoint:
     import secrets as random
 
-    if not url.startswith(("http://", "https://")):
+    if not url.startswith(("http://", "https://")) or len(url) > 500:
         raise ValidationFailed(_("Give an http(s) address."), field="url")
+    try:
+        webhooks.check_url(url)
+    except webhooks.Refused as exc:
+        raise ValidationFailed(
+            _("This address is not public (%(why)s): avis calls only public addresses.") % {"why": exc},
+            field="url",
+        ) from exc
     return WebhookEndpoint.objects.create(
         organisation=organisation, url=url, secret=secret or random.token_urlsafe(32)
     )
