@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "avis.analytics",
     "avis.dashboard",
     "avis.operations",
+    "avis.audit",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "avis.accounts.middleware.OrganisationMiddleware",
+    "avis.audit.context.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "avis.http.AvisErrorMiddleware",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("imports/", include("avis.customers.urls")),
     path("hooks/", include("avis.messaging.hook_urls")),
     path("messaging/", include("avis.messaging.urls")),
+    path("settings/audit/", include("avis.audit.urls")),
     path("settings/", include("avis.operations.urls")),
     path("", include("avis.accounts.urls")),
     path("", include("avis.dashboard.urls")),

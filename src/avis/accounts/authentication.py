@@ -24,6 +24,7 @@ class BearerKey(HttpBearer):
         if key is None:
             return None
         request.organisation = key.organisation  # type: ignore[attr-defined]
+        request.api_key = key  # type: ignore[attr-defined]  # the actor of what this request changes
         return key.organisation
 
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
 from avis.accounts.signals import member_invited
+from avis.audit.services import record
 from avis.errors import AvisError, Conflict, NotFound, ValidationFailed
 
 API_KEY_PREFIX = "avis"
@@ -76,9 +77,20 @@ def add_member(
         else:
             user.set_unusable_password()
         user.save()
+    previous = Membership.objects.filter(organisation=organisation, user=user).values_list("role", flat=True)
+    before = {"role": previous[0]} if previous else {}
     membership, _ = Membership.objects.update_or_create(
         organisation=organisation, user=user, defaults={"role": role}
     )
+    if before != {"role": role}:
+        record(
+            organisation=organisation,
+            action="role.changed",
+            target=membership,
+            object_label=user.get_username(),
+            before=before,
+            after={"role": role},
+        )
     return membership
 
 
@@ -97,6 +109,7 @@ def create_api_key(
         digest=_digest(plaintext),
         created_by=created_by,
     )
+    record(organisation=organisation, action="api_key.created", target=key, after={"name": name})
     return key, plaintext
 
 
@@ -108,6 +121,7 @@ def revoke_api_key(*, organisation: Organisation, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        record(organisation=organisation, action="api_key.revoked", target=key)
     return key
 
 
@@ -228,6 +242,14 @@ def invite_member(
     inviter = organisation.name  # an API key invites on behalf of the organisation
     if invited_by is not None:
         inviter = invited_by.get_full_name() or invited_by.get_username()  # type: ignore[attr-defined]
+    record(
+        organisation=organisation,
+        action="member.invited",
+        target=invitation,
+        object_label=email,
+        after={"email": email, "role": role},
+        at=now,
+    )
     link = settings.AVIS_BASE_URL + reverse("join", args=[token])
     subject, text = invitation_email(invitation=invitation, link=link, inviter=inviter)
     member_invited.send(sender=TeamInvitation, invitation=invitation, subject=subject, text=text)
@@ -318,6 +340,14 @@ def accept_invitation(
     membership, _created = Membership.objects.get_or_create(
         organisation=invitation.organisation, user=user, defaults={"role": invitation.role, "created_at": now}
     )
+    record(
+        organisation=invitation.organisation,
+        action="member.joined",
+        target=membership,
+        object_label=user.get_username(),
+        after={"role": membership.role},
+        at=now,
+    )
     return membership
 
 
@@ -329,6 +359,12 @@ def revoke_invitation(*, organisation: Organisation, invitation_id: int, now: da
     ).update(revoked_at=now or timezone.now())
     if not revoked:
         raise NotFound(_("No such pending invitation in this organisation."))
+    record(
+        organisation=organisation,
+        action="invitation.withdrawn",
+        object_type="teaminvitation",
+        object_id=invitation_id,
+    )
 
 
 @transaction.atomic
@@ -346,6 +382,15 @@ def change_member_role(*, organisation: Organisation, membership_id: int, role: 
         raise ValidationFailed(
             _("The organisation needs at least one administrator: make someone else one first."), field="role"
         )
+    before = {"role": membership.role}
     membership.role = role
     membership.save(update_fields=["role"])
+    record(
+        organisation=organisation,
+        action="role.changed",
+        target=membership,
+        object_label=membership.user.get_username(),
+        before=before,
+        after={"role": role},
+    )
     return membership

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from avis.accounts.models import Organisation
 from avis.analytics.queries import Filters, Metric, MetricValue, Period, metric_values
+from avis.audit.services import record
 from avis.surveys.models import Answer
 
 Format = Literal["csv", "xlsx", "parquet"]
@@ -163,7 +164,19 @@ def export_file(
     metric: Metric = "nps",
     period: Period = "month",
 ) -> bytes:
-    """The answers of the window, or the metric per touchpoint and period, in one file."""
+    """The answers of the window, or the metric per touchpoint and period, in one file (audited)."""
+    record(
+        organisation=organisation,
+        action="export.downloaded",
+        object_type=what,
+        object_label=f"{what}.{fmt}",
+        after={
+            "format": fmt,
+            "since": filters.since,
+            "until": filters.until,
+            "metric": metric if what == "metrics" else None,
+        },
+    )
     if what == "answers":
         return write(
             answer_rows(organisation=organisation, since=filters.since, until=filters.until),

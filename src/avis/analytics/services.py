@@ -24,6 +24,7 @@ from avis.analytics.rollups import (
     daily_responded_counts,
     daily_response_counts,
 )
+from avis.audit.services import record, snapshot
 from avis.errors import ValidationFailed
 from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
 
@@ -193,10 +194,19 @@ def update_analytics_settings(*, organisation: Organisation, **changes: Any) -> 
     if changes.get("report_period", "") not in ("", *SCHEDULED_PERIODS):
         raise ValidationFailed("reports are weekly, monthly or quarterly", field="report_period")
     current, _ = AnalyticsSettings.objects.select_for_update().get_or_create(organisation=organisation)
+    before = snapshot(current)
     for name, value in changes.items():
         setattr(current, name, value)
     current.full_clean()
     current.save()
+    record(
+        organisation=organisation,
+        action="analytics_settings.changed",
+        target=current,
+        object_label="figures settings",
+        before=before,
+        after=snapshot(current),
+    )
     return current
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.accounts.queries import manager_emails, sms_number_for
+from avis.audit.services import record, snapshot
 from avis.cases import webhooks
 from avis.cases.calendar import DEFAULT_HOURS, add_business_hours, next_waking_open_moment
 from avis.cases.models import (
@@ -135,6 +136,7 @@ def save_alert_rule(
         rule = AlertRule.objects.select_for_update().filter(organisation=organisation, id=rule_id).first()
         if rule is None:
             raise NotFound(_("No such rule."))
+    before = snapshot(rule) if rule.pk else {}
     for name, value in changes.items():
         if name not in _RULE_FIELDS:
             raise ValidationFailed(_("Unknown field."), field=name)
@@ -143,6 +145,13 @@ def save_alert_rule(
         setattr(rule, name, value)
     _check_rule(rule)
     rule.save()
+    record(
+        organisation=organisation,
+        action="alert_rule.changed" if before else "alert_rule.created",
+        target=rule,
+        before=before,
+        after=snapshot(rule),
+    )
     return rule
 
 
@@ -165,8 +174,17 @@ def save_calendar(
             raise ValidationFailed(_("Opening hours must be HH:MM–HH:MM, opening first."), field="hours")
     if not 1 <= sla_hours <= 24 * 30:
         raise ValidationFailed(_("Give an SLA of 1 to 720 open hours."), field="sla_hours")
+    before = snapshot(BusinessCalendar.objects.filter(organisation=organisation).first())
     calendar, _created = BusinessCalendar.objects.update_or_create(
         organisation=organisation, defaults={"hours": dict(hours), "sla_hours": sla_hours}
+    )
+    record(
+        organisation=organisation,
+        action="calendar.changed",
+        target=calendar,
+        object_label="business calendar",
+        before=before,
+        after=snapshot(calendar),
     )
     return calendar
 
@@ -234,6 +252,10 @@ def save_assignment_rules(
     *, organisation: Organisation, steps: Sequence[Mapping[str, Any]]
 ) -> list[AssignmentRule]:
     """Replace the ladder: each step is ``{"strategy", "team_id"?, "user_id"?}``, first step first."""
+    ladder = ("position", "strategy", "team_id", "user_id")
+    before = list(
+        AssignmentRule.objects.filter(organisation=organisation).order_by("position").values(*ladder)
+    )
     AssignmentRule.objects.filter(organisation=organisation).delete()
     made = []
     for position, step in enumerate(steps, start=1):
@@ -251,6 +273,14 @@ def save_assignment_rules(
                 user_id=step.get("user_id") or None,
             )
         )
+    record(
+        organisation=organisation,
+        action="assignment.changed",
+        object_type="assignmentrule",
+        object_label="assignment ladder",
+        before={"steps": before},
+        after={"steps": [snapshot(rule, fields=ladder) | {"position": rule.position} for rule in made]},
+    )
     return made
 
 
@@ -270,9 +300,11 @@ def add_team_owner(*, organisation: Organisation, team_id: int, user: Any, role:
     if role not in OwnerRole.values:
         raise ValidationFailed(_("Choose a role."), field="role")
     _check_team_and_member(organisation, team_id, user.pk)
-    owner, _created = TeamOwner.objects.get_or_create(
+    owner, created = TeamOwner.objects.get_or_create(
         organisation=organisation, team_id=team_id, user=user, role=role
     )
+    if created:
+        record(organisation=organisation, action="team_owner.added", target=owner, after=snapshot(owner))
     return owner
 
 
@@ -288,6 +320,7 @@ def link_agent(*, organisation: Organisation, user: Any, agent_external_id: str)
     link, _created = AgentLink.objects.update_or_create(
         organisation=organisation, user=user, defaults={"agent": agent}
     )
+    record(organisation=organisation, action="agent.linked", target=link, after=snapshot(link))
     return link
 
 
@@ -642,9 +675,11 @@ def add_webhook_endpoint(*, organisation: Organisation, url: str, secret: str = 
             _("This address is not public (%(why)s): avis calls only public addresses.") % {"why": exc},
             field="url",
         ) from exc
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         organisation=organisation, url=url, secret=secret or random.token_urlsafe(32)
     )
+    record(organisation=organisation, action="case_webhook.added", target=endpoint, after=snapshot(endpoint))
+    return endpoint
 
 
 # ---------------------------------------------------------------- handling a case
@@ -814,9 +849,17 @@ def save_root_cause(
         cause = RootCause.objects.filter(organisation=organisation, id=root_cause_id).first()
         if cause is None:
             raise NotFound(_("No such root cause."))
-        cause.label = label
+    before = snapshot(cause) if root_cause_id is not None else {}
+    cause.label = label
     cause.is_active = is_active
     cause.save()
+    record(
+        organisation=organisation,
+        action="root_cause.saved",
+        target=cause,
+        before=before,
+        after=snapshot(cause),
+    )
     return cause
 
 

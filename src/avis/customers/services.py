@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
+from avis.audit.services import record
 from avis.customers.models import Channel, Customer, EmailStatus, OptOut, PhoneStatus
 from avis.customers.signals import customer_erased
 from avis.errors import NotFound, Unavailable, ValidationFailed
@@ -136,4 +137,13 @@ def erase_customers(
                     record_erasure(organisation_id=organisation.id, customer_id=customer_id, at=now)
             except OSError as exc:
                 raise Unavailable(f"The erasure could not be journaled beside the backups: {exc}") from exc
+            # The trail names the row, never who it was: that is what was erased.
+            for customer_id in ids:
+                record(
+                    organisation=organisation,
+                    action="customer.erased",
+                    object_type="customer",
+                    object_id=customer_id,
+                    at=now,
+                )
     return customers

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
+from avis.audit.services import record, snapshot
 from avis.bulk import insert_rows, new_row
 from avis.customers.models import Customer
 from avis.customers.queries import opted_out_channels
@@ -95,12 +96,22 @@ def update_policy(
         .order_by("-version")
         .first()
     )
-    return ContactPolicy.objects.create(
+    published = ContactPolicy.objects.create(
         organisation=organisation,
         version=(latest.version if latest else 0) + 1,
         created_by=created_by,
         **values,
     )
+    fields = tuple(EDITABLE_POLICY_FIELDS)
+    record(
+        organisation=organisation,
+        action="policy.published",
+        target=published,
+        object_label=f"version {published.version}",
+        before=snapshot(latest, fields=fields),
+        after=snapshot(published, fields=fields),
+    )
+    return published
 
 
 def _whole(value: object, *, field: str, what: str, minimum: int = 0) -> int:
@@ -353,7 +364,7 @@ def create_sampling_goal(
         raise ValidationFailed("The confidence level is between 0.5 and 1, such as 0.95.", field="confidence")
     if touchpoint is not None and touchpoint.organisation_id != organisation.id:
         raise ValidationFailed("Unknown touchpoint.", field="touchpoint")
-    return SamplingGoal.objects.create(
+    goal = SamplingGoal.objects.create(
         organisation=organisation,
         metric=metric,
         dimension=dimension,
@@ -362,6 +373,8 @@ def create_sampling_goal(
         confidence=confidence,
         touchpoint=touchpoint,
     )
+    record(organisation=organisation, action="sampling_goal.created", target=goal, after=snapshot(goal))
+    return goal
 
 
 @transaction.atomic
@@ -369,6 +382,14 @@ def retire_sampling_goal(*, organisation: Organisation, goal_id: int) -> None:
     updated = SamplingGoal.objects.filter(organisation=organisation, id=goal_id).update(is_active=False)
     if not updated:
         raise NotFound("No such sampling goal.")
+    record(
+        organisation=organisation,
+        action="sampling_goal.retired",
+        object_type="samplinggoal",
+        object_id=goal_id,
+        before={"is_active": True},
+        after={"is_active": False},
+    )
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
+from avis.audit.services import record, snapshot
 from avis.bulk import fetch_by_key, insert_rows, new_row, upsert_rows
 from avis.customers.contact_details import (
     is_email,
@@ -267,9 +268,17 @@ def create_touchpoint(
         raise FieldsInvalid({"code": taken})
     try:
         with transaction.atomic():
-            return Touchpoint.objects.create(
+            touchpoint = Touchpoint.objects.create(
                 organisation=organisation, code=code, name=names, created_at=now or timezone.now()
             )
+            record(
+                organisation=organisation,
+                action="touchpoint.created",
+                target=touchpoint,
+                object_label=code,
+                after={"code": code, "name": names},
+            )
+            return touchpoint
     except IntegrityError:  # the same code created by a concurrent request
         raise FieldsInvalid({"code": taken}) from None
 
@@ -290,6 +299,7 @@ def update_touchpoint(
     interactions, while those recorded, their answers and figures stay.
     """
     touchpoint = touchpoint_of(organisation=organisation, code=code, lock=True)
+    before = snapshot(touchpoint, fields=("name", "archived_at"))
     changed = []
     if names is not None:
         merged = {**touchpoint.name, **names}
@@ -303,6 +313,14 @@ def update_touchpoint(
         changed.append("archived_at")
     if changed:
         touchpoint.save(update_fields=changed)
+        record(
+            organisation=organisation,
+            action="touchpoint.changed",
+            target=touchpoint,
+            object_label=touchpoint.code,
+            before=before,
+            after=snapshot(touchpoint, fields=("name", "archived_at")),
+        )
     return touchpoint
 
 
@@ -354,6 +372,13 @@ def rotate_webhook_secret(*, organisation: Organisation, now: datetime | None = 
     webhook.previous_secret, webhook.previous_secret_until = webhook.secret, now + WEBHOOK_ROTATION_GRACE
     webhook.secret, webhook.rotated_at = _new_secret(), now
     webhook.save(update_fields=["secret", "previous_secret", "previous_secret_until", "rotated_at"])
+    record(
+        organisation=organisation,
+        action="webhook_secret.rotated",
+        target=webhook,
+        object_label="inbound webhook",
+        at=now,
+    )
     return webhook
 
 

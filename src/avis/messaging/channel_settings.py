@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from avis.accounts.models import Organisation
 from avis.accounts.services import normalise_mobile_phone
+from avis.audit.services import record, snapshot
 from avis.customers.models import Channel
 from avis.encryption import SecretsKeyMissing, seal
 from avis.errors import ValidationFailed
@@ -86,6 +87,17 @@ def normalise_sms_sender(raw: str, *, region: str) -> str:
     return value
 
 
+_AUDITED = (
+    "sms_provider",
+    "sms_sender",
+    "twilio_account_sid",
+    "twilio_messaging_service_sid",
+    "http_url",
+    "email_sender_name",
+    "email_reply_to",
+)
+
+
 @sensitive_variables("form", "sealed")
 @transaction.atomic
 def save_channel_settings(
@@ -98,6 +110,8 @@ def save_channel_settings(
     """
     own = ChannelSettings.objects.select_for_update().filter(organisation=organisation).first()
     own = own or ChannelSettings(organisation=organisation)
+    before = snapshot(own, fields=_AUDITED) if own.pk else {}
+    secrets_before = {name: bool(getattr(own, f"{name}_sealed")) for name in SECRETS}
     if form.sms_provider not in SmsProvider.values:
         raise ValidationFailed(_("Choose one of the SMS providers offered."), field="sms_provider")
     sender = normalise_sms_sender(form.sms_sender, region=organisation.default_region)
@@ -124,6 +138,20 @@ def save_channel_settings(
     own.email_sender_name, own.email_reply_to = form.email_sender_name.strip(), form.email_reply_to.strip()
     own.updated_at = timezone.now()
     own.save()
+    # Which secrets are set, never their values.
+    secrets_after = {name: bool(value) for name, value in sealed.items()}
+    changed_secrets = {
+        name for name in SECRETS if secrets_after[name] != secrets_before[name] or getattr(form, name).strip()
+    }
+    record(
+        organisation=organisation,
+        action="channels.changed",
+        target=own,
+        object_label="channels",
+        before=before | {f"{name}_set": secrets_before[name] for name in changed_secrets},
+        after=snapshot(own, fields=_AUDITED)
+        | {f"{name}_set": secrets_after[name] for name in changed_secrets},
+    )
     return own
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
+from avis.audit.services import record
 from avis.errors import NotFound, ValidationFailed
 from avis.interactions.models import Touchpoint
 from avis.surveys.models import SCALES, Attribution, Question, QuestionKind, Survey, SurveyVersion
@@ -491,6 +492,12 @@ def create_survey(
         created_at=now or timezone.now(),
     )
     _rewrite(SurveyVersion.objects.create(organisation=organisation, survey=survey), designed)
+    record(
+        organisation=organisation,
+        action="survey.created",
+        target=survey,
+        after={"touchpoint": touchpoint.code},
+    )
     return survey
 
 
@@ -520,8 +527,17 @@ def publish_survey(
     draft.published_at = now or timezone.now()
     draft.published_by = by if by is not None and by.is_authenticated else None
     draft.save(update_fields=["number", "published_at", "published_by"])
+    before_number = survey.current_version.number if survey.current_version_id else None
     survey.current_version = draft
     survey.save(update_fields=["current_version"])
+    record(
+        organisation=organisation,
+        action="survey.published",
+        target=survey,
+        before={"version": before_number},
+        after={"version": draft.number},
+        at=draft.published_at,
+    )
     return draft
 
 

@@ -1,0 +1,76 @@
+"""Who is acting, for the services that record audit events without being told.
+
+The services that change settings are called by views, the API and commands; none of them takes
+the person as an argument. The middleware below keeps the current request in a context variable
+for the length of the request, and ``current_actor`` reads it when an event is recorded: the
+signed-in user, or the API key that authenticated (``request.api_key``, set by BearerKey).
+Outside a request (a command, the scheduler) the actor is ``system`` unless ``acting_as`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+_request: ContextVar[HttpRequest | None] = ContextVar("avis_audit_request", default=None)
+_label: ContextVar[str] = ContextVar("avis_audit_label", default="system")
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: Any = None
+    api_key: Any = None
+    label: str = "system"
+    ip_address: str | None = None
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The peer address (a proxy in front sets REMOTE_ADDR through the WSGI server's own setting)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def actor_of(request: HttpRequest) -> Actor:
+    address = client_address(request)
+    key = getattr(request, "api_key", None)
+    if key is not None:
+        return Actor(api_key=key, label=f"API key {key.name} ({key.prefix}…)", ip_address=address)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return Actor(user=user, label=user.get_username(), ip_address=address)
+    return Actor(label="anonymous", ip_address=address)
+
+
+def current_actor() -> Actor:
+    request = _request.get()
+    if request is not None:
+        return actor_of(request)
+    return Actor(label=_label.get())
+
+
+@contextmanager
+def acting_as(label: str) -> Iterator[None]:
+    """Name the actor of what happens outside a request, such as ``command line``."""
+    token = _label.set(label)
+    try:
+        yield
+    finally:
+        _label.reset(token)
+
+
+class AuditActorMiddleware:
+    """Keep the request at hand for ``current_actor`` while it is served."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _request.reset(token)
