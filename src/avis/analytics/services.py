@@ -26,6 +26,7 @@ from avis.analytics.rollups import (
 )
 from avis.audit.services import record, snapshot
 from avis.errors import ValidationFailed
+from avis.isolation import apart
 from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
 
 ROLLUP_KEY_COLUMNS = ("organisation_id", "touchpoint_id", "team_key", "agent_key", "channel", "day")
@@ -215,37 +216,44 @@ def send_due_reports(*, now: datetime | None = None) -> list[str]:
 
     The period is claimed with a conditional update of ``last_report_sent_for`` before the PDF is
     built, so two workers (or a task run twice) never send the same report twice; a failed send
-    gives the claim back for the next run.
+    gives the claim back for the next run. Each organisation apart: one that fails is logged and
+    does not stop the others'.
     """
-    from avis.analytics.reports import last_complete_window, render_report_pdf
-
     now = now or timezone.now()
     sent = []
     due = AnalyticsSettings.objects.exclude(report_period="").select_related("organisation")
-    for found in due:
+    for found in due.order_by("organisation_id"):
         if not found.report_recipients:
             continue
-        organisation = found.organisation
-        today = now.astimezone(ZoneInfo(organisation.default_time_zone)).date()
-        window = last_complete_window(found.report_period, today)  # type: ignore[arg-type]
-        previous = found.last_report_sent_for
-        claimed = (
-            AnalyticsSettings.objects.filter(id=found.id)
-            .filter(Q(last_report_sent_for__isnull=True) | Q(last_report_sent_for__lt=window.start))
-            .update(last_report_sent_for=window.start)
-        )
-        if not claimed:
-            continue
-        try:
-            pdf = render_report_pdf(
-                organisation=organisation, window=window, language=organisation.default_locale[:2]
-            )
-            _email_report(organisation, found.report_recipients, window.start, pdf)
-        except Exception:
-            AnalyticsSettings.objects.filter(id=found.id).update(last_report_sent_for=previous)
-            raise
-        sent.append(organisation.slug)
+        with apart("send_due_reports", found.organisation_id):
+            if _send_due_report(found, now=now):
+                sent.append(found.organisation.slug)
     return sent
+
+
+def _send_due_report(found: AnalyticsSettings, *, now: datetime) -> bool:
+    """One organisation's report, if due and not claimed by another worker; a failure gives the claim back."""
+    from avis.analytics.reports import last_complete_window, render_report_pdf
+
+    organisation = found.organisation
+    today = now.astimezone(ZoneInfo(organisation.default_time_zone)).date()
+    window = last_complete_window(found.report_period, today)  # type: ignore[arg-type]
+    previous = found.last_report_sent_for
+    claimed = (
+        AnalyticsSettings.objects.filter(id=found.id)
+        .filter(Q(last_report_sent_for__isnull=True) | Q(last_report_sent_for__lt=window.start))
+        .update(last_report_sent_for=window.start)
+    )
+    if not claimed:
+        return False
+    try:
+        language = organisation.default_locale[:2]
+        pdf = render_report_pdf(organisation=organisation, window=window, language=language)
+        _email_report(organisation, found.report_recipients, window.start, pdf)
+    except Exception:
+        AnalyticsSettings.objects.filter(id=found.id).update(last_report_sent_for=previous)
+        raise
+    return True
 
 
 def _email_report(organisation: Organisation, recipients: list[str], start: date, pdf: bytes) -> None:

@@ -43,6 +43,7 @@ from avis.cases.models import (
 from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
+from avis.isolation import apart
 from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.surveys.models import Answer, Response
@@ -879,13 +880,14 @@ def escalate_overdue_cases(*, now: datetime | None = None) -> int:
     deadline counted from now; each case in its own transaction so one failure stops nothing."""
     now = now or timezone.now()
     due = list(
-        Case.objects.filter(
-            status__in=OPEN_STATUSES, due_at__lte=now, first_contact_at__isnull=True
-        ).values_list("id", flat=True)[:500]
+        Case.objects.filter(status__in=OPEN_STATUSES, due_at__lte=now, first_contact_at__isnull=True)
+        .order_by("due_at", "id")
+        .values_list("id", "organisation_id")[:500]
     )
     count = 0
-    for case_id in due:
-        with transaction.atomic():
+    for case_id, organisation_id in due:
+        # One organisation's broken ladder is logged; the other organisations' cases still go up.
+        with apart("escalate_overdue_cases", organisation_id), transaction.atomic():
             case = (
                 Case.objects.select_for_update()
                 .select_related("organisation")

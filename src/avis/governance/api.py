@@ -10,7 +10,7 @@ from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
 from avis.errors import NotFound, PermissionDenied
-from avis.governance.models import ContactPolicy, SamplingGoal
+from avis.governance.models import MARGIN_MAX, MARGIN_MIN, ContactPolicy, SamplingGoal
 from avis.governance.queries import describe_policy, policy_versions, sampling_goals
 from avis.governance.services import (
     EDITABLE_POLICY_FIELDS,
@@ -141,7 +141,9 @@ class GoalIn(Schema):
     metric: Literal["nps", "resolution", "csat"] = "nps"
     dimension: Literal["touchpoint", "team", "agent"] = "touchpoint"
     period: Literal["week", "month", "quarter"] = "month"
-    margin: float = Field(gt=0, le=100, description="Half-width of the interval, in points", examples=[10])
+    margin: float = Field(
+        ge=MARGIN_MIN, le=MARGIN_MAX, description="Half-width of the interval, in points", examples=[10]
+    )
     confidence: float = Field(default=0.95, ge=0.5, lt=1)
     touchpoint: str | None = Field(default=None, description="Only this touchpoint's interactions")
 

@@ -124,6 +124,10 @@ class Period(models.TextChoices):
 
 
 PERIOD_DAYS = {Period.WEEK: 7, Period.MONTH: 365.25 / 12, Period.QUARTER: 365.25 / 4}
+# The margins a precision goal may ask for, in points. Below half a point a goal needs millions of
+# answers per stratum (and a margin near 0 divides by zero: 5e-324 squared is 0); above 100 it means
+# nothing on a -100…100 scale.
+MARGIN_MIN, MARGIN_MAX = 0.5, 100.0
 
 
 class SamplingGoal(models.Model):

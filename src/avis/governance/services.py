@@ -4,12 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
+from math import isfinite
 from typing import Any
 
 import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.audit.services import record, snapshot
@@ -34,6 +36,8 @@ from avis.governance.engine import (
 )
 from avis.governance.engine import next_sending_time as engine_next_sending_time
 from avis.governance.models import (
+    MARGIN_MAX,
+    MARGIN_MIN,
     ContactPolicy,
     Decision,
     Dimension,
@@ -339,6 +343,11 @@ def inclusion_sampler(organisation: Organisation) -> InclusionSampler:
     return InclusionSampler(goals, rates, touchpoints, teams, agents)
 
 
+def valid_margin(margin: object) -> bool:
+    """A finite number of points in the range a goal may ask for (NaN and infinities are not)."""
+    return isinstance(margin, int | float) and isfinite(margin) and MARGIN_MIN <= margin <= MARGIN_MAX
+
+
 @transaction.atomic
 def create_sampling_goal(
     *,
@@ -358,8 +367,12 @@ def create_sampling_goal(
         )
     if period not in Period.values:
         raise ValidationFailed(f"The period must be one of {', '.join(Period.values)}.", field="period")
-    if not 0 < margin <= 100:
-        raise ValidationFailed("The margin is a number of points between 0 and 100.", field="margin")
+    if not valid_margin(margin):
+        raise ValidationFailed(
+            _("The margin is a number of points between %(low)s and %(high)s, such as 10.")
+            % {"low": f"{MARGIN_MIN:g}", "high": f"{MARGIN_MAX:g}"},
+            field="margin",
+        )
     if not 0.5 <= confidence < 1:
         raise ValidationFailed("The confidence level is between 0.5 and 1, such as 0.95.", field="confidence")
     if touchpoint is not None and touchpoint.organisation_id != organisation.id:

@@ -44,6 +44,7 @@ from avis.governance.services import (
     current_policy,
     inclusion_sampler,
     rules_of,
+    valid_margin,
 )
 
 # --- policies ----------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def goals_of(*, organisation: Organisation | None, extra: Sequence[Mapping[str, 
             goal.metric not in Metric.values
             or goal.dimension not in Dimension.values
             or goal.period not in Period.values
-            or not 0 < goal.margin <= 100
+            or not valid_margin(goal.margin)
             or not 0.5 <= goal.confidence < 1
         ):
             raise ValidationFailed(_("Goal %(index)s is not a valid precision goal.") % {"index": index + 1})

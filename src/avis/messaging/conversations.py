@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from avis.customers.models import Channel, Customer
 from avis.customers.services import opt_out_customers, withdraw_opt_outs
+from avis.isolation import apart
 from avis.messaging.inbound import record_inbound_message, who_wrote
 from avis.messaging.models import (
     Conversation,
@@ -404,11 +405,11 @@ def close_idle_conversations(*, now: datetime | None = None) -> int:
     ids = list(
         Conversation.objects.filter(state=ConversationState.OPEN)
         .filter(Q(last_activity_at__lt=idle_since) | Q(invitation__expires_at__lte=now))
-        .values_list("id", flat=True)[:1000]
+        .values_list("id", "organisation_id")[:1000]
     )
     closed = 0
-    for conversation_id in ids:
-        with transaction.atomic():
+    for conversation_id, organisation_id in ids:
+        with apart("close_idle_conversations", organisation_id), transaction.atomic():
             conversation = (
                 Conversation.objects.select_for_update(of=("self",))
                 .select_related("invitation__survey", "organisation")

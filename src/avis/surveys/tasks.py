@@ -5,6 +5,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from avis.accounts.models import Organisation
 from avis.governance.models import SamplingGoal
+from avis.isolation import apart
 from avis.surveys import services
 
 
@@ -13,6 +14,7 @@ def refresh_sampling_rates() -> int:
     """Hourly, so inclusion probabilities follow the answers as they come in."""
     organisation_ids = SamplingGoal.objects.filter(is_active=True).values_list("organisation_id", flat=True)
     strata = 0
-    for organisation in Organisation.objects.filter(id__in=organisation_ids):
-        strata += services.refresh_sampling_rates(organisation=organisation)
+    for organisation in Organisation.objects.filter(id__in=organisation_ids).order_by("id"):
+        with apart("refresh_sampling_rates", organisation.id):
+            strata += services.refresh_sampling_rates(organisation=organisation)
     return strata
