@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "avis.dashboard",
     "avis.operations",
     "avis.audit",
+    "avis.privacy",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ urlpatterns = [
     path("hooks/", include("avis.messaging.hook_urls")),
     path("messaging/", include("avis.messaging.urls")),
     path("settings/audit/", include("avis.audit.urls")),
+    path("settings/privacy/", include("avis.privacy.urls")),
     path("settings/", include("avis.operations.urls")),
     path("", include("avis.accounts.urls")),
     path("", include("avis.dashboard.urls")),

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field
 
-from avis.accounts.authentication import organisation_of
+from avis.accounts.authentication import organisation_of, require_role
+from avis.accounts.models import Role
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
-from avis.customers.services import erase_customer, opt_out_customer
+from avis.customers.services import opt_out_customer
 from avis.governance.queries import contact_history, contact_pressure, explainer
+from avis.privacy import services as privacy
 
 router = Router(tags=["customers"])
 
@@ -115,5 +119,34 @@ def delete_customer(request: HttpRequest, external_id: str) -> ErasureOut:
 
     The erasure is also journaled beside the backups, so restoring an older backup erases them again.
     """
-    erase_customer(organisation=organisation_of(request), external_id=external_id)
+    require_role(request, (Role.ADMIN,), _("Only an administrator may erase a customer."))
+    privacy.erase_customer(
+        organisation=organisation_of(request), external_id=external_id, actor=request.user, via="api"
+    )
     return ErasureOut(customer=external_id, erased=True)
+
+
+class CustomerExportOut(Schema):
+    """Everything held on one customer; docs/gdpr.md describes each section."""
+
+    format: int = Field(description="Version of this layout")
+    organisation: str
+    exported_at: datetime
+    customer: dict[str, Any] = Field(description="Identity: ids, phone, e-mail, language, attributes")
+    opt_outs: list[dict[str, Any]]
+    interactions: list[dict[str, Any]]
+    decisions: list[dict[str, Any]] = Field(description="Every contact decision, with its reason")
+    invitations: list[dict[str, Any]]
+    messages: dict[str, list[dict[str, Any]]] = Field(description="sent, received, sms_conversations")
+    responses: list[dict[str, Any]] = Field(description="Every survey answered, with its answers")
+    comments: list[dict[str, Any]] = Field(description="The customer's own words")
+    cases: list[dict[str, Any]] = Field(description="Follow-ups, with their timeline and notes")
+
+
+@router.get("/{external_id}/export", response=CustomerExportOut)
+def get_customer_export(request: HttpRequest, external_id: str) -> dict[str, Any]:
+    """Everything held on this customer (GDPR right of access and portability), as one JSON document."""
+    require_role(request, (Role.ADMIN,), _("Only an administrator may export a customer's data."))
+    return privacy.export_customer(
+        organisation=organisation_of(request), external_id=external_id, actor=request.user, via="api"
+    )

@@ -122,6 +122,10 @@ def erase_customers(
     now = now or timezone.now()
     with transaction.atomic():
         customers = list(Customer.objects.filter(organisation=organisation, id__in=customer_ids))
+        # Read before blanking: messages the outbox wrote to these addresses outside any
+        # invitation (keyword answers), and texts nobody could attribute, are found by them.
+        phones = sorted({customer.phone for customer in customers if customer.phone})
+        emails = sorted({customer.email for customer in customers if customer.email})
         for customer in customers:
             customer.external_id = f"erased-{customer.id}"
             customer.phone = customer.email = ""
@@ -129,7 +133,9 @@ def erase_customers(
             customer.updated_at = now
         Customer.objects.bulk_update(customers, ["external_id", "phone", "email", "attributes", "updated_at"])
         ids = [customer.id for customer in customers]
-        customer_erased.send(sender=Customer, organisation=organisation, customer_ids=ids)
+        customer_erased.send(
+            sender=Customer, organisation=organisation, customer_ids=ids, phones=phones, emails=emails
+        )
         if journal:
             # Inside the transaction: an erasure the journal could not keep is not made.
             try:

@@ -13,7 +13,12 @@ from avis.messaging.outbox import queue_notification
 
 @receiver(customer_erased)
 def erase_messages(sender: object, organisation: Any, customer_ids: list[int], **kwargs: Any) -> None:
-    erase_customer_messages(organisation=organisation, customer_ids=customer_ids)
+    erase_customer_messages(
+        organisation=organisation,
+        customer_ids=customer_ids,
+        phones=kwargs.get("phones", []),
+        emails=kwargs.get("emails", []),
+    )
 
 
 @receiver(member_invited)

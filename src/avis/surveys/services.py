@@ -395,3 +395,12 @@ def erase_customer_comments(*, organisation: Organisation, customer_ids: list[in
         .exclude(text="")
         .update(text="")
     )
+
+
+def erase_comments_before(*, organisation: Organisation, before: datetime) -> int:
+    """Retention: comments written before ``before`` are blanked; the scores beside them stay."""
+    return (
+        Answer.objects.filter(organisation=organisation, answered_at__lt=before)
+        .exclude(text="")
+        .update(text="")
+    )
