@@ -18,7 +18,18 @@ Keywords, checked before anything else, whatever the question:
      message says: "Très bien. STOP", "STOP je ne veux plus de messages". Capitals are how the
      instruction is printed ("STOP au 36xxx") and copied back; a lowercase "stop" inside a
      sentence ("stop aux attentes interminables") is an opinion, not a keyword.
+     3b. Any case, when set off by punctuation at either end: "stop, c'est parfait, 10/10" and
+     "Parfait. stop" are opt-outs (decided: it may mean "say no more", but read as an answer it
+     would keep texting someone who may have objected; the 10 stays in the comment).
   4. An explicit request anywhere: "merci de ne plus m'envoyer de SMS", "please stop texting me".
+  5. A sentence asking to be left alone that names no keyword, in French or English, any case,
+     with or without accents: a stop verb with a word for texts or contacting a few words on
+     ("arrêtez de m'écrire", "stop the messages"), "ne … plus" with one ("ne plus me contacter",
+     "Ne m'écrivez plus"), "(ne) veux plus", "plus de sms" opening the message, "no more texts",
+     "I don't want / no longer wish … texts", "marre de vos sms", "leave me alone", "remove my
+     number". Not when it tells what happened ("personne ne m'a plus contacté", "il a arrêté de
+     m'envoyer…": an auxiliary before the verb), is negated ("don't stop") or only mentions
+     texts ("le SMS de rappel m'a aidé", "pas de SMS de confirmation reçu").
   An opt-out carries no answer ("9 STOP" records no 9); the rest of the message is its comment.
   Opt-out wins over help, help over opt-in. "YES" is not an opt-in here (as some US gateways
   treat it) because it answers questions. "?" alone asks for help.
@@ -146,8 +157,64 @@ _OPT_OUT_PHRASES: tuple[tuple[str, ...], ...] = tuple(
         "do not contact",
         "no more texts",
         "no more messages",
+        # Rule 5: set phrases that name no keyword and no channel.
+        "laissez moi tranquille",
+        "laisse moi tranquille",
+        "laissez nous tranquilles",
+        "foutez moi la paix",
+        "fichez moi la paix",
+        "fiche moi la paix",
+        "foutez nous la paix",
+        "me retirer",
+        "retirez mon numero",
+        "retirer mon numero",
+        "supprimez mon numero",
+        "supprimer mon numero",
+        "effacez mon numero",
+        "oubliez mon numero",
+        "leave me alone",
+        "take me off",
+        "take my number off",
+        "remove my number",
+        "delete my number",
+        "remove me from",
+        "don t send me",
+        "don t message me",
+        "don t email me",
+        "don t call me",
+        "don t bother me",
+        "don t write to me",
+        "do not send me",
+        "do not message me",
+        "do not email me",
+        "do not call me",
+        "never text me",
+        "never contact me",
     )
 )
+# Rule 5: what a sentence asking to be left alone is made of (folded words).
+_STOP_VERBS = frozenset(
+    {"stop", "stopp", "stoppez", "stopper", "arrete", "arretez", "arreter", "arretes", "cesse", "cessez"}
+    | {"cesser", "quit", "cease"}
+)
+_CONTACT_NOUNS = frozenset(
+    {"sms", "texto", "textos", "message", "messages", "msg", "msgs", "text", "texts", "mail", "mails"}
+    | {"email", "emails", "courriel", "courriels", "spam", "spams", "relance", "relances", "sollicitations"}
+    | {"enquete", "enquetes", "questionnaire", "questionnaires", "survey", "surveys", "notifications"}
+)
+_CONTACT_VERBS = frozenset(
+    {"ecrire", "ecrivez", "envoyer", "envoyez", "contacter", "contactez", "recontacter", "recontactez"}
+    | {"texter", "textez", "harceler", "harcelez", "solliciter", "sollicitez", "relancer", "relancez"}
+    | {"deranger", "derangez", "spammer", "spammez", "appeler", "appelez", "recevoir", "contacte"}
+    | {"contactee", "contactes", "sollicite", "sollicitee", "derange", "derangee", "relancee", "harcele"}
+    | {"texting", "messaging", "sending", "contacting", "spamming", "emailing", "calling", "bothering"}
+    | {"harassing", "pestering", "contacted", "receive", "receiving", "get", "getting"}
+)
+_CONTACT = _CONTACT_NOUNS | _CONTACT_VERBS
+# "ne m'a plus contacté", "a arrêté de": a past tense tells what happened, it asks for nothing.
+_AUXILIARIES = frozenset({"a", "ai", "as", "avons", "avez", "ont", "est", "sont", "etait", "s", "had", "has"})
+_WANTING = frozenset({"veux", "veut", "voulons", "voulez", "souhaite", "souhaitons", "desire", "tiens"})
+_FED_UP = frozenset({"marre", "assez", "suffit", "enough", "bol"})
 
 _FRENCH_NUMBERS = "zero un deux trois quatre cinq six sept huit neuf dix onze douze".split()
 _ENGLISH_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
@@ -425,11 +492,87 @@ def _keyword(text: str, tokens: Sequence[_Token]) -> Reply | None:
         original = text[edge.start : edge.end]
         if _collapse(edge.text) in _CAPITALISED_OPT_OUT and original.isupper():
             return Reply("opt_out", comment=_remainder(text, [(edge.start, edge.end)]))
+    # Rule 3b: a lowercase STOP set off as a sentence of its own at either end ("stop, c'est parfait").
+    if content and _set_off(tokens, content[0], content[-1]):
+        edge = content[0] if _keyword_kind(content[0].text) == "opt_out" else content[-1]
+        return Reply("opt_out", comment=_remainder(text, [(edge.start, edge.end)]))
     # Rule 4: an explicit request not to be contacted, anywhere in the message.
     for index in range(len(words)):
+        if index and words[index - 1] in _AUXILIARIES:
+            continue  # "il a arrêté de m'envoyer…" tells what happened
         if any(tuple(words[index : index + len(phrase)]) == phrase for phrase in _OPT_OUT_PHRASES):
             return Reply("opt_out", comment=text)
+    # Rule 5: a sentence asking to be left alone that names no keyword.
+    if _asks_to_be_left_alone(words):
+        return Reply("opt_out", comment=text)
     return None
+
+
+def _set_off(tokens: Sequence[_Token], first: _Token, last: _Token) -> bool:
+    """An opt-out word opening the message and followed by punctuation, or closing it after punctuation."""
+    at_first, at_last = tokens.index(first), tokens.index(last)
+    if _keyword_kind(first.text) == "opt_out" and first is not last:
+        following = tokens[at_first + 1] if at_first + 1 < len(tokens) else None
+        if following is not None and following.kind == "punct" and following.text in ",.;!:":
+            return True
+    if _keyword_kind(last.text) == "opt_out" and first is not last:
+        preceding = tokens[at_last - 1] if at_last > 0 else None
+        if preceding is not None and preceding.kind == "punct" and preceding.text in ",.;!:":
+            return True
+    return False
+
+
+def _near(words: Sequence[str], start: int, stop: int, vocabulary: frozenset[str]) -> bool:
+    return any(word in vocabulary for word in words[max(start, 0) : stop])
+
+
+def _asks_to_be_left_alone(words: Sequence[str]) -> bool:
+    """Rule 5 (module docstring): a stop verb, "ne … plus", "no longer want", "plus de", "marre"
+    with a word for texts or for contacting within a few words. Errs towards the opt-out: a
+    missed one is a breach, a wrong one only loses a survey answer the customer can still give."""
+    for index, word in enumerate(words):
+        before = words[index - 1] if index else ""
+        # "arrêtez de m'écrire", "stop the messages", "quit texting me" — not "don't stop", "a arrêté de".
+        if word in _STOP_VERBS and _near(words, index + 1, index + 5, _CONTACT):
+            negated = before in {"don", "dont", "not", "never", "t"} or (
+                _near(words, index - 2, index, frozenset({"n", "ne"}))
+                and "pas" in words[index + 1 : index + 3]
+            )
+            if not negated and before not in _AUXILIARIES:
+                return True
+        # "ne m'écrivez plus", "je ne veux plus être contacté" — not "personne ne m'a plus contacté".
+        if word == "plus" and _near(words, index - 4, index, frozenset({"ne", "n"})):
+            opening = max(i for i in range(max(index - 4, 0), index) if words[i] in ("ne", "n"))
+            if not _near(words, opening, index, _AUXILIARIES) and _near(words, opening, index + 5, _CONTACT):
+                return True
+        # "je veux plus recevoir de texto", "je veux plus de sms" (spoken French drops the "ne").
+        if word == "plus" and before in _WANTING and _near(words, index + 1, index + 5, _CONTACT):
+            return True
+        # "plus de sms svp" opening the message; "no more sms"; "ça suffit les sms", "marre de vos sms".
+        if word == "plus" and words[index + 1 : index + 2] == ["de"] and _opens(words, index):
+            if _near(words, index + 2, index + 4, _CONTACT_NOUNS):
+                return True
+        if word == "more" and before == "no" and _near(words, index + 1, index + 3, _CONTACT_NOUNS):
+            return True
+        if word in _FED_UP and _near(words, index + 1, index + 5, _CONTACT_NOUNS):
+            return True
+        # "I don't want these texts", "I no longer wish to receive texts".
+        if word in {"want", "wish"} and (
+            tuple(words[max(index - 2, 0) : index]) in {("don", "t"), ("do", "not"), ("no", "longer")}
+            or before == "dont"
+        ):
+            if _near(words, index + 1, index + 6, _CONTACT):
+                return True
+    # "pas de sms merci": only as the whole message ("pas de SMS de confirmation, 3" is a complaint).
+    rest = [word for word in words if word not in _COURTESY]
+    return len(rest) > 2 and rest[:2] == ["pas", "de"] and set(rest[2:]) <= _CONTACT_NOUNS | {"vos", "ces"}
+
+
+def _opens(words: Sequence[str], index: int) -> bool:
+    """Only polite or filler words before ``index``: the phrase opens the message."""
+    return all(
+        word in _LEADING_FILLERS or word in _WANTING or word in {"je", "j", "ne"} for word in words[:index]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
