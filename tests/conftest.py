@@ -59,6 +59,8 @@ def pytest_configure(config: pytest.Config) -> None:
     HUEY.immediate = True
     # Real password hashing costs half a second per user; tests make many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests post far faster than any integration; tests/accounts/test_api_rate_limits.py sets limits.
+    settings.AVIS_API_RATE_PER_KEY = settings.AVIS_API_RATE_PER_ADDRESS = 0
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,6 +8,7 @@ embedded Huey queue, nothing else to install.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",  # serves Swagger UI from its own static files, not a CDN
     "huey.contrib.djhuey",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "avis.accounts",
     "avis.customers",
     "avis.interactions",
@@ -76,11 +80,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "avis.accounts.middleware.OrganisationMiddleware",
     "avis.audit.context.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "avis.http.AvisErrorMiddleware",
+    "avis.accounts.throttling.ApiRateLimitMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "avis.urls"
@@ -137,10 +145,46 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
+# Every path that sets a password applies these: the sign-up by invitation, the password change
+# and reset pages, `avis createorg` and `avis team`.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("AVIS_PASSWORD_MIN_LENGTH", 10)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes counts refused sign-ins in the database (shared by every process): after
+# AVIS_LOGIN_FAILURE_LIMIT refusals for one address from one client, both are locked out for
+# AVIS_LOGIN_LOCKOUT_MINUTES. The login view always passes the request; ThrottledBackend lets
+# request-less authentication (the test client, a shell) through to the next backend.
+AUTHENTICATION_BACKENDS = [
+    "avis.accounts.backends.ThrottledBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AVIS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AVIS_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "avis.audit.context.client_address"  # REMOTE_ADDR, never a header
+AXES_USERNAME_CALLABLE = "avis.accounts.backends.typed_username"
+AXES_VERBOSE = False
+# A password reset link works this long, once.
+PASSWORD_RESET_TIMEOUT = 2 * 3600
+# Authenticator apps show this issuer beside the account.
+OTP_TOTP_ISSUER = "avis"
+# Signed-in sessions last this many hours from sign-in.
+AVIS_SESSION_HOURS = env_int("AVIS_SESSION_HOURS", 12)
+if AVIS_SESSION_HOURS < 1:
+    raise ConfigurationError("AVIS_SESSION_HOURS must be at least 1")
+SESSION_COOKIE_AGE = AVIS_SESSION_HOURS * 3600
+# API requests a minute, per key and per client address (0: no limit); counted in Redis when
+# AVIS_REDIS_URL is set, otherwise in the database, so every process shares the counts.
+AVIS_API_RATE_PER_KEY = env_int("AVIS_API_RATE_PER_KEY", 600)
+AVIS_API_RATE_PER_ADDRESS = env_int("AVIS_API_RATE_PER_ADDRESS", 1200)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("AVIS_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -305,7 +349,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("AVIS_LOG_LEVEL", "INFO")},
     # The Huey consumer logs through its own handler; propagating too would print each line twice.
-    "loggers": {"huey": {"propagate": False}, "django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "huey": {"propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+        # django-axes logs each refusal with the typed address; the audit trail keeps them instead.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # Batches of 10,000 interactions are several megabytes of JSON.

@@ -98,3 +98,23 @@ class TeamInvitation(models.Model):
 
     def is_pending(self, now: datetime) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class RateCount(models.Model):
+    """API requests of one key or one client address in one minute (when Redis is not configured).
+
+    Not an organisation's data: a count shared by every web process, so the limit holds however
+    many there are. Rows of past minutes are deleted as new minutes begin.
+    """
+
+    bucket = models.CharField(max_length=120)
+    minute = models.BigIntegerField()  # seconds since the epoch // 60
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "minute"], name="one_count_per_bucket_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} @ {self.minute}: {self.count}"

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -19,7 +20,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
-from avis.accounts.signals import member_invited
+from avis.accounts.signals import member_invited, password_reset_requested
 from avis.audit.services import record
 from avis.errors import AvisError, Conflict, NotFound, ValidationFailed
 
@@ -73,6 +74,10 @@ def add_member(
     )
     if created or password:
         if password:
+            try:
+                password_validation.validate_password(password, user)
+            except ValidationError as exc:
+                raise ValidationFailed(" ".join(exc.messages), field="password") from exc
             user.set_password(password)
         else:
             user.set_unusable_password()
@@ -394,3 +399,104 @@ def change_member_role(*, organisation: Organisation, membership_id: int, role: 
         after={"role": role},
     )
     return membership
+
+
+# --- Passwords and two-factor -------------------------------------------------------------------
+
+
+def _organisations_of(user: AbstractBaseUser) -> list[Organisation]:
+    return list(Organisation.objects.filter(memberships__user=user).order_by("id"))
+
+
+def note_password_set(*, user: AbstractBaseUser, how: str) -> None:
+    """Record in each of the person's organisations that their password changed (``changed`` when
+    signed in, ``reset`` through the emailed link); the password itself never."""
+    for organisation in _organisations_of(user):
+        record(
+            organisation=organisation,
+            action=f"password.{how}",
+            target=user,
+            object_label=user.get_username(),
+        )
+
+
+def send_password_reset(*, user: AbstractBaseUser, subject: str, text: str, key: str) -> bool:
+    """Queue the reset email through the outbox of the person's first organisation; False when the
+    account belongs to none (no provider to send it with)."""
+    organisations = _organisations_of(user)
+    if not organisations:
+        return False
+    password_reset_requested.send(
+        sender=type(user), organisation=organisations[0], user=user, subject=subject, text=text, key=key
+    )
+    return True
+
+
+def confirmed_device(user: AbstractBaseUser) -> Any:
+    """The person's confirmed TOTP device, or None: with one, signing in asks for a code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not getattr(user, "pk", None):
+        return None
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+@transaction.atomic
+def start_two_factor(*, user: AbstractBaseUser) -> Any:
+    """A new, unconfirmed device with a fresh secret; any earlier unconfirmed one is dropped, so
+    a secret is shown once and only the latest one shown can be confirmed."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if confirmed_device(user) is not None:
+        raise Conflict(_("Two-factor authentication is already on."), field="code")
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="avis", confirmed=False)
+
+
+@transaction.atomic
+def confirm_two_factor(*, user: AbstractBaseUser, code: str) -> Any:
+    """Turn two-factor on once the app shows a right code for the secret just shown."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
+    if device is None:
+        raise ValidationFailed(_("Scan the new code first: this page was shown again."), field="code")
+    if not device.verify_token(code.strip().replace(" ", "")):
+        raise ValidationFailed(_("Wrong code: type the six digits the app shows now."), field="code")
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    for organisation in _organisations_of(user):
+        record(
+            organisation=organisation,
+            action="two_factor.enabled",
+            target=user,
+            object_label=user.get_username(),
+        )
+    return device
+
+
+@transaction.atomic
+def disable_two_factor(*, user: AbstractBaseUser, code: str) -> None:
+    """Turn two-factor off; a current code proves the person still holds the device."""
+    device = confirmed_device(user)
+    if device is None:
+        raise ValidationFailed(_("Two-factor authentication is not on."), field="code")
+    if not device.verify_token(code.strip().replace(" ", "")):
+        raise ValidationFailed(_("Wrong code: type the six digits the app shows now."), field="code")
+    type(device).objects.filter(user=user).delete()
+    for organisation in _organisations_of(user):
+        record(
+            organisation=organisation,
+            action="two_factor.disabled",
+            target=user,
+            object_label=user.get_username(),
+        )
+
+
+def qr_code_svg(text: str) -> str:
+    """The QR code of ``text`` as inline SVG: no image request, no third party sees the secret."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return image.to_string(encoding="unicode")

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+import base64
+import time
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
 from avis.accounts.decorators import member_required
 from avis.accounts.middleware import SESSION_KEY
@@ -18,10 +28,15 @@ from avis.accounts.services import (
     InvitationUnusable,
     accept_invitation,
     change_member_role,
+    confirm_two_factor,
+    confirmed_device,
     create_api_key,
+    disable_two_factor,
     invite_member,
+    qr_code_svg,
     revoke_api_key,
     revoke_invitation,
+    start_two_factor,
     update_notification_settings,
     usable_invitation,
 )
@@ -189,3 +204,97 @@ def person(request: HttpRequest, membership_id: int) -> HttpResponse:
     """An administrator sets a member's mobile and SMS choices (someone without a screen to hand)."""
     membership = member_of(organisation=request.organisation, membership_id=membership_id)  # type: ignore[attr-defined]
     return _notification_form(request, membership, template="accounts/person.html")
+
+
+# --- Signing in with a second factor, passwords ---------------------------------------------------
+
+PENDING_USER = "avis_2fa_user"
+PENDING_SINCE = "avis_2fa_since"
+PENDING_NEXT = "avis_2fa_next"
+PENDING_SECONDS = 300  # the code must follow the password within five minutes
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in; someone with two-factor on is signed in only after the code."""
+
+    template_name = "accounts/login.html"
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if confirmed_device(user) is None:
+            return super().form_valid(form)
+        self.request.session.cycle_key()
+        self.request.session[PENDING_USER] = user.pk
+        self.request.session[PENDING_SINCE] = int(time.time())
+        self.request.session[PENDING_NEXT] = self.get_success_url()
+        return redirect("login_code")
+
+
+def _pending_user(request: HttpRequest) -> Any:
+    since = request.session.get(PENDING_SINCE, 0)
+    if not request.session.get(PENDING_USER) or time.time() - since > PENDING_SECONDS:
+        return None
+    return get_user_model().objects.filter(pk=request.session[PENDING_USER], is_active=True).first()
+
+
+@sensitive_post_parameters("code")
+@never_cache
+def login_code(request: HttpRequest) -> HttpResponse:
+    """The second step: the six digits of the authenticator app. Wrong codes count as refused
+    sign-ins (django-axes and the audit trail), and the device slows down repeated ones."""
+    user = _pending_user(request)
+    if user is None:
+        return redirect("login")
+    error = ""
+    if request.method == "POST":
+        device = confirmed_device(user)
+        allowed, _why = device.verify_is_allowed()
+        if allowed and device.verify_token(request.POST.get("code", "").strip().replace(" ", "")):
+            target = request.session.get(PENDING_NEXT) or settings.LOGIN_REDIRECT_URL
+            for key in (PENDING_USER, PENDING_SINCE, PENDING_NEXT):
+                request.session.pop(key, None)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            otp_login(request, device)
+            return redirect(target)
+        user_login_failed.send(
+            sender=__name__, credentials={"username": user.get_username()}, request=request
+        )
+        error = (
+            _("Wrong code: type the six digits the app shows now.")
+            if allowed
+            else _("Too many wrong codes: wait a little, then try again.")
+        )
+    return render(request, "accounts/login_code.html", {"error": error}, status=422 if error else 200)
+
+
+@login_required
+@member_required(Role.ADMIN)
+@sensitive_post_parameters("code")
+@never_cache
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """An administrator turns two-factor on (a secret shown once, as a QR code and as text) or off."""
+    user = request.user
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "disable":
+                disable_two_factor(user=user, code=request.POST.get("code", ""))
+                messages.success(request, _("Two-factor authentication is off."))
+            else:
+                confirm_two_factor(user=user, code=request.POST.get("code", ""))
+                messages.success(
+                    request, _("Two-factor authentication is on: signing in now asks for a code.")
+                )
+            return redirect("two_factor")
+        except ValidationFailed as exc:
+            errors["code"] = exc.message
+    enrolled = confirmed_device(user) is not None
+    context: dict[str, Any] = {"enrolled": enrolled, "errors": errors}
+    if not enrolled:
+        device = start_two_factor(user=user)
+        secret = base64.b32encode(device.bin_key).decode()
+        context |= {
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            "qr": mark_safe(qr_code_svg(device.config_url)),  # noqa: S308  # our own SVG
+        }
+    return render(request, "accounts/two_factor.html", context, status=422 if errors else 200)

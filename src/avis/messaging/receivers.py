@@ -5,7 +5,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from avis.accounts.models import TeamInvitation
-from avis.accounts.signals import member_invited
+from avis.accounts.signals import member_invited, password_reset_requested
 from avis.customers.signals import customer_erased
 from avis.messaging.erasure import erase_customer_messages
 from avis.messaging.outbox import queue_notification
@@ -31,4 +31,13 @@ def email_team_invitation(
         subject=subject,
         text=text,
         key=f"team-invitation-{invitation.id}",
+    )
+
+
+@receiver(password_reset_requested)
+def email_password_reset(
+    sender: Any, *, organisation: Any, user: Any, subject: str, text: str, key: str, **_: Any
+) -> None:
+    queue_notification(
+        organisation=organisation, recipients=[user.email], subject=subject, text=text, key=key
     )
