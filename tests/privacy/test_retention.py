@@ -134,3 +134,8 @@ def test_the_privacy_page_edits_the_policy_and_shows_the_report(org, admin, mari
     assert ok.status_code == 302
     policy = RetentionPolicy.objects.get(organisation=org.organisation)
     assert (policy.is_active, policy.comment_months, policy.message_months) == (True, 12, 18)
+
+
+def test_the_privacy_page_speaks_french(admin, org) -> None:
+    page = admin.get("/settings/privacy/", headers={"Accept-Language": "fr"}).content.decode()
+    assert "Durées de conservation" in page and "Voir ce que nous détenons" in page, page
