@@ -41,8 +41,9 @@ from django.utils.translation import gettext as _
 
 from avis.customers.models import Channel, Customer
 from avis.customers.services import opt_out_customers, withdraw_opt_outs
+from avis.errors import ValidationFailed
 from avis.isolation import apart
-from avis.messaging.inbound import record_inbound_message, who_wrote
+from avis.messaging.inbound import record_inbound_message, route_inbound
 from avis.messaging.models import (
     Conversation,
     ConversationEnd,
@@ -132,12 +133,38 @@ def handle_inbound(*, inbound_id: int, now: datetime | None = None) -> str:
         return _handle_inbound(inbound_id, now=now or timezone.now())
 
 
+def file_parked_text(*, inbound_id: int, organisation_id: int, now: datetime | None = None) -> str:
+    """An installation admin's decision on a parked text: it is this organisation's (one of those
+    that could own it), and is handled as if it had come through that organisation's own account."""
+    inbound = InboundMessage.objects.filter(id=inbound_id, interpretation="parked").first()
+    if inbound is None or organisation_id not in inbound.parked_among:
+        raise ValidationFailed(_("Choose one of the organisations that could own this text."))
+    InboundMessage.objects.filter(id=inbound_id, interpretation="parked").update(
+        interpretation="", organisation_id=organisation_id
+    )
+    return handle_inbound(inbound_id=inbound_id, now=now)
+
+
 def _handle_inbound(inbound_id: int, *, now: datetime) -> str:
     inbound = InboundMessage.objects.filter(id=inbound_id, interpretation="").first()
     if inbound is None:
         return ""
-    inbound.organisation_id, inbound.customer_id, inbound.reply_to_id = who_wrote(
-        sender=inbound.sender, at=inbound.received_at, organisation_id=inbound.organisation_id
+    routing = route_inbound(
+        sender=inbound.sender,
+        recipient=inbound.recipient,
+        at=inbound.received_at,
+        organisation_id=inbound.organisation_id,
+    )
+    if routing.parked_among:
+        # Several organisations could own it: filed under none, answered by none, until reviewed.
+        parked = InboundMessage.objects.filter(id=inbound_id, interpretation="").update(
+            interpretation="parked", parked_among=list(routing.parked_among)
+        )
+        return "parked" if parked else ""
+    inbound.organisation_id, inbound.customer_id, inbound.reply_to_id = (
+        routing.organisation_id,
+        routing.customer_id,
+        routing.message_id,
     )
     reading = _read(inbound)
     with transaction.atomic():

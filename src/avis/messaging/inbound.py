@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import phonenumbers
@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from avis.bulk import insert_rows
 from avis.customers.models import Channel, Customer
-from avis.messaging.models import InboundMessage, MessageStatus, OutboundMessage
+from avis.messaging.models import ChannelSettings, InboundMessage, MessageStatus, OutboundMessage
+from avis.surveys.models import Invitation
 
 
 def record_inbound_message(
@@ -202,3 +203,89 @@ def who_wrote(
     if len(organisations) != 1:
         return organisation_id, None, None
     return organisations.pop(), customers[0][1] if len(customers) == 1 else None, None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Whose a text is: an organisation, customer and message (ids), or parked among several owners."""
+
+    organisation_id: int | None = None
+    customer_id: int | None = None
+    message_id: int | None = None
+    parked_among: tuple[int, ...] = field(default=())
+
+
+def route_inbound(
+    *, sender: str, recipient: str, at: datetime, organisation_id: int | None = None
+) -> Routing:
+    """Decide whose a text is from the number it was sent to, never by guessing between organisations.
+
+    1. Through an organisation's own provider account (``organisation_id``): that organisation's.
+    2. To a number that is one organisation's own sender (``ChannelSettings.sms_sender``): that
+       organisation's, whoever else texted the customer.
+    3. To a number several organisations share (the installation's ``AVIS_SMS_SENDER``, or one
+       number configured by two): the organisations that could own the reply are those with a
+       survey texted to this customer still open, else those that have the number as a customer.
+       One: it is that organisation's. Several: the text is parked for review (an installation
+       admin sees it) and filed under none, answered by none: "whoever texted last" once handed
+       one tenant's customer's words to another, which then texted the customer.
+    """
+    if organisation_id:
+        return Routing(*who_wrote(sender=sender, at=at, organisation_id=organisation_id))
+    owners = _own_number_of(recipient)
+    if len(owners) == 1:
+        return Routing(*who_wrote(sender=sender, at=at, organisation_id=owners[0]))
+    candidates = _could_own(sender=sender, at=at, among=owners)
+    if len(candidates) > 1:
+        return Routing(parked_among=tuple(sorted(candidates)))
+    if len(candidates) == 1:
+        return Routing(*who_wrote(sender=sender, at=at, organisation_id=candidates.pop()))
+    return Routing()
+
+
+def _own_number_of(recipient: str) -> list[int]:
+    """The organisations whose own sender is the number texted (a phone number, never a name)."""
+    if not recipient.startswith("+"):
+        return []
+    return list(
+        ChannelSettings.objects.filter(sms_sender=recipient).values_list("organisation_id", flat=True)[:20]
+    )
+
+
+def _could_own(*, sender: str, at: datetime, among: list[int]) -> set[int]:
+    """The organisations a text to a shared number may answer (``among`` them, when given).
+
+    Organisations that send from a number of their own are left out (their customers reply
+    to that number), unless the shared number is theirs too (``among``).
+    """
+    if among:
+        scope = {"organisation_id__in": among}
+        excluded: list[int] = []
+    else:
+        scope = {}
+        excluded = list(
+            ChannelSettings.objects.filter(sms_sender__startswith="+").values_list(
+                "organisation_id", flat=True
+            )
+        )
+    waiting = set(
+        Invitation.objects.filter(
+            **scope,
+            messages__channel=Channel.SMS,
+            messages__recipient=sender,
+            messages__status=MessageStatus.SENT,
+            messages__sent_at__lte=at,
+            expires_at__gt=at,
+        )
+        .exclude(organisation_id__in=excluded)
+        .values_list("organisation_id", flat=True)
+        .distinct()[:20]
+    )
+    if waiting:
+        return waiting
+    return set(
+        Customer.objects.filter(**scope, phone=sender)
+        .exclude(organisation_id__in=excluded)
+        .values_list("organisation_id", flat=True)
+        .distinct()[:20]
+    )

@@ -177,8 +177,11 @@ class InboundMessage(models.Model):
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
     )
-    # What the reply was read as: answer, unclear, opt_out, opt_in, help, late.
+    # What the reply was read as: answer, unclear, opt_out, opt_in, help, late, unmatched, parked.
     interpretation = models.CharField(max_length=12, blank=True)
+    # Parked: sent to a number several organisations share, and more than one could own it (their
+    # ids); filed under none and answered by none until reviewed (see inbound.route_inbound).
+    parked_among = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [
