@@ -2,16 +2,87 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.signals import got_request_exception
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from avis.accounts.authentication import BearerKey, SessionOrganisation
 from avis.errors import AvisError
 
-api = NinjaAPI(
+logger = logging.getLogger(__name__)
+
+# Every error the API can answer, each in the one documented shape (``Error`` in the OpenAPI).
+ERROR_STATUSES = {
+    400: "The request cannot be carried out as sent",
+    401: "No valid API key or session",
+    403: "The key or the signed-in role may not do this",
+    404: "No such object in this organisation",
+    409: "Conflicts with what is already recorded",
+    413: "The request body is too large",
+    422: "A field is invalid: `errors` names each one",
+    429: "Too many requests; retry later",
+    500: "A fault in avis (logged); nothing was changed",
+    503: "Something avis needs is unavailable; nothing was changed",
+}
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string", "description": "Stable, machine-readable: validation_error, not_found…"},
+        "message": {"type": "string", "description": "For a person"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _resolve_x_refs(node: Any) -> None:
+    """``{"x-ref": "Name"}`` (a field typed loosely so it is parsed later, see BatchItemIn) documents the
+    component it is parsed as."""
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        if isinstance(child, dict) and "x-ref" in child:
+            name = child.pop("x-ref")
+            child.clear()
+            child["$ref"] = f"#/components/schemas/{name}"
+        _resolve_x_refs(child)
+
+
+class AvisAPI(NinjaAPI):
+    """Documents the error answers every operation can give, so clients (and schemathesis) know them."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        _resolve_x_refs(schema["components"]["schemas"])
+        reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    declared = responses.pop(status, None) or responses.pop(str(status), None)
+                    responses[status] = {
+                        "description": (declared or {}).get("description") or description,
+                        "content": reference,
+                    }
+                    if declared and declared.get("description") in {None, "", "OK"}:
+                        responses[status]["description"] = description
+        return schema
+
+
+api = AvisAPI(
     title="avis API",
     version="1",
     urls_namespace="api",
@@ -72,6 +143,39 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
             status=422,
         )
     return api.create_response(request, {"code": "error", "message": exc.message}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"code": "not_found", "message": "Not found."}, status=404)
+
+
+@api.exception_handler(DjangoPermissionDenied)
+def on_forbidden(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
+    return api.create_response(
+        request, {"code": "forbidden", "message": str(exc) or "Not allowed."}, status=403
+    )
+
+
+@api.exception_handler(Exception)
+def on_fault(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A bug: logged with its traceback (Django's test client re-raises it); the same JSON shape."""
+    logger.error("Internal error on %s %s", request.method, request.path, exc_info=exc)
+    got_request_exception.send(sender=None, request=request)
+    return api.create_response(
+        request, {"code": "server_error", "message": "Internal error; it has been logged."}, status=500
+    )
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 for paths under /api/ that match no operation: the API's JSON, not a page."""
+    return JsonResponse({"code": "not_found", "message": "Not found."}, status=404)
+
+
+def json_server_error(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(
+        {"code": "server_error", "message": "Internal error; it has been logged."}, status=500
+    )
 
 
 def _register_routers() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.utils.cache import patch_cache_control
 
 from avis.errors import AvisError, NotFound, PermissionDenied
 
@@ -24,3 +25,17 @@ class AvisErrorMiddleware:
         if isinstance(exception, AvisError):
             return HttpResponseBadRequest(exception.message)
         return None
+
+
+class NoStoreWhenSignedInMiddleware:
+    """Pages seen signed in hold an organisation's data: no browser or proxy may keep a copy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

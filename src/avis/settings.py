@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "ninja",  # serves Swagger UI from its own static files, not a CDN
     "huey.contrib.djhuey",
     "axes",
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "avis.audit.context.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "avis.http.NoStoreWhenSignedInMiddleware",
     "avis.http.AvisErrorMiddleware",
     "avis.accounts.throttling.ApiRateLimitMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into its 429 page.
@@ -186,8 +189,39 @@ SESSION_COOKIE_AGE = AVIS_SESSION_HOURS * 3600
 AVIS_API_RATE_PER_KEY = env_int("AVIS_API_RATE_PER_KEY", 600)
 AVIS_API_RATE_PER_ADDRESS = env_int("AVIS_API_RATE_PER_ADDRESS", 1200)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("AVIS_SECURE_COOKIES", False)
+
+# --- HTTP hardening (docs/security.md) -------------------------------------------
+# Served over HTTPS (AVIS_BASE_URL says so): Secure cookies, HSTS, and plain HTTP redirected.
+_HTTPS = AVIS_BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env_bool("AVIS_SECURE_COOKIES", _HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("AVIS_SSL_REDIRECT", _HTTPS)
+SECURE_HSTS_SECONDS = env_int("AVIS_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AVIS_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("AVIS_HSTS_PRELOAD", False)
+# Behind a reverse proxy that terminates TLS, it must set X-Forwarded-Proto (else redirects loop).
+if env_bool("AVIS_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Listing the domain in browsers' preload lists is the operator's decision, not a default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Scripts and styles only from avis's own static files: no inline script, style or eval anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = env_str("AVIS_LANGUAGE", "en")

@@ -18,6 +18,7 @@ from avis.analytics.reports import ReportPeriod, render_report_pdf, report_filen
 from avis.analytics.stats import Estimate
 from avis.analytics.verbatims import Language, SentimentLabel
 from avis.analytics.weighted import WeightedMetric, weighted_overview
+from avis.fields import Day, Instant
 
 router = Router(tags=["metrics"])
 
@@ -33,8 +34,8 @@ class MetricsQuery(Schema):
     agent: str | None = Field(default=None, description="the agent's external id")
     channel: str | None = Field(default=None, examples=["email", "sms"])
     segment: str | None = Field(default=None, description="a customer attribute: attribute=value")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     version: int | None = Field(
         default=None,
@@ -94,8 +95,8 @@ def get_metrics(request: HttpRequest, filters: Query[MetricsQuery]) -> list[Metr
 
 class WeightedQuery(Schema):
     metric: WeightedMetric = "nps"
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 class EstimateOut(Schema):
@@ -165,8 +166,8 @@ drivers_router = Router(tags=["drivers"])
 
 
 class CommentsQuery(Schema):
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     touchpoint: str | None = None
     sentiment: SentimentLabel | None = None
     topic: str | None = None
@@ -241,8 +242,8 @@ def get_comments(request: HttpRequest, filters: Query[CommentsQuery]) -> Comment
 
 class DriversQuery(Schema):
     touchpoint: str | None = Field(default=None, description="all touchpoints when absent")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
@@ -316,8 +317,8 @@ class ExportQuery(Schema):
     agent: str | None = None
     channel: str | None = None
     segment: str | None = Field(default=None, description="a customer attribute: attribute=value")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 def _export(request: HttpRequest, what: str, query: ExportQuery) -> HttpResponse:
@@ -352,11 +353,11 @@ def export_metrics(request: HttpRequest, query: Query[ExportQuery]) -> HttpRespo
 
 class ReportQuery(Schema):
     period: ReportPeriod = Field(default="month", description="week, month, quarter or custom")
-    on: date | None = Field(
+    on: Day | None = Field(
         default=None, description="a day in the week, month or quarter; the last complete one when absent"
     )
-    since: date | None = Field(default=None, description="custom: the first day")
-    until: date | None = Field(default=None, description="custom: the last day, included")
+    since: Day | None = Field(default=None, description="custom: the first day")
+    until: Day | None = Field(default=None, description="custom: the last day, included")
     language: Literal["fr", "en"] | None = Field(
         default=None, description="the organisation's language when absent"
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any, Literal
 
 from django.http import HttpRequest
@@ -10,6 +10,7 @@ from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
 from avis.errors import NotFound, PermissionDenied
+from avis.fields import LocalTime
 from avis.governance.models import MARGIN_MAX, MARGIN_MIN, ContactPolicy, SamplingGoal
 from avis.governance.queries import describe_policy, policy_versions, sampling_goals
 from avis.governance.services import (
@@ -47,8 +48,8 @@ class Exclusion(Schema):
 
 
 class ChannelWindow(Schema):
-    from_: time | None = Field(default=None, alias="from")
-    until: time | None = None
+    from_: LocalTime | None = Field(default=None, alias="from")
+    until: LocalTime | None = None
     sunday: bool | None = None
     holidays: bool | None = None
 
@@ -65,8 +66,8 @@ class PolicyOut(Schema):
     freshness_hours: int
     default_sampling_rate: float
     sampling_rates: dict[str, float]
-    send_from: time
-    send_until: time
+    send_from: LocalTime
+    send_until: LocalTime
     send_on_sunday: bool
     send_on_holidays: bool
     channel_sending: dict[str, dict[str, Any]]
@@ -84,8 +85,8 @@ class PolicyChangeIn(Schema):
     freshness_hours: int | None = Field(default=None, ge=0)
     default_sampling_rate: float | None = Field(default=None, ge=0, le=1)
     sampling_rates: dict[str, float] | None = None
-    send_from: time | None = None
-    send_until: time | None = None
+    send_from: LocalTime | None = None
+    send_until: LocalTime | None = None
     send_on_sunday: bool | None = None
     send_on_holidays: bool | None = None
     channel_sending: dict[str, ChannelWindow] | None = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +13,8 @@ from ninja import Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.responses import NinjaJSONEncoder
 from ninja.security import APIKeyHeader
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
+from pydantic import ValidationError as PydanticValidationError
 
 from avis.accounts.authentication import organisation_of, require_role
 from avis.accounts.models import Organisation
@@ -27,6 +28,7 @@ from avis.interactions.queries import touchpoint_of, touchpoints
 from avis.interactions.schemas import InteractionIn
 from avis.interactions.services import (
     TOUCHPOINT_EDITORS,
+    FieldError,
     create_touchpoint,
     receive_signed_request,
     update_touchpoint,
@@ -99,8 +101,31 @@ class IngestOut(Schema):
         )
 
 
+# Each item is read on its own (see _read_items): one malformed item is reported, never the whole batch.
+BatchItemIn = Annotated[Any, WithJsonSchema({"type": "object", "x-ref": "InteractionIn"})]
+
+
 class BatchIn(Schema):
-    items: list[InteractionIn] = Field(min_length=1, max_length=MAX_BATCH)
+    items: list[BatchItemIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _read_items(raw: list[Any]) -> tuple[list[InteractionIn], dict[int, IngestResult]]:
+    """The items that parse, and for each one that does not, its result listing every bad field."""
+    parsed: list[InteractionIn] = []
+    refused: dict[int, IngestResult] = {}
+    for index, item in enumerate(raw):
+        try:
+            parsed.append(InteractionIn.model_validate(item))
+        except PydanticValidationError as error:
+            external_id = item.get("external_id") if isinstance(item, dict) else None
+            refused[index] = IngestResult(
+                external_id=external_id if isinstance(external_id, str) else "",
+                errors=[
+                    FieldError(".".join(str(part) for part in e["loc"]) or "item", e["msg"])
+                    for e in error.errors()
+                ],
+            )
+    return parsed, refused
 
 
 class BatchItemOut(IngestOut):
@@ -138,7 +163,11 @@ def post_interaction(request: HttpRequest, response: HttpResponse, payload: Inte
 @decorate_view(collector_paused())
 def post_batch(request: HttpRequest, payload: BatchIn) -> HttpResponse:
     """Each item is judged on its own: invalid items are reported with their field paths, the others kept."""
-    results = ingest_interactions(organisation=organisation_of(request), items=payload.items)
+    parsed, refused = _read_items(payload.items)
+    ingested = iter(
+        ingest_interactions(organisation=organisation_of(request), items=parsed) if parsed else []
+    )
+    results = [refused[index] if index in refused else next(ingested) for index in range(len(payload.items))]
     # Rendered here from plain values, as ninja would render BatchOut: building
     # and dumping 10,000 pydantic items, and the encoder's call back for every
     # datetime, cost more than all the rest of the reply.

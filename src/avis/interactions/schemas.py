@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from ninja import Schema
 from pydantic import Field
+
+from avis.fields import Instant
 
 
 class CustomerIn(Schema):
@@ -21,7 +22,7 @@ class CustomerIn(Schema):
 class InteractionIn(Schema):
     external_id: str = Field(min_length=1, max_length=128, description="The sender's own event id")
     touchpoint: str = Field(min_length=1, max_length=64, examples=["call_center.call"])
-    occurred_at: datetime
+    occurred_at: Instant
     customer: CustomerIn
     agent: str | None = Field(default=None, max_length=128, description="The agent's external id")
     agent_name: str | None = Field(default=None, max_length=200)
