@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from avis.audit.models import AuditEvent
 from avis.cases.models import Case
 from avis.cases.services import add_case_note
 from avis.customers.services import opt_out_customer
@@ -47,6 +48,9 @@ def test_the_api_export_holds_every_section_about_the_customer(api, noted) -> No
     ]
     (case,) = data["cases"]
     assert "Rappelée, client fidèle" in [e["note"] for e in case["timeline"]]
+    assert AuditEvent.objects.filter(
+        organisation=noted.organisation, action="customer.exported", object_id=str(noted.id)
+    ).exists()
     # Nothing about another customer.
     assert "C-PAUL" not in reply.content.decode() and "paul@example.fr" not in reply.content.decode()
 

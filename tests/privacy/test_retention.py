@@ -11,6 +11,7 @@ import pytest
 import time_machine
 
 from avis.analytics.models import DailyRollup
+from avis.audit.models import AuditEvent
 from avis.customers.models import Customer
 from avis.messaging.models import InboundMessage, OutboundMessage
 from avis.privacy.models import RetentionPolicy, RetentionRun
@@ -134,6 +135,8 @@ def test_the_privacy_page_edits_the_policy_and_shows_the_report(org, admin, mari
     assert ok.status_code == 302
     policy = RetentionPolicy.objects.get(organisation=org.organisation)
     assert (policy.is_active, policy.comment_months, policy.message_months) == (True, 12, 18)
+    change = AuditEvent.objects.get(organisation=org.organisation, action="retention.changed")
+    assert (change.after["comment_months"], change.actor_user.email) == (12, org.admin_email)
 
 
 def test_the_privacy_page_speaks_french(admin, org) -> None:

@@ -120,6 +120,7 @@ def _actions() -> dict[str, Any]:
         "export.downloaded": _("Export downloaded"),
         "customer.exported": _("Customer data exported"),
         "customer.erased": _("Customer erased"),
+        "retention.changed": _("Retention policy changed"),
     }
 
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
+from avis.audit.services import record, snapshot
 from avis.cases.erasure import erase_case_notes_before
 from avis.customers import services as customer_services
 from avis.customers.models import Customer
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Customers erased per transaction by the retention run: bounded, so a first run on years of
 # history neither holds a lock for minutes nor journals one enormous batch.
 ERASE_BATCH = 500
+_POLICY_FIELDS = ("is_active", "comment_months", "message_months", "inactive_customer_months")
 
 
 def export_customer(
@@ -45,6 +47,20 @@ def export_customer(
 ) -> dict[str, Any]:
     """Everything held on one customer (see ``privacy.export``); ``actor`` and ``via`` say who asked."""
     data = customer_data(organisation=organisation, external_id=external_id, now=now)
+    customer_id = (
+        Customer.objects.filter(organisation=organisation, external_id=external_id)
+        .values_list("id", flat=True)
+        .get()
+    )
+    # The trail names the row and how it was asked for; the data stay in the export.
+    record(
+        organisation=organisation,
+        action="customer.exported",
+        object_type="customer",
+        object_id=customer_id,
+        object_label=external_id,
+        after={"via": via},
+    )
     # No customer id in the log: the log is read by more people than the export.
     logger.info("gdpr export of one customer of organisation %s via %s", organisation.slug, via)
     return data
@@ -93,12 +109,20 @@ def update_retention_policy(
         if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 120:
             raise ValidationFailed("A duration is a whole number of months from 1 to 120.", field=field)
     policy = retention_policy(organisation=organisation)
+    before = snapshot(policy, fields=_POLICY_FIELDS) if policy.pk else {}
     for field, months in values.items():
         setattr(policy, field, months)
     policy.is_active = is_active
     policy.updated_at = timezone.now()
     policy.updated_by = user if getattr(user, "is_authenticated", False) else None
     policy.save()
+    record(
+        organisation=organisation,
+        action="retention.changed",
+        target=policy,
+        before=before,
+        after=snapshot(policy, fields=_POLICY_FIELDS),
+    )
     return policy
 
 
