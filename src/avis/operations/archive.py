@@ -64,10 +64,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_archive(path: Path, files: dict[str, Path], manifest: dict[str, Any]) -> str:
+def write_archive(
+    path: Path, files: dict[str, Path], manifest: dict[str, Any] | Callable[[], dict[str, Any]]
+) -> str:
     """Write ``files`` (archive name → file) and the manifest completed with their sizes and
     checksums; returns the archive's own sha256. Until its last byte is on disk the archive is
-    ``NAME.partial``: a backup killed half-way never looks like a backup."""
+    ``NAME.partial``: a backup killed half-way never looks like a backup. A manifest given as a
+    function is asked for once the files are in."""
     partial = path.with_name(path.name + ".partial")
     listed: dict[str, dict[str, Any]] = {}
     with partial.open("wb") as raw:
@@ -83,7 +86,8 @@ def write_archive(path: Path, files: dict[str, Path], manifest: dict[str, Any]) 
                         info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
                         tar.addfile(info, reading)  # type: ignore[arg-type]
                     listed[name] = {"size": reading.size, "sha256": reading.digest.hexdigest()}
-                body = json.dumps({**manifest, "format": FORMAT, "files": listed}, indent=2).encode()
+                described = manifest() if callable(manifest) else manifest
+                body = json.dumps({**described, "format": FORMAT, "files": listed}, indent=2).encode()
                 info = tarfile.TarInfo(MANIFEST)
                 info.size, info.mtime, info.mode = len(body), int(time.time()), 0o600
                 tar.addfile(info, _Bytes(body))  # type: ignore[arg-type]

@@ -12,7 +12,9 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,13 +29,58 @@ SQLITE, POSTGRESQL = "sqlite", "postgresql"
 DATABASE_FILE = {SQLITE: "avis.sqlite3", POSTGRESQL: "avis.dump"}
 
 
+Inventory = tuple[dict[str, int], dict[str, list[str]]]
+
+
 @dataclass
 class Picture:
-    """What one backup holds: files to archive (name → path), rows per table, migrations applied."""
+    """What one backup holds: files to archive (name → path), rows per table, migrations applied.
+
+    The rows may still be being counted (``counting``) while the files are archived: counting
+    reads the copy a second time, and the archive's manifest, written last, waits for it."""
 
     files: dict[str, Path]
-    tables: dict[str, int]
-    migrations: dict[str, list[str]]
+    counting: Callable[[], Inventory]
+    _inventory: Inventory | None = field(default=None, init=False)
+
+    @classmethod
+    def counted(cls, files: dict[str, Path], inventory: Inventory) -> Picture:
+        return cls(files, lambda: inventory)
+
+    @classmethod
+    def counting_beside(cls, files: dict[str, Path], count: Callable[[], Inventory]) -> Picture:
+        """Count in a thread of its own (SQLite lets go of the GIL while it reads)."""
+        outcome: list[Inventory | BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(count())
+            except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run, name="backup-count", daemon=True)
+        thread.start()
+
+        def join() -> Inventory:
+            thread.join()
+            if isinstance(outcome[0], BaseException):
+                raise outcome[0]
+            return outcome[0]
+
+        return cls(files, join)
+
+    def inventory(self) -> Inventory:
+        if self._inventory is None:
+            self._inventory = self.counting()
+        return self._inventory
+
+    @property
+    def tables(self) -> dict[str, int]:
+        return self.inventory()[0]
+
+    @property
+    def migrations(self) -> dict[str, list[str]]:
+        return self.inventory()[1]
 
 
 class Engine(Protocol):
@@ -101,13 +148,7 @@ class SqliteEngine:
             raise BackupFailed(_("There is no database to back up at %(path)s."), path=self.database)
         files = {DATABASE_FILE[SQLITE]: workdir / DATABASE_FILE[SQLITE]}
         copy_sqlite(self.database, files[DATABASE_FILE[SQLITE]])
-        with sqlite3.connect(files[DATABASE_FILE[SQLITE]]) as copy:
-            cursor = copy.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-            tables, migrations = _inventory(copy.cursor(), [row[0] for row in cursor])
-        copy.close()
-        return Picture(files, tables, migrations)
+        return Picture.counting_beside(files, lambda: _count_sqlite(files[DATABASE_FILE[SQLITE]]))
 
     def has_data(self) -> bool:
         if not self.database.exists() or self.database.stat().st_size == 0:
@@ -140,6 +181,16 @@ class SqliteEngine:
     def install(self, staged: Path, aside: Path) -> list[str]:
         """Move what is there aside (nothing is deleted), then the restored file into place."""
         return install_file(staged / DATABASE_FILE[SQLITE], self.database, aside)
+
+
+def _count_sqlite(path: Path) -> Inventory:
+    with sqlite3.connect(path) as copy:
+        cursor = copy.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        inventory = _inventory(copy.cursor(), [row[0] for row in cursor])
+    copy.close()
+    return inventory
 
 
 def copy_sqlite(source: Path, target: Path) -> None:
@@ -214,7 +265,7 @@ class PostgresEngine:
                 f"--file={dump}", error=BackupFailed,
             )  # fmt: skip
             db.execute("ROLLBACK")
-        return Picture({DATABASE_FILE[POSTGRESQL]: dump}, tables, migrations)
+        return Picture.counted({DATABASE_FILE[POSTGRESQL]: dump}, (tables, migrations))
 
     def has_data(self) -> bool:
         with connections["default"].cursor() as cursor:

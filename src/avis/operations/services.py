@@ -211,10 +211,13 @@ def _write_backup(directory: Path, started: datetime) -> BackupResult:
             "started_at": started.isoformat(),
             "finished_at": timezone.now().isoformat(),
             "host": socket.gethostname(),
-            "migrations": picture.migrations,
-            "tables": picture.tables,
         }
-        write_archive(archive, picture.files, manifest)
+        # The rows are counted while the files are compressed; the manifest comes last and waits.
+        write_archive(
+            archive,
+            picture.files,
+            lambda: manifest | {"migrations": picture.migrations, "tables": picture.tables},
+        )
     except OSError as exc:
         archive.with_name(archive.name + ".partial").unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:
