@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
 from avis.errors import AvisError
@@ -17,7 +19,9 @@ from avis.messaging.models import InboundMessage
 class ParkedTextForm(forms.ModelForm):
     """One choice: which of the organisations that could own the text it belongs to."""
 
-    owner = forms.ModelChoiceField(queryset=Organisation.objects.none(), required=False)
+    owner = forms.ModelChoiceField(
+        queryset=Organisation.objects.none(), required=False, label=gettext_lazy("File under")
+    )
 
     class Meta:
         model = InboundMessage
@@ -41,7 +45,7 @@ class ParkedTextAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).filter(interpretation="parked").order_by("-received_at")
 
-    @admin.display(description="could be the text of")
+    @admin.display(description=gettext_lazy("could be the text of"))
     def candidates(self, obj: InboundMessage) -> str:
         names = Organisation.objects.filter(id__in=obj.parked_among).values_list("name", flat=True)
         return ", ".join(names)
@@ -61,4 +65,7 @@ class ParkedTextAdmin(admin.ModelAdmin):
         except AvisError as exc:
             messages.error(request, exc.message)
             return
-        messages.info(request, f"Filed under {owner.name}: read as {outcome}.")
+        messages.info(
+            request,
+            _("Filed under %(name)s: read as %(outcome)s.") % {"name": owner.name, "outcome": outcome},
+        )
