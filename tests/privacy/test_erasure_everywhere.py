@@ -3,9 +3,13 @@ address, reference or words, and the figures (the daily roll-ups, kept or rebuil
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
+from avis import journal
 from avis.analytics.models import DailyRollup
 from avis.analytics.services import rebuild_rollups
 from avis.cases.erasure import erase_customer_cases
@@ -13,6 +17,7 @@ from avis.cases.models import Case, WebhookDelivery, WebhookEndpoint
 from avis.cases.services import add_case_note, case_payload
 from avis.customers.models import Customer
 from avis.messaging.models import InboundMessage, OutboundMessage
+from avis.operations.services import reapply_journal
 from avis.surveys.models import Invitation
 from tests.helpers import answer, open_all_day, post_interaction
 from tests.privacy.conftest import EMAIL, PHONE, text_from
@@ -119,3 +124,13 @@ def test_erasing_the_cases_twice_changes_nothing_more(org, marie) -> None:
     api_erase = erase_customer_cases(organisation=org.organisation, customer_ids=[marie.id])
     assert erase_customer_cases(organisation=org.organisation, customer_ids=[marie.id]) == 0
     assert api_erase >= 0
+
+
+def test_a_restored_database_loses_the_notes_again_from_the_journal(org, marie, journal_dir) -> None:
+    """The erasure was journaled after the backup; the restored picture still has the note."""
+    case = Case.objects.get(customer=marie)
+    add_case_note(organisation=org.organisation, case_id=case.id, user=None, note=NOTE)
+    backup_began = timezone.now() - timedelta(seconds=1)
+    journal.record_erasure(organisation_id=org.organisation.id, customer_id=marie.id, at=timezone.now())
+    assert reapply_journal(since=backup_began, directory=journal_dir) == (1, 0)
+    assert traces(everything_stored()) == set()
