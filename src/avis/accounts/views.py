@@ -290,7 +290,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             errors["code"] = exc.message
     enrolled = confirmed_device(user) is not None
     context: dict[str, Any] = {"enrolled": enrolled, "errors": errors}
-    if not enrolled:
+    # A wrong code keeps the secret just shown (the app has it) and does not show it again.
+    if not enrolled and not errors:
         device = start_two_factor(user=user)
         secret = base64.b32encode(device.bin_key).decode()
         context |= {
