@@ -498,5 +498,5 @@ def qr_code_svg(text: str) -> str:
     import qrcode
     import qrcode.image.svg
 
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
     return image.to_string(encoding="unicode")
