@@ -78,6 +78,7 @@ def test_nothing_of_the_customer_is_left_anywhere_and_the_figures_do_not_move(or
     figures = rollups(org.organisation)
     assert figures
 
+    assert api.get("/api/v1/customers/C-MARIE/export").status_code == 200  # the trail records it
     assert api.delete("/api/v1/customers/C-MARIE").status_code == 200
 
     assert traces(everything_stored()) == set()

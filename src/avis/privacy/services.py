@@ -57,8 +57,7 @@ def export_customer(
         organisation=organisation,
         action="customer.exported",
         object_type="customer",
-        object_id=customer_id,
-        object_label=external_id,
+        object_id=customer_id,  # the row only: an erasure must leave no trace of who it was
         after={"via": via},
     )
     # No customer id in the log: the log is read by more people than the export.
