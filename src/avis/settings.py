@@ -380,7 +380,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Phone numbers, e-mails, tokens and customer ids never reach a log line (avis/logs.py).
+    "filters": {"redact": {"()": "avis.logs.RedactPersonalData"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("AVIS_LOG_LEVEL", "INFO")},
     # The Huey consumer logs through its own handler; propagating too would print each line twice.
     "loggers": {

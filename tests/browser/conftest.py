@@ -78,13 +78,31 @@ def http_api(playwright: Playwright, site: str, org: OrganisationSetup) -> Itera
 
 
 @pytest.fixture
-def phone(new_context, site: str) -> Page:  # noqa: ANN001
-    return new_context(**PHONE).new_page()
+def csp_violations() -> Iterator[list[str]]:
+    """What chromium refused under avis's Content-Security-Policy: a page relying on an inline script
+    or style would be broken for real users, so any refusal fails the test."""
+    found: list[str] = []
+    yield found
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
+def _watched(page: Page, violations: list[str]) -> Page:
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    page.on("console", on_console)
+    return page
 
 
 @pytest.fixture
-def desk(new_context, site: str) -> Page:  # noqa: ANN001
-    return new_context(**DESK).new_page()
+def phone(new_context, site: str, csp_violations: list[str]) -> Page:  # noqa: ANN001
+    return _watched(new_context(**PHONE).new_page(), csp_violations)
+
+
+@pytest.fixture
+def desk(new_context, site: str, csp_violations: list[str]) -> Page:  # noqa: ANN001
+    return _watched(new_context(**DESK).new_page(), csp_violations)
 
 
 @pytest.fixture

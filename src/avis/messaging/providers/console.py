@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from avis.logs import mask_recipient
 from avis.messaging.providers import Envelope
 
 logger = logging.getLogger("avis.console")
@@ -16,5 +17,11 @@ class ConsoleProvider:
         self.channel = channel
 
     def send(self, envelope: Envelope) -> str:
-        logger.info("%s to %s: %s\n%s", self.channel, envelope.recipient, envelope.subject, envelope.text)
+        # Recipients and bodies are personal data (and bodies carry survey links): masked.
+        logger.info(
+            "%s to %s: %d characters (masked)",
+            self.channel,
+            mask_recipient(envelope.recipient),
+            len(envelope.text or ""),
+        )
         return f"console:{envelope.idempotency_key}"
