@@ -76,15 +76,34 @@ def test_a_reply_to_the_shared_number_two_organisations_could_own_is_parked(org,
     assert sent_to_phone() == before  # nobody texts the customer back
 
 
-def test_a_stop_to_the_shared_number_is_parked_too_and_filed_by_an_admin(org, other_org, both) -> None:
-    """Opting out of both would tell each the customer's words to the other; the admin decides."""
+def test_a_stop_to_the_shared_number_is_honoured_by_both_at_once_and_still_parked(
+    org, other_org, both
+) -> None:
+    """A missed opt-out is a breach: both organisations stop at once, before anyone reviews it.
+    Neither sees the customer's words, and nobody texts back."""
     both()
-    inbound = reply("STOP", to=SHARED)
+    before = sent_to_phone()
+    inbound = reply("arrêtez de m'écrire, merci", to=SHARED)
     assert inbound.interpretation == "parked"
-    assert not OptOut.objects.exists()
+    opt_outs = OptOut.objects.filter(withdrawn_at__isnull=True)
+    assert sorted(opt_outs.values_list("organisation_id", flat=True)) == sorted(
+        [org.organisation.id, other_org.organisation.id]
+    )
+    assert all("arrêtez" not in source for source in opt_outs.values_list("source", flat=True))
+    assert sent_to_phone() == before
+    # A survey decided after the STOP is not sent, by either.
+    assert (
+        post_interaction(
+            Client(headers={"Authorization": f"Bearer {org.api_key}"}),
+            "a-2",
+            email=None,
+            phone="06 12 34 56 78",
+        ).json()["decision"]["outcome"]
+        != "send"
+    )
+    # The admin may still file it under one of them: nothing more happens (already opted out).
     assert file_parked_text(inbound_id=inbound.id, organisation_id=other_org.organisation.id) == "opt_out"
-    opt_out = OptOut.objects.get()
-    assert opt_out.organisation_id == other_org.organisation.id
+    assert OptOut.objects.filter(withdrawn_at__isnull=True).count() == 2
 
 
 def test_an_admin_files_a_parked_reply_from_the_review_list(org, other_org, both) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from avis.accounts.models import Organisation
 from avis.customers.models import Channel, Customer
 from avis.customers.services import opt_out_customers, withdraw_opt_outs
 from avis.errors import ValidationFailed
@@ -157,9 +159,12 @@ def _handle_inbound(inbound_id: int, *, now: datetime) -> str:
     )
     if routing.parked_among:
         # Several organisations could own it: filed under none, answered by none, until reviewed.
-        parked = InboundMessage.objects.filter(id=inbound_id, interpretation="").update(
-            interpretation="parked", parked_among=list(routing.parked_among)
-        )
+        with transaction.atomic():
+            parked = InboundMessage.objects.filter(id=inbound_id, interpretation="").update(
+                interpretation="parked", parked_among=list(routing.parked_among)
+            )
+            if parked and parse_reply(inbound.text, question_kind="text").kind == "opt_out":
+                _opt_out_everywhere(inbound.sender, organisation_ids=routing.parked_among)
         return "parked" if parked else ""
     inbound.organisation_id, inbound.customer_id, inbound.reply_to_id = (
         routing.organisation_id,
@@ -491,6 +496,24 @@ def _opt_out(inbound: InboundMessage, *, conversation: Conversation | None, now:
             "company": organisation.name
         }
         _text_back(inbound, text, kind=MessageKind.SERVICE, conversation=conversation)
+
+
+def _opt_out_everywhere(sender: str, *, organisation_ids: Sequence[int]) -> None:
+    """A STOP nobody can attribute is honoured by every organisation that could own it, at once:
+    a missed opt-out is a breach, an extra one costs a survey. Nothing tells one organisation the
+    customer's words or the other's name, and nobody texts back (there is no one to answer as)."""
+    for organisation in Organisation.objects.filter(id__in=list(organisation_ids)):
+        customer_ids = list(
+            Customer.objects.filter(organisation=organisation, phone=sender).values_list("id", flat=True)
+        )
+        if customer_ids:
+            opt_out_customers(
+                organisation=organisation,
+                customer_ids=customer_ids,
+                channel=Channel.ALL,
+                source="sms:STOP to a shared number",
+            )
+            cancel_queued_messages(organisation=organisation, customer_ids=customer_ids)
 
 
 def _opt_in(inbound: InboundMessage, *, conversation: Conversation | None) -> None:
