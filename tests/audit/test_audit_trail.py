@@ -17,6 +17,7 @@ from avis.accounts.models import Membership, Role
 from avis.audit.models import AppendOnly, AuditEvent
 from avis.governance.services import update_policy
 from tests.factories import PASSWORD
+from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +177,43 @@ def test_exports_and_survey_publications_are_recorded(org, api) -> None:
     assert api.get("/api/v1/exports/answers", {"format": "csv"}).status_code == 200
     (exported,) = events(org, "export.downloaded")
     assert exported.object_type == "answers" and exported.actor_api_key is not None
+
+
+def test_a_touchpoint_a_survey_publication_and_an_erasure_made_with_a_key_are_recorded(
+    org, api, settings, tmp_path
+) -> None:
+    settings.AVIS_JOURNAL_DIR = tmp_path / "journal"
+    renamed = api.patch(
+        "/api/v1/touchpoints/branch.visit", {"name": {"en": "Visit"}}, content_type="application/json"
+    )
+    assert renamed.status_code == 200, renamed.content
+    (changed,) = events(org, "touchpoint.changed")
+    assert changed.object_label == "branch.visit"
+    assert (changed.before["name"]["en"], changed.after["name"]["en"]) == ("Branch visit", "Visit")
+
+    made = api.post(
+        "/api/v1/touchpoints",
+        {"code": "shop.visit", "name": {"fr": "Visite en boutique"}},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    assert events(org, "touchpoint.created")[-1].object_label == "shop.visit"
+    created = api.post(
+        "/api/v1/surveys",
+        {"touchpoint": "shop.visit", "name": "Visite", "questions": ["csat"]},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    survey_id = created.json()["id"]
+    published = api.post(f"/api/v1/surveys/{survey_id}/publish")
+    assert published.status_code == 201, published.content
+    (publication,) = events(org, "survey.published")
+    assert (publication.before, publication.after) == ({"version": None}, {"version": 1})
+    assert publication.actor_api_key is not None
+
+    open_all_day(org.organisation)
+    assert post_interaction(api, "evt-1", customer="C-MARIE").status_code == 200
+    assert api.delete("/api/v1/customers/C-MARIE").status_code == 200
+    (erased,) = events(org, "customer.erased")
+    assert erased.object_type == "customer" and erased.object_id.isdigit()
+    assert "C-MARIE" not in f"{erased.object_label}{erased.before}{erased.after}"
