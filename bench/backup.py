@@ -174,6 +174,9 @@ def main() -> None:
     env = {
         **os.environ,
         "AVIS_VAR_DIR": str(var_dir),
+        # A benchmark is one client far above any integration: no API rate limit (docs/security.md).
+        "AVIS_API_RATE_PER_KEY": "0",
+        "AVIS_API_RATE_PER_ADDRESS": "0",
         "AVIS_BACKUP_DIR": str(work / "backups"),
         "AVIS_BACKUP_HOUR": "off",
         "AVIS_BACKUP_KEEP_DAILY": "100",

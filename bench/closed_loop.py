@@ -191,6 +191,9 @@ def main() -> None:
         env |= {
             "DJANGO_SETTINGS_MODULE": "avis.settings",
             "AVIS_VAR_DIR": var_dir,
+            # A benchmark is one client far above any integration: no API rate limit (docs/security.md).
+            "AVIS_API_RATE_PER_KEY": "0",
+            "AVIS_API_RATE_PER_ADDRESS": "0",
             "AVIS_LOG_LEVEL": "WARNING",
             "AVIS_BASE_URL": site,
             "AVIS_WEBHOOK_ALLOW": "127.0.0.1",  # the CRM stand-in listens here (loopback is refused)

@@ -46,6 +46,9 @@ def main() -> None:
     os.environ.update(
         {
             "AVIS_VAR_DIR": var_dir,
+            # A benchmark is one client far above any integration: no API rate limit (docs/security.md).
+            "AVIS_API_RATE_PER_KEY": "0",
+            "AVIS_API_RATE_PER_ADDRESS": "0",
             "AVIS_SMS_PROVIDER": "http",
             "AVIS_SMS_HTTP_URL": url,
             "AVIS_SMS_HTTP_ID_PATH": "id",

@@ -387,6 +387,9 @@ def main() -> None:
         env |= {
             "DJANGO_SETTINGS_MODULE": "avis.settings",
             "AVIS_VAR_DIR": var_dir,
+            # A benchmark is one client far above any integration: no API rate limit (docs/security.md).
+            "AVIS_API_RATE_PER_KEY": "0",
+            "AVIS_API_RATE_PER_ADDRESS": "0",
             "AVIS_LOG_LEVEL": "WARNING",
             "AVIS_HUEY_IMMEDIATE": "false",
             "DATABASE_URL": args.postgres_url.rsplit("/", 1)[0] + f"/{PG_DATABASE}",
