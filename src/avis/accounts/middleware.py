@@ -1,56 +1,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
-from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 
+from avis.accounts.authentication import refusal_for
 from avis.accounts.models import Role
+from avis.accounts.permissions import PAGES, page_access
 from avis.accounts.queries import membership_in, memberships_of
 
 SESSION_KEY = "avis_organisation_id"
 
-# An advisor reads what customers said about their own interactions, and nothing of the others':
-# the pages (by URL name) a signed-in advisor may open. Every other page and the API answer 403.
-ADVISOR_PAGES = frozenset(
-    {
-        "cases:my_feedback",
-        "profile",
-        "login",
-        "login_code",
-        "logout",
-        "password_change",
-        "password_change_done",
-        "password_reset",
-        "password_reset_done",
-        "password_reset_confirm",
-        "password_reset_complete",
-        "join",
-        "set_language",
-    }
-)
-# Pages anyone reaches without being a member: the respondent's survey, providers' webhooks.
-PUBLIC_PREFIXES = ("/s/", "/hooks/", "/static/", "/i18n/")
-
-
-def advisor_may_open(path: str) -> bool | None:
-    """True if an advisor may open ``path``; None when no page answers there (a 404 follows)."""
-    if path.startswith(PUBLIC_PREFIXES):
-        return True
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    return match.view_name in ADVISOR_PAGES
-
 
 class OrganisationMiddleware:
-    """Attach the signed-in user's current organisation and role to the request.
+    """Attach the signed-in user's current organisation and role to the request, and let a page
+    answer only the roles the matrix (``accounts/permissions.py``) gives it.
 
     Every HTML view reads tenant data through ``request.organisation``, never
     from a URL parameter, so a user cannot reach another tenant by editing a link.
+    The API's operations are checked by its own authentication, against the same matrix.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -59,6 +31,7 @@ class OrganisationMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.organisation = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
+        request.api_key = None  # type: ignore[attr-defined]
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             chosen = request.session.get(SESSION_KEY)
@@ -68,12 +41,25 @@ class OrganisationMiddleware:
             if membership is not None:
                 request.organisation = membership.organisation  # type: ignore[attr-defined]
                 request.membership = membership  # type: ignore[attr-defined]
-                if membership.role == Role.ADVISOR and advisor_may_open(request.path_info) is False:
-                    return _advisor_elsewhere(request)
         return self.get_response(request)
 
-
-def _advisor_elsewhere(request: HttpRequest) -> HttpResponse:
-    if request.path_info == "/":  # home: the advisor's own page
-        return redirect("cases:my_feedback")
-    return HttpResponseForbidden(_("Advisors see the feedback about their own interactions only."))
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        name = request.resolver_match.view_name if request.resolver_match else ""
+        if name.startswith("api:") and name not in PAGES:
+            return None  # an API operation: BearerKey / SessionOrganisation apply the matrix
+        page = page_access(name)
+        if page.public or page.django_admin:
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        membership = request.membership  # type: ignore[attr-defined]
+        if membership is None:
+            return HttpResponseForbidden(_("Your account belongs to no organisation."))
+        if page.allows(membership.role, request.method or "GET"):
+            return None
+        if membership.role == Role.ADVISOR and name == "dashboard:home":
+            return redirect("cases:my_feedback")  # an advisor's home is their own feedback
+        return HttpResponseForbidden(refusal_for(membership.role, page=True))

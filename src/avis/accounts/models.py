@@ -31,6 +31,15 @@ class Role(models.TextChoices):
     ADVISOR = "advisor", _("Advisor")
 
 
+class Scope(models.TextChoices):
+    """What an API key may do (docs/security.md). ``admin`` may call every operation; keys made
+    before scopes existed have it, so nothing that worked stops working."""
+
+    INGEST = "ingest", _("Ingest: send interactions and opt-outs")
+    READ = "read", _("Read: figures, feedback, cases and settings")
+    ADMIN = "admin", _("Admin: everything, settings included")
+
+
 class Membership(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -58,6 +67,7 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ADMIN)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     last_used_at = models.DateTimeField(null=True, blank=True)

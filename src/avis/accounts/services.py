@@ -19,7 +19,7 @@ from django.utils import formats, timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
+from avis.accounts.models import ApiKey, Membership, Organisation, Role, Scope, TeamInvitation
 from avis.accounts.signals import member_invited, password_reset_requested
 from avis.audit.services import record
 from avis.errors import AvisError, Conflict, NotFound, ValidationFailed
@@ -101,9 +101,23 @@ def add_member(
 
 @transaction.atomic
 def create_api_key(
-    *, organisation: Organisation, name: str, created_by: AbstractBaseUser | None = None
+    *,
+    organisation: Organisation,
+    name: str,
+    created_by: AbstractBaseUser | None = None,
+    scope: str = Scope.ADMIN,
 ) -> tuple[ApiKey, str]:
-    """Return the key row and the plaintext key, which is never stored nor shown again."""
+    """Return the key row and the plaintext key, which is never stored nor shown again.
+
+    ``scope`` limits what the key may call (accounts/permissions.py); it never changes later:
+    a CRM that needs more gets a new key.
+    """
+    if scope not in Scope.values:
+        raise ValidationFailed(
+            _("Unknown scope %(scope)s; use one of %(scopes)s.")
+            % {"scope": scope, "scopes": ", ".join(Scope.values)},
+            field="scope",
+        )
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secret}"
@@ -113,6 +127,7 @@ def create_api_key(
         prefix=prefix,
         digest=_digest(plaintext),
         created_by=created_by,
+        scope=scope,
     )
     record(organisation=organisation, action="api_key.created", target=key, after={"name": name})
     return key, plaintext

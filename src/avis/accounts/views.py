@@ -22,7 +22,7 @@ from django_otp import login as otp_login
 
 from avis.accounts.decorators import member_required
 from avis.accounts.middleware import SESSION_KEY
-from avis.accounts.models import Membership, Role
+from avis.accounts.models import Membership, Role, Scope
 from avis.accounts.queries import api_keys_of, member_of, members_of, pending_invitations, signs_in_already
 from avis.accounts.services import (
     InvitationUnusable,
@@ -47,14 +47,28 @@ from avis.errors import Conflict, ValidationFailed
 @member_required(Role.ADMIN)
 def api_keys(request: HttpRequest) -> HttpResponse:
     organisation = request.organisation  # type: ignore[attr-defined]
-    plaintext = None
+    plaintext = error = None
     if request.method == "POST":
         name = request.POST.get("name", "").strip() or "API key"
-        _, plaintext = create_api_key(organisation=organisation, name=name[:100], created_by=request.user)
+        try:
+            _, plaintext = create_api_key(
+                organisation=organisation,
+                name=name[:100],
+                created_by=request.user,
+                scope=request.POST.get("scope", Scope.ADMIN),
+            )
+        except ValidationFailed as exc:
+            error = exc.message
     return render(
         request,
         "accounts/api_keys.html",
-        {"keys": api_keys_of(organisation=organisation), "plaintext": plaintext},
+        {
+            "keys": api_keys_of(organisation=organisation),
+            "plaintext": plaintext,
+            "scopes": Scope.choices,
+            "error": error,
+        },
+        status=422 if error else 200,
     )
 
 
