@@ -129,7 +129,9 @@ def create_api_key(
         created_by=created_by,
         scope=scope,
     )
-    record(organisation=organisation, action="api_key.created", target=key, after={"name": name})
+    record(
+        organisation=organisation, action="api_key.created", target=key, after={"name": name, "scope": scope}
+    )
     return key, plaintext
 
 
