@@ -61,6 +61,14 @@ def refusal_for(role: str, *, page: bool) -> str:
     return _("Your role does not allow this page.") if page else _("Your role does not allow this operation.")
 
 
+def require_role(request: HttpRequest, roles: tuple[str, ...], refusal: str) -> None:
+    """Kept for code written before the matrix; add a row to ``permissions.OPERATIONS`` instead."""
+    membership = getattr(request, "membership", None)
+    user = getattr(request, "user", None)
+    if membership is not None and user is not None and user.is_authenticated and membership.role not in roles:
+        raise PermissionDenied(refusal)
+
+
 def organisation_of(request: HttpRequest) -> Organisation:
     """The organisation the request's authentication decided; every API query is scoped to it."""
     return request.auth  # type: ignore[attr-defined, no-any-return]
