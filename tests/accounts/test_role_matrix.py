@@ -15,7 +15,7 @@ from avis.accounts.models import Role, Scope
 from avis.accounts.permissions import OPERATIONS, PAGES, matrix_markdown, page_access
 from avis.accounts.services import add_member, create_api_key
 from avis.api import api
-from tests.factories import OrganisationSetup
+from tests.factories import PASSWORD, OrganisationSetup
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def callers(org: OrganisationSetup) -> dict[str, Client]:
     clients: dict[str, Client] = {"anonymous": Client(raise_request_exception=False)}
     for role in ROLES:
         email = f"{role}@matrix.example"
-        user = add_member(organisation=org.organisation, email=email, role=role, password="x").user
+        user = add_member(organisation=org.organisation, email=email, role=role, password=PASSWORD).user
         client = Client(raise_request_exception=False)
         client.force_login(user)
         clients[f"role:{role}"] = client

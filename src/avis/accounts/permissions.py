@@ -67,6 +67,11 @@ PUBLIC_PAGE = Page(public=True)
 PAGES: dict[str, Page] = {
     # Anyone: signing in and out, joining from an invitation, the customer's own pages.
     "login": PUBLIC_PAGE,
+    "login_code": PUBLIC_PAGE,
+    "password_reset": PUBLIC_PAGE,
+    "password_reset_done": PUBLIC_PAGE,
+    "password_reset_confirm": PUBLIC_PAGE,
+    "password_reset_complete": PUBLIC_PAGE,
     "logout": PUBLIC_PAGE,
     "join": PUBLIC_PAGE,
     "set_language": PUBLIC_PAGE,
@@ -88,6 +93,8 @@ PAGES: dict[str, Page] = {
     "admin:*": Page(django_admin=True),
     # Every member.
     "profile": Page(read=EVERYONE),
+    "password_change": Page(read=EVERYONE),
+    "password_change_done": Page(read=EVERYONE),
     "cases:my_feedback": Page(read=EVERYONE),
     # The team's pages: figures, feedback, cases.
     "dashboard:home": Page(read=TEAM),
@@ -150,6 +157,7 @@ PAGES: dict[str, Page] = {
     "privacy:customer": Page(read=ADMIN),
     "privacy:erase": Page(read=ADMIN),
     "audit:export": Page(read=ADMIN),
+    "two_factor": Page(read=ADMIN),
     "api_keys": Page(read=ADMIN),
     "revoke_api_key": Page(read=ADMIN),
     "people": Page(read=ADMIN),
