@@ -400,3 +400,5 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("AVIS_MAX_REQUEST_BYTES", 64 * 1024 * 1024
 # (a directory every web process and worker shares when there are several machines).
 IMPORT_DIR = Path(env_str("AVIS_IMPORT_DIR", str(VAR_DIR / "imports")))
 IMPORT_MAX_MB = env_int("AVIS_IMPORT_MAX_MB", 200)
+# The simulation page replays an uploaded history CSV in the request: larger files are refused.
+AVIS_SIMULATION_MAX_MB = env_int("AVIS_SIMULATION_MAX_MB", 50)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -106,3 +108,76 @@ def test_every_operation_declares_422_and_500_as_the_error_shape(api: Client) ->
             for status in ("404", "422", "500"):
                 content = operation["responses"][status]["content"]["application/json"]["schema"]
                 assert content == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+
+
+def test_a_segment_cannot_pass_a_django_lookup_through(api: Client) -> None:
+    for segment in ["first_name__regex=^M", "a__b=1", "plan=", "=x"]:
+        reply = api.get(f"/api/v1/metrics?segment={segment}")
+        if segment == "plan=":
+            assert reply.status_code == 200
+            continue
+        assert reply.status_code == 422, segment
+        assert reply.json()["errors"][0]["field"] == "segment"
+    # A key named like a lookup is a key, not a lookup.
+    assert api.get("/api/v1/metrics?segment=contains=x").status_code == 200
+    assert api.get("/api/v1/metrics?segment=regex=x").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("window_days", -5), ("window_days", 10**6), ("severity", 99), ("threshold", 10**12)],
+)
+def test_case_rules_out_of_range_are_a_422(api: Client, field: str, value: int) -> None:
+    rule = {"condition": "detractor", "threshold": 6, field: value}
+    reply = api.post("/api/v1/cases/rules", rule, content_type="application/json")
+    assert reply.status_code == 422, reply.content
+    assert reply.json()["errors"][0]["field"] == field
+
+
+def test_a_customer_id_with_a_slash_has_its_page_and_the_decisions_page_works(org, api: Client) -> None:
+    from tests.factories import PASSWORD
+    from tests.helpers import post_interaction
+
+    assert post_interaction(api, "evt-slash", customer="AGENCE/LYON/42").status_code == 200
+    client = Client()
+    assert client.login(username=org.manager_email, password=PASSWORD)
+    decisions = client.get("/decisions/")
+    assert decisions.status_code == 200
+    assert "/customers/AGENCE/LYON/42/" in decisions.content.decode()
+    assert client.get("/customers/AGENCE/LYON/42/").status_code == 200
+
+
+def _simulation(org, history: bytes):  # noqa: ANN001, ANN202
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import PASSWORD
+
+    client = Client()
+    assert client.login(username=org.manager_email, password=PASSWORD)
+    upload = SimpleUploadedFile("history.csv", history, content_type="text/csv")
+    return client.post(
+        "/governance/simulation/",
+        {
+            "source": "upload",
+            "history": upload,
+            "policy": "edited",
+            "policy_json": '{"windows": [{"max": 1, "days": 30}]}',
+            "compare": "current",
+            "response_rate": "0.4",
+        },
+    )
+
+
+def test_a_history_not_in_utf8_is_refused_on_the_simulation_form(org) -> None:
+    latin1 = "customer,touchpoint,occurred_at\nC-1,é,2026-01-01T10:00:00+01:00\n".encode("latin-1")
+    reply = _simulation(org, b"\xff\xfe" + latin1)
+    assert reply.status_code == 400  # the form again, with the reason
+    page = reply.content.decode()
+    assert "not a CSV file in UTF-8" in page, re.findall(r"errorlist.*?</ul>|class=\"error.*?</", page, re.S)
+
+
+def test_a_history_over_the_size_cap_is_refused(org, settings) -> None:
+    settings.AVIS_SIMULATION_MAX_MB = 1
+    reply = _simulation(org, b"customer,touchpoint,occurred_at\n" + b"x" * (1024 * 1024 + 1))
+    assert reply.status_code == 400
+    assert "larger than 1 MB" in reply.content.decode()

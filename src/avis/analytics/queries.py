@@ -111,7 +111,8 @@ def parse_segment(raw: str | None) -> tuple[str, str] | None:
         return None
     key, sep, value = raw.partition("=")
     key = key.strip()
-    if not sep or not key or not key.replace("_", "").replace("-", "").isalnum():
+    # "__" would pass a Django lookup through (first_name__regex=…): an attribute's key has none.
+    if not sep or not key or "__" in key or not key.replace("_", "").replace("-", "").isalnum():
         raise ValidationFailed("a segment reads attribute=value", field="segment")
     return key, value.strip()
 
@@ -206,7 +207,8 @@ def _filtered(rows: QuerySet, source: str, ids: Mapping[str, int], filters: Filt
     if filters.segment:
         customer = "response__customer" if source == "answer" else "customer"
         key, value = filters.segment
-        rows = rows.filter(**{f"{customer}__attributes__{key}": value})
+        # The explicit __exact makes a key named like a lookup ("contains", "regex") a key, not a lookup.
+        rows = rows.filter(**{f"{customer}__attributes__{key}__exact": value})
     return rows
 
 

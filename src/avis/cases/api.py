@@ -7,6 +7,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema, Status
+from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
 from avis.cases import services
@@ -102,21 +103,21 @@ class CasePatch(Schema):
 class RuleIn(Schema):
     name: str = ""
     condition: str
-    threshold: int | None = None
+    threshold: int | None = Field(default=None, ge=-100, le=100)
     words: list[str] = []
-    window_days: int = 30
-    touchpoint_id: int | None = None
-    survey_id: int | None = None
-    severity: int = 2
+    window_days: int = Field(default=30, ge=1, le=365)
+    touchpoint_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    survey_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    severity: int = Field(default=2, ge=1, le=4)
     is_active: bool = True
 
 
 class RulePatch(Schema):
     name: str | None = None
-    threshold: int | None = None
+    threshold: int | None = Field(default=None, ge=-100, le=100)
     words: list[str] | None = None
-    window_days: int | None = None
-    severity: int | None = None
+    window_days: int | None = Field(default=None, ge=1, le=365)
+    severity: int | None = Field(default=None, ge=1, le=4)
     is_active: bool | None = None
 
 

@@ -93,6 +93,8 @@ def _check_rule(rule: AlertRule) -> None:
     if rule.condition not in Condition.values:
         raise ValidationFailed(_("Choose a condition."), field="condition")
     scored = {Condition.DETRACTOR: 10, Condition.LOW_CSAT: 5, Condition.LOW_AGENT_SCORE: 10}
+    if rule.threshold is not None and not -100 <= rule.threshold <= 100:
+        raise ValidationFailed(_("Give a threshold from -100 to 100."), field="threshold")
     if rule.condition in scored:
         if rule.threshold is None or not 0 <= rule.threshold <= scored[rule.condition]:  # type: ignore[index]
             raise ValidationFailed(_("Give the highest score that opens a case."), field="threshold")
@@ -101,7 +103,10 @@ def _check_rule(rule: AlertRule) -> None:
             raise ValidationFailed(_("Give a sentiment threshold from -100 to 0."), field="threshold")
     if rule.condition == Condition.COMMENT_WORDS and not [w for w in rule.words if str(w).strip()]:
         raise ValidationFailed(_("Give at least one word."), field="words")
-    if rule.condition == Condition.REPEAT_CONTACT and not 1 <= rule.window_days <= 365:
+    if rule.severity not in Severity.values:
+        raise ValidationFailed(_("Choose a severity."), field="severity")
+    # Every rule keeps a window (a negative one once broke the date arithmetic of the whole list).
+    if not 1 <= rule.window_days <= 365:
         raise ValidationFailed(_("Give a window of 1 to 365 days."), field="window_days")
 
 

@@ -220,7 +220,8 @@ def _rule_form(post: QueryDict) -> dict[str, object]:
     for name in ("threshold", "window_days", "severity", "touchpoint_id", "survey_id"):
         if name in post:
             raw = post[name].strip()
-            if raw and not raw.lstrip("-").isdigit():
+            # Digits only, and small enough for any database column (a 30-digit number once gave a 500).
+            if raw and (not raw.lstrip("-").isdigit() or len(raw) > 9):
                 raise ValidationFailed(_("Give a whole number."), field=name)
             changes[name] = int(raw) if raw else None
     if "window_days" in changes and changes["window_days"] is None:

@@ -8,7 +8,7 @@ urlpatterns = [
     path("setup/", views.setup, name="setup"),
     path("metrics/", views.metrics, name="metrics"),
     path("decisions/", views.decisions, name="decisions"),
-    path("customers/<str:external_id>/", views.customer, name="customer"),
+    path("customers/<path:external_id>/", views.customer, name="customer"),
     path("settings/policy/", views.policy, name="policy"),
     path("settings/sampling/", views.sampling, name="sampling"),
 ]

@@ -7,6 +7,7 @@ organisation's link answers 404.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import secrets
@@ -29,7 +30,7 @@ from django.utils.translation import gettext as _
 from avis.accounts.decorators import member_required
 from avis.accounts.models import Organisation
 from avis.charts import render_svg
-from avis.errors import AvisError
+from avis.errors import AvisError, ValidationFailed
 from avis.governance.history import HistoryRow, history_from_database, read_history
 from avis.governance.models import ContactPolicy, Outcome
 from avis.governance.simulation import Goal
@@ -108,6 +109,11 @@ class SimulationForm(forms.Form):
         data = super().clean() or {}
         if data.get("source") == "upload" and not data.get("history"):
             self.add_error("history", _("Choose the CSV file to replay."))
+        elif data.get("history") and data["history"].size > settings.AVIS_SIMULATION_MAX_MB * 1024 * 1024:
+            self.add_error(
+                "history",
+                _("The history file is larger than %(size)s MB.") % {"size": settings.AVIS_SIMULATION_MAX_MB},
+            )
         for choice, text in (("policy", "policy_json"), ("compare", "compare_json")):
             if data.get(choice) != EDITED:
                 continue
@@ -176,6 +182,12 @@ def simulation(request: HttpRequest) -> HttpResponse:
                             default_time_zone=organisation.default_time_zone,
                             default_country=organisation.default_region,
                         )
+                    except (UnicodeDecodeError, csv.Error) as exc:
+                        raise ValidationFailed(
+                            _("The history file is not a CSV file in UTF-8 (%(problem)s).")
+                            % {"problem": exc},
+                            field="history",
+                        ) from None
                     finally:
                         text.detach()  # the upload stays open for the next replay
             else:
