@@ -77,7 +77,9 @@ def write_archive(
         outer = _Hashing(raw)
         compressor = zstandard.ZstdCompressor(level=LEVEL, threads=THREADS, write_checksum=True)
         with compressor.stream_writer(outer, closefd=False) as compressed:  # type: ignore[arg-type]
-            with tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            # tarfile's stream mode buffers in records of 10 KiB by default, copying its whole buffer for
+            # each one it hands on: a buffer of a chunk makes it one copy per chunk, not a hundred.
+            with tarfile.open(fileobj=compressed, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tar:
                 tar.copybufsize = CHUNK
                 for name, source in files.items():
                     with source.open("rb") as handle:
@@ -140,7 +142,7 @@ def read_archive(
     manifest: dict[str, Any] | None = None
     try:
         with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as tar:
                 for member in tar:
                     if not member.isfile() or "/" in member.name or member.name.startswith("."):
                         raise RestoreRefused(f"{archive.name} holds an unexpected entry {member.name!r}.")

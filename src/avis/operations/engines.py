@@ -183,8 +183,12 @@ class SqliteEngine:
         return install_file(staged / DATABASE_FILE[SQLITE], self.database, aside)
 
 
+MMAP_BYTES = 1 << 31  # SQLite caps it at its compile-time maximum (Debian: just under 2 GiB)
+
+
 def _count_sqlite(path: Path) -> Inventory:
     with sqlite3.connect(path) as copy:
+        copy.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         cursor = copy.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         )
@@ -201,6 +205,8 @@ def copy_sqlite(source: Path, target: Path) -> None:
     src = sqlite3.connect(source, timeout=60)
     dst = sqlite3.connect(target)
     try:
+        # Pages read from the mapped file rather than one read() each: the copy's largest cost.
+        src.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         dst.execute("PRAGMA journal_mode = OFF")
         dst.execute("PRAGMA synchronous = OFF")
         src.backup(dst)
