@@ -325,3 +325,14 @@ def read_moment(value: Any, *, zone: ZoneInfo, month_first: bool = False) -> dat
         return datetime(year, month, day, int(hour or 0), int(minute or 0), int(seconds or 0), tzinfo=zone)
     except ValueError:
         raise ValueError(_("%(value)r is not a real date") % {"value": text}) from None
+
+
+# What a spreadsheet runs as a formula when a cell starts with it (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would read as a formula, made plain text; anything else as is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

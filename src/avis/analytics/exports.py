@@ -20,6 +20,7 @@ from avis.accounts.models import Organisation
 from avis.analytics.queries import Filters, Metric, MetricValue, Period, metric_values
 from avis.audit.services import record
 from avis.surveys.models import Answer
+from avis.tabular import neutralise
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet")
@@ -28,7 +29,6 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "parquet": "application/vnd.apache.parquet",
 }
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ANSWER_COLUMNS = (
     "answer_id",
     "response_id",
@@ -60,13 +60,6 @@ METRIC_COLUMNS = (
     "method",
     "reliable",
 )
-
-
-def neutralise(value: Any) -> Any:
-    """A text cell that a spreadsheet would read as a formula, made plain text; anything else as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def answer_rows(

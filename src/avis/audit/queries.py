@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from avis.accounts.models import Organisation
 from avis.audit.models import AuditEvent
+from avis.tabular import neutralise
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,6 @@ def events_of(*, organisation: Organisation, filters: AuditFilters = AuditFilter
     return events.order_by("-at", "-id")
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "at",
     "actor",
@@ -52,19 +52,12 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula is made plain text (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def csv_rows(events: QuerySet[AuditEvent]) -> Iterator[tuple[object, ...]]:
     """The events as the CSV export's rows, streamed in chunks: the trail can be long."""
     yield CSV_COLUMNS
     for event in events.iterator(chunk_size=2000):
         yield tuple(
-            _cell(value)
+            neutralise(value)
             for value in (
                 event.at.isoformat(),
                 event.actor_label,
