@@ -181,3 +181,15 @@ def test_a_history_over_the_size_cap_is_refused(org, settings) -> None:
     reply = _simulation(org, b"customer,touchpoint,occurred_at\n" + b"x" * (1024 * 1024 + 1))
     assert reply.status_code == 400
     assert "larger than 1 MB" in reply.content.decode()
+
+
+def test_huge_page_numbers_are_refused_or_empty_never_a_500(org, api: Client) -> None:
+    from tests.factories import PASSWORD
+
+    reply = api.get("/api/v1/comments?page=99999999999999999999")
+    assert reply.status_code == 422
+    assert reply.json()["errors"][0]["field"] == "page"
+    assert api.get("/api/v1/comments?page=100000").status_code == 200
+    client = Client()
+    assert client.login(username=org.manager_email, password=PASSWORD)
+    assert client.get("/analytics/comments/?page=99999999999999999999").status_code in {200, 400}

@@ -173,7 +173,7 @@ class CommentsQuery(Schema):
     topic: str | None = None
     language: Language | None = None
     q: str = Field(default="", max_length=200, description="words the comment must contain")
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=25, ge=1, le=100)
 
 

@@ -63,7 +63,7 @@ class CommentFilterForm(PeriodForm):
     topic = forms.ChoiceField(required=False, choices=[("", "")] + [(t, t) for t in TOPICS])
     language = forms.ChoiceField(required=False, choices=[("", "")] + list(LANGUAGE_NAMES.items()))
     q = forms.CharField(required=False, max_length=200, label=_("Words"))
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
 
 def _organisation_zone(request: HttpRequest) -> ZoneInfo:
