@@ -147,6 +147,30 @@ def test_a_customer_id_with_a_slash_has_its_page_and_the_decisions_page_works(or
     assert client.get("/customers/AGENCE/LYON/42/").status_code == 200
 
 
+@pytest.mark.parametrize("written", ["AGENCE/LYON/42", "AGENCE%2FLYON%2F42"])
+def test_a_customer_id_with_a_slash_works_in_every_customer_operation_of_the_api(
+    org, api: Client, written: str
+) -> None:
+    from tests.helpers import post_interaction
+
+    assert post_interaction(api, "evt-slash", customer="AGENCE/LYON/42").status_code == 200
+    history = api.get(f"/api/v1/customers/{written}/contact-history")
+    assert history.status_code == 200, history.content
+    assert len(history.json()["decisions"]) == 1
+    export = api.get(f"/api/v1/customers/{written}/export")
+    assert export.status_code == 200, export.content
+    assert export.json()["customer"]["external_id"] == "AGENCE/LYON/42"
+    opt_out = api.post(
+        f"/api/v1/customers/{written}/opt-out", {"channel": "all"}, content_type="application/json"
+    )
+    assert opt_out.status_code == 200, opt_out.content
+    assert opt_out.json()["customer"] == "AGENCE/LYON/42"
+    assert api.get("/api/v1/customers/AGENCE/LYON/43/export").status_code == 404  # another id: not found
+    erased = api.delete(f"/api/v1/customers/{written}")
+    assert erased.status_code == 200, erased.content
+    assert api.get(f"/api/v1/customers/{written}/export").status_code == 404
+
+
 def _simulation(org, history: bytes):  # noqa: ANN001, ANN202
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -15,6 +15,8 @@ from avis.customers.services import opt_out_customer
 from avis.governance.queries import contact_history, contact_pressure, explainer
 from avis.privacy import services as privacy
 
+# A customer's id is the organisation's own and may hold any character, "/" included
+# ("AGENCE/LYON/42"): the routes take it with Django's path converter.
 router = Router(tags=["customers"])
 
 
@@ -54,7 +56,7 @@ class ContactHistoryOut(Schema):
     decisions: list[ContactDecisionOut]
 
 
-@router.get("/{external_id}/contact-history", response=ContactHistoryOut)
+@router.get("/{path:external_id}/contact-history", response=ContactHistoryOut)
 def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistoryOut:
     """Every decision about this customer, newest first, with the reason in plain words."""
     organisation = organisation_of(request)
@@ -92,7 +94,7 @@ def get_contact_history(request: HttpRequest, external_id: str) -> ContactHistor
     )
 
 
-@router.post("/{external_id}/opt-out", response=OptOutOut)
+@router.post("/{path:external_id}/opt-out", response=OptOutOut)
 def post_opt_out(request: HttpRequest, external_id: str, payload: OptOutIn) -> OptOutOut:
     """Stop surveys to this customer, on one channel or all; messages already queued are stopped too."""
     opt_out = opt_out_customer(
@@ -104,23 +106,6 @@ def post_opt_out(request: HttpRequest, external_id: str, payload: OptOutIn) -> O
     return OptOutOut(
         customer=external_id, channel=opt_out.channel, source=opt_out.source, created_at=opt_out.created_at
     )
-
-
-class ErasureOut(Schema):
-    customer: str = Field(description="The external id the customer had; it is not kept")
-    erased: bool
-
-
-@router.delete("/{external_id}", response=ErasureOut)
-def delete_customer(request: HttpRequest, external_id: str) -> ErasureOut:
-    """Erase this customer's personal data everywhere (GDPR); the figures their answers made stay.
-
-    The erasure is also journaled beside the backups, so restoring an older backup erases them again.
-    """
-    privacy.erase_customer(
-        organisation=organisation_of(request), external_id=external_id, actor=request.user, via="api"
-    )
-    return ErasureOut(customer=external_id, erased=True)
 
 
 class CustomerExportOut(Schema):
@@ -140,9 +125,27 @@ class CustomerExportOut(Schema):
     cases: list[dict[str, Any]] = Field(description="Follow-ups, with their timeline and notes")
 
 
-@router.get("/{external_id}/export", response=CustomerExportOut)
+@router.get("/{path:external_id}/export", response=CustomerExportOut)
 def get_customer_export(request: HttpRequest, external_id: str) -> dict[str, Any]:
     """Everything held on this customer (GDPR right of access and portability), as one JSON document."""
     return privacy.export_customer(
         organisation=organisation_of(request), external_id=external_id, actor=request.user, via="api"
     )
+
+
+class ErasureOut(Schema):
+    customer: str = Field(description="The external id the customer had; it is not kept")
+    erased: bool
+
+
+# Last: its path (any id, slashes included) would otherwise take the other routes' paths.
+@router.delete("/{path:external_id}", response=ErasureOut)
+def delete_customer(request: HttpRequest, external_id: str) -> ErasureOut:
+    """Erase this customer's personal data everywhere (GDPR); the figures their answers made stay.
+
+    The erasure is also journaled beside the backups, so restoring an older backup erases them again.
+    """
+    privacy.erase_customer(
+        organisation=organisation_of(request), external_id=external_id, actor=request.user, via="api"
+    )
+    return ErasureOut(customer=external_id, erased=True)
