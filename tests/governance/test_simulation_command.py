@@ -111,7 +111,7 @@ def test_stored_version_of_an_organisation(org, files) -> None:
 def test_a_bad_file_is_a_clear_error(files, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"windows": [{"max": 0, "days": 30}]}', encoding="utf-8")
-    with pytest.raises(CommandError, match="at least 1"):
+    with pytest.raises(CommandError, match="from 1 to"):
         run("--policy", str(bad), "--interactions", str(files["history"]))
     unsorted = tmp_path / "unsorted.csv"
     lines = HISTORY.splitlines()

@@ -181,6 +181,10 @@ def rebuild_rollups(*, organisation: Organisation) -> int:
     return DailyRollup.objects.filter(organisation=organisation).count()
 
 
+# Beyond any organisation's answers in a period: a larger minimum would hide every figure.
+MAX_MIN_N = 1_000_000
+
+
 @transaction.atomic
 def update_analytics_settings(*, organisation: Organisation, **changes: Any) -> AnalyticsSettings:
     """Change the minimum n, the hiding rule or the report schedule and its recipients."""
@@ -188,8 +192,8 @@ def update_analytics_settings(*, organisation: Organisation, **changes: Any) -> 
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationFailed(f"unknown settings: {', '.join(sorted(unknown))}")
-    if "min_n" in changes and int(changes["min_n"]) < 1:
-        raise ValidationFailed("the minimum n is at least 1", field="min_n")
+    if "min_n" in changes and not 1 <= int(changes["min_n"]) <= MAX_MIN_N:
+        raise ValidationFailed(f"the minimum n is between 1 and {MAX_MIN_N:,}", field="min_n")
     from avis.analytics.reports import SCHEDULED_PERIODS
 
     if changes.get("report_period", "") not in ("", *SCHEDULED_PERIODS):

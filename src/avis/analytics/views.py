@@ -36,7 +36,7 @@ from avis.analytics.queries import (
     team_choices,
 )
 from avis.analytics.reports import ReportWindow, render_report_pdf, report_filename, report_window
-from avis.analytics.services import update_analytics_settings
+from avis.analytics.services import MAX_MIN_N, update_analytics_settings
 from avis.analytics.verbatims import LANGUAGES, SENTIMENT_LABELS, TOPICS, topic_label
 from avis.analytics.weighted import MARGINS, WEIGHTED_METRICS, weighted_overview
 from avis.errors import AvisError
@@ -398,7 +398,9 @@ def report(request: HttpRequest) -> HttpResponse:
 
 
 class AnalyticsSettingsForm(forms.Form):
-    min_n = forms.IntegerField(min_value=1, label=_("Minimum number of answers for a figure"))
+    min_n = forms.IntegerField(
+        min_value=1, max_value=MAX_MIN_N, label=_("Minimum number of answers for a figure")
+    )
     hide_below_min_n = forms.BooleanField(
         required=False, label=_("Hide figures below it (instead of greying)")
     )

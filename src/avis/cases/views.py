@@ -239,7 +239,10 @@ def save_settings(request: HttpRequest, section: str) -> HttpResponse:
     post = request.POST
     try:
         if section == "rule":
-            rule_id = int(post["rule_id"]) if post.get("rule_id") else None
+            raw_id = post.get("rule_id", "")
+            if raw_id and not raw_id.isdecimal():
+                raise NotFound(_("No such rule."))
+            rule_id = int(raw_id) if raw_id else None
             changes = services.rule_changes(organisation=organisation, raw=_rule_form(post))
             services.save_alert_rule(organisation=organisation, changes=changes, rule_id=rule_id)
         elif section == "root-cause":

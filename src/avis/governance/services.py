@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -118,14 +119,21 @@ def update_policy(
     return published
 
 
+# No count, day or hour of a policy comes near it; beyond, a database integer would overflow.
+LARGEST_WHOLE = 1_000_000
+
+
 def _whole(value: object, *, field: str, what: str, minimum: int = 0) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
+        or not math.isfinite(value)
         or int(value) != value
-        or value < minimum
+        or not minimum <= value <= LARGEST_WHOLE
     ):
-        raise ValidationFailed(f"{what} must be a whole number of at least {minimum}.", field=field)
+        raise ValidationFailed(
+            f"{what} must be a whole number from {minimum} to {LARGEST_WHOLE:,}.", field=field
+        )
     return int(value)
 
 
