@@ -7,6 +7,9 @@ embedded Huey queue, nothing else to install.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -207,12 +210,28 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Scripts and styles only from avis's own static files: no inline script, style or eval anywhere.
+
+
+def _email_style_hashes() -> list[str]:
+    """The invitation e-mail's style attributes, each allowed by its hash alone.
+
+    E-mail clients need styles inline, and the survey designer previews the e-mail in an
+    ``<iframe srcdoc>``, which obeys the page's policy: these exact declarations may apply
+    there ('unsafe-hashes'), and no other inline style anywhere.
+    """
+    template = PACKAGE_DIR / "messaging" / "templates" / "messaging" / "invitation_email.html"
+    values = set(re.findall(r'style="([^"{}]*)"', template.read_text(encoding="utf-8")))
+    digests = (base64.b64encode(hashlib.sha256(v.encode()).digest()).decode() for v in values)
+    return ["'unsafe-hashes'", *sorted(f"'sha256-{d}'" for d in digests)] if values else []
+
+
+# Scripts and styles only from avis's own static files: no inline script or eval anywhere, and
+# no inline style but the invitation e-mail's own declarations, by hash.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'"],
+        "style-src": ["'self'", *_email_style_hashes()],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],

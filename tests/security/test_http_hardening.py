@@ -24,7 +24,8 @@ INLINE = re.compile(
 
 
 def _production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # Not the test run's own settings: its database, nor the browser tests' async switch.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     env.update(
         AVIS_VAR_DIR=str(tmp_path),
         AVIS_BASE_URL="https://avis.example.fr",
