@@ -66,6 +66,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under CI a test that needs an absent server must fail, not skip."""
     config._avis_ci = os.environ.get("CI", "").lower() == "true"  # type: ignore[attr-defined]
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.engine_independent)
 
 
 def need_server(host: str, port: int, what: str) -> None:

@@ -17,7 +17,7 @@ from avis.accounts.services import add_member, create_api_key
 from avis.api import api
 from tests.factories import PASSWORD, OrganisationSetup
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_independent]
 
 ROLES = list(Role.values)
 SCOPES = list(Scope.values)

@@ -61,5 +61,6 @@ def key(db: None, settings) -> Iterator[str]:  # noqa: ANN001
     suppress_health_check=list(HealthCheck),
 )
 @pytest.mark.slow
+@pytest.mark.engine_independent
 def test_no_operation_answers_a_server_error_or_breaks_its_schema(case, key: str) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)

@@ -20,7 +20,7 @@ from avis.accounts.permissions import page_access
 from tests.accounts.test_role_matrix import PAGE_ROUTES
 from tests.factories import PASSWORD, OrganisationSetup
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.engine_independent]
 
 HOSTILE_NUMBERS = ["abc", "1e309", "99999999999999999999", "-1", "", "１２", "0x10", "NaN"]
 # A form without number fields: each field gets what a number field would choke on.
