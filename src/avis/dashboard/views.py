@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
@@ -23,14 +25,16 @@ from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.dashboard.policy_form import changes_from_post, form_from_policy
 from avis.dashboard.queries import setup_checklist
 from avis.errors import ValidationFailed
-from avis.governance.models import Dimension, Metric, Period
+from avis.governance.models import Dimension, Metric, Outcome, Period
 from avis.governance.queries import (
+    DecisionFilters,
     contact_history,
     contact_pressure,
+    decision_reasons,
     describe_policy,
     explainer,
+    filtered_decisions,
     policy_versions,
-    recent_decisions,
     sampling_goals,
 )
 from avis.governance.services import (
@@ -40,6 +44,7 @@ from avis.governance.services import (
     retire_sampling_goal,
     update_policy,
 )
+from avis.governance.simulation_wording import outcome_words, reason_label
 from avis.interactions.queries import touchpoint_by_code, touchpoints
 from avis.surveys.services import refresh_sampling_rates
 
@@ -94,21 +99,65 @@ def metrics(request: HttpRequest) -> HttpResponse:
     )
 
 
+class DecisionFilterForm(forms.Form):
+    since = forms.DateField(required=False, label=gettext_lazy("From"))
+    until = forms.DateField(required=False, label=gettext_lazy("To (included)"))
+    touchpoint = forms.CharField(required=False, max_length=100)
+    outcome = forms.ChoiceField(required=False, choices=[("", ""), *Outcome.choices])
+    reason = forms.CharField(required=False, max_length=32)
+    customer = forms.CharField(required=False, max_length=200, label=gettext_lazy("Customer id"))
+
+    def filters(self) -> DecisionFilters:
+        """What was typed and valid; a wrong field narrows nothing and says so."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return DecisionFilters(
+            since=data.get("since"),
+            until=data.get("until"),
+            touchpoint=data.get("touchpoint", "").strip(),
+            outcome=data.get("outcome", ""),
+            reason=data.get("reason", "").strip(),
+            customer=data.get("customer", "").strip(),
+        )
+
+
+DECISIONS_PER_PAGE = 50
+
+
 @login_required
 @member_required()
 def decisions(request: HttpRequest) -> HttpResponse:
+    """Every decision, newest first, 50 a page, narrowed by day, touchpoint, outcome, reason or customer."""
     organisation = request.organisation  # type: ignore[attr-defined]
-    wanted = request.GET.get("customer", "").strip()
-    if wanted:
-        return redirect("dashboard:customer", external_id=wanted)
+    form = DecisionFilterForm(request.GET)
+    filters = form.filters()
+    page = Paginator(
+        filtered_decisions(organisation=organisation, filters=filters), DECISIONS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     language = get_language()
     explain_one = explainer(language)
-    rows = [(d, explain_one(d)) for d in recent_decisions(organisation=organisation, limit=200)]
+    points = touchpoints(organisation=organisation)
+    names = {tp.id: tp.label(language) for tp in points}
+    rows = [(d, names[d.touchpoint_id], outcome_words(d.outcome, d.reason), explain_one(d)) for d in page]
+    query = request.GET.copy()
+    query.pop("page", None)
     policy = current_policy(organisation=organisation)
     return render(
         request,
         "dashboard/decisions.html",
-        {"rows": rows, "policy": policy, "policy_lines": describe_policy(policy, language)},
+        {
+            "rows": rows,
+            "page": page,
+            "query": query.urlencode(),
+            "form": form,
+            "selected": filters,
+            "touchpoints": [(tp.code, names[tp.id]) for tp in points],
+            "outcomes": Outcome.choices,
+            "reasons": [(code, reason_label(code)) for code in decision_reasons(organisation=organisation)],
+            "policy": policy,
+            "policy_lines": describe_policy(policy, language),
+        },
+        status=422 if form.errors else 200,
     )
 
 

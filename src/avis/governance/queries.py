@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -243,10 +243,46 @@ def explainer(language: str | None = None) -> Callable[[Decision], str]:
 
 
 def recent_decisions(*, organisation: Organisation, limit: int = 200) -> list[Decision]:
-    return list(
-        Decision.objects.filter(organisation=organisation)
-        .select_related("interaction", "touchpoint", "policy", "customer")
-        .order_by("-decided_at", "-id")[:limit]
+    return list(filtered_decisions(organisation=organisation, filters=DecisionFilters())[:limit])
+
+
+@dataclass(frozen=True)
+class DecisionFilters:
+    """What the decisions page narrows to; days are the organisation's calendar days, both included."""
+
+    since: date | None = None
+    until: date | None = None
+    touchpoint: str = ""
+    outcome: str = ""
+    reason: str = ""
+    customer: str = ""
+
+
+def filtered_decisions(*, organisation: Organisation, filters: DecisionFilters) -> QuerySet[Decision]:
+    """The organisation's decisions, newest first, narrowed to what the filters ask."""
+    rows = Decision.objects.filter(organisation=organisation)
+    zone = ZoneInfo(organisation.default_time_zone)
+    if filters.since:
+        rows = rows.filter(decided_at__gte=datetime.combine(filters.since, time(0), zone))
+    if filters.until:
+        rows = rows.filter(decided_at__lt=datetime.combine(filters.until + timedelta(days=1), time(0), zone))
+    if filters.touchpoint:
+        rows = rows.filter(touchpoint__code=filters.touchpoint)
+    if filters.outcome:
+        rows = rows.filter(outcome=filters.outcome)
+    if filters.reason:
+        rows = rows.filter(reason=filters.reason)
+    if filters.customer:
+        rows = rows.filter(customer__external_id=filters.customer)
+    return rows.select_related("interaction", "touchpoint", "policy", "customer").order_by(
+        "-decided_at", "-id"
+    )
+
+
+def decision_reasons(*, organisation: Organisation) -> list[str]:
+    """The reasons this organisation's decisions carry, for the page's filter."""
+    return sorted(
+        Decision.objects.filter(organisation=organisation).values_list("reason", flat=True).distinct()
     )
 
 

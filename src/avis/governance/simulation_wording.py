@@ -65,3 +65,12 @@ def reason_label(reason: str) -> str:
         "quiet_hours": _("waiting for sending hours"),
     }
     return labels.get(reason, reason)
+
+
+def outcome_words(outcome: str, reason: str) -> str:
+    """What happened to one interaction, in words: "not surveyed: the quarantine", never a bare code."""
+    if outcome == "invite":
+        return _("surveyed")
+    if outcome == "defer":
+        return _("deferred: %(reason)s") % {"reason": reason_label(reason)}
+    return _("not surveyed: %(reason)s") % {"reason": reason_label(reason)}
