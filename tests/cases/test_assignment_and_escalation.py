@@ -159,3 +159,34 @@ def test_a_person_from_another_organisation_cannot_be_the_fallback(org, other_or
         content_type="application/json",
     )
     assert reply.status_code == 404
+
+
+@pytest.mark.clock
+def test_the_escalation_email_says_it_is_an_escalation_not_a_new_case(
+    org, people, respond, settings, smtp_server
+) -> None:
+    """Both e-mails, as received by the SMTP server: each its own wording, plain text without entities."""
+    from avis.messaging.dispatch import deliver_message
+    from avis.messaging.models import OutboundMessage
+
+    settings.AVIS_INVITATION_TTL_DAYS = 60
+    _ladder(org, people, "team_lead", "site_manager")
+    comment = "25 minutes d'attente avant d'avoir quelqu'un"
+    respond(nps=1, comment=comment, at=datetime(2026, 12, 24, 15, 0, tzinfo=PARIS))
+    escalate_overdue_cases(now=datetime(2026, 12, 28, 14, 0, tzinfo=PARIS))
+    for message in OutboundMessage.objects.filter(channel="email", status="pending"):
+        deliver_message(message_id=message.id, now=datetime(2026, 12, 28, 14, 0, tzinfo=PARIS))
+    (opened,) = smtp_server.to("lead@example.fr")
+    (escalated,) = smtp_server.to("site@example.fr")
+    new_case = opened.get_payload(decode=True).decode()
+    escalation = escalated.get_payload(decode=True).decode()
+    case = Case.objects.get()
+    assert f"Le dossier {case.id} est ouvert." in new_case
+    assert "dépassé son échéance" not in new_case
+    assert f"Le dossier {case.id} (« " in escalation and "a dépassé son échéance" in escalation
+    assert "niveau 1" in escalation
+    assert "est ouvert" not in escalation
+    assert opened["Subject"] != escalated["Subject"]
+    for body in (new_case, escalation):
+        assert comment in body
+        assert "&#x27;" not in body and "&amp;" not in body and "&quot;" not in body

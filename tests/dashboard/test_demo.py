@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from io import StringIO
@@ -129,6 +130,22 @@ def test_old_invitations_are_not_sent_again_when_the_worker_starts(demo: LoadRep
     )
     assert not waiting.exists()
     assert OutboundMessage.objects.filter(organisation=demo.organisation, status=MessageStatus.SENT).exists()
+
+
+def test_the_costs_page_prices_every_sms_the_demo_sent(demo: LoadReport) -> None:
+    """The demo records its history without sending: each SMS still has its text, segments and cost."""
+    from django.test import Client
+
+    sms = OutboundMessage.objects.filter(
+        organisation=demo.organisation, channel="sms", status=MessageStatus.SENT
+    )
+    assert sms.exists()
+    assert not sms.filter(Q(segments=0) | Q(cost=0) | Q(body_text="")).exists()
+    client = Client()
+    client.force_login(demo.organisation.memberships.get(role="manager").user)
+    page = client.get("/messaging/costs/").content.decode()
+    segments = re.findall(r'data-field="month-segments">(\d+)<', page)
+    assert segments and all(int(n) > 0 for n in segments)
 
 
 def _next_tuesday_morning() -> datetime:

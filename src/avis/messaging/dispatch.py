@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
@@ -30,7 +31,7 @@ from avis.messaging.rate_limit import limit_for, wait_for_turn
 from avis.messaging.receipts import mark_failed_phone
 from avis.messaging.rendering import first_question, render_invitation, sms_invitation_text
 from avis.surveys.models import InvitationStatus, SurveyVersion
-from avis.surveys.services import cancel_invitation, mark_invitations_sent
+from avis.surveys.services import cancel_invitation, mark_invitation_sent, mark_invitations_sent
 
 logger = logging.getLogger(__name__)
 
@@ -468,6 +469,60 @@ def _posted_sql(with_text: bool, booked: bool) -> str:
     assignments = ", ".join(f"{quote(OutboundMessage._meta.get_field(name).column)} = %s" for name in fields)
     # Column names from the model only: every value is a parameter.
     return f"UPDATE {quote(OutboundMessage._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
+
+
+def record_historical_delivery(*, organisation: Organisation, until: datetime) -> int:
+    """Record the invitations due by ``until`` as sent at their planned time, without sending them.
+
+    For loading history (the demo, a move from another survey tool): those
+    customers were asked back then; sending the old invitations now would ask
+    them again. Each SMS is recorded as a real send is (``_record_posted``): its
+    text, segments and cost, or the costs page would count texts that cost
+    nothing. Returns how many messages were recorded.
+    """
+    with transaction.atomic():
+        ids = list(
+            OutboundMessage.objects.filter(
+                organisation=organisation,
+                kind=MessageKind.INVITATION,
+                status=MessageStatus.PENDING,
+                not_before__lte=until,
+            ).values_list("id", flat=True)
+        )
+        texts: dict[tuple[int, str, bool], str | None] = {}
+        for start in range(0, len(ids), 2000):
+            messages = _load_for_sending(ids[start : start + 2000])
+            _record_sent_texts(messages, texts=texts, status=MessageStatus.SENT, sent_at=F("not_before"))
+            for message in messages:
+                mark_invitation_sent(invitation_id=message.invitation_id, at=message.not_before)  # type: ignore[arg-type]
+    return len(ids)
+
+
+def backfill_sms_costs() -> int:
+    """Price the SMS recorded as sent with no segments (before history was recorded as sends are).
+
+    Run once by a migration; returns how many messages were priced.
+    """
+    unpriced = OutboundMessage.objects.filter(channel=Channel.SMS, status=MessageStatus.SENT, segments=0)
+    ids = list(unpriced.values_list("id", flat=True))
+    texts: dict[tuple[int, str, bool], str | None] = {}
+    for start in range(0, len(ids), 2000):
+        _record_sent_texts(_load_for_sending(ids[start : start + 2000]), texts=texts)
+    return len(ids)
+
+
+def _record_sent_texts(
+    messages: Sequence[OutboundMessage], *, texts: dict[tuple[int, str, bool], str | None], **also: object
+) -> None:
+    """Write each SMS's text, segments and cost (and ``also``), a statement per distinct text."""
+    groups: dict[tuple[int, Decimal, str], list[int]] = {}
+    for message in messages:
+        sms = message.channel == Channel.SMS
+        text = (message.body_text or _envelope(message, texts=texts).text) if sms else ""
+        groups.setdefault((*segments_and_cost(message.channel, text), text), []).append(message.id)
+    for (segments, cost, text), group in groups.items():
+        written = {"body_text": text} if text else {}
+        OutboundMessage.objects.filter(id__in=group).update(segments=segments, cost=cost, **written, **also)
 
 
 def _booking_group(provider: str) -> int:

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
@@ -16,7 +15,7 @@ from avis.customers.models import Channel
 from avis.messaging.models import Conversation, MessageKind, MessageStatus, OutboundMessage
 from avis.messaging.queries import provider_name
 from avis.surveys.models import Invitation
-from avis.surveys.services import cancel_invitation, mark_invitation_sent
+from avis.surveys.services import cancel_invitation
 
 NOTIFICATION_PRIORITY = 10
 INVITATION_PRIORITY = 0
@@ -178,28 +177,3 @@ def insert_once(rows: Sequence[Conversation | OutboundMessage]) -> None:
             insert_rows(rows)
     except IntegrityError:
         type(rows[0]).objects.bulk_create(rows, ignore_conflicts=True)  # type: ignore[attr-defined]
-
-
-def record_historical_delivery(*, organisation: Organisation, until: datetime) -> int:
-    """Record the invitations due by ``until`` as sent at their planned time, without sending them.
-
-    For loading history (the demo, a move from another survey tool): those
-    customers were asked back then; sending the old invitations now would ask
-    them again. Returns how many messages were recorded.
-    """
-    with transaction.atomic():
-        due = OutboundMessage.objects.filter(
-            organisation=organisation,
-            kind=MessageKind.INVITATION,
-            status=MessageStatus.PENDING,
-            not_before__lte=until,
-        )
-        rows = list(due.values_list("id", "invitation_id", "not_before"))
-        for start in range(0, len(rows), 2000):
-            chunk = rows[start : start + 2000]
-            OutboundMessage.objects.filter(
-                id__in=[message_id for message_id, _, _ in chunk], status=MessageStatus.PENDING
-            ).update(status=MessageStatus.SENT, sent_at=F("not_before"))
-        for _, invitation_id, planned_at in rows:
-            mark_invitation_sent(invitation_id=invitation_id, at=planned_at)
-    return len(rows)

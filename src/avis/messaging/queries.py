@@ -33,13 +33,28 @@ class ThreadLine:
 
 
 def simulated_phones(*, organisation: Organisation, limit: int = 100) -> list[dict[str, object]]:
-    """Numbers the simulator has texted for this organisation, the most recently texted first."""
-    return list(
-        OutboundMessage.objects.filter(organisation=organisation, provider=SIMULATOR)
+    """Numbers the simulator has texted for this organisation, the most recently texted first.
+
+    A number is listed once a text has left for it, with as many messages as its thread
+    shows (texts sent and replies): one still waiting in the outbox is not on the phone yet.
+    """
+    phones = list(
+        OutboundMessage.objects.filter(
+            organisation=organisation, provider=SIMULATOR, channel=Channel.SMS, status=MessageStatus.SENT
+        )
         .values("recipient")
-        .annotate(messages=Count("id"), last=Max("created_at"))
+        .annotate(messages=Count("id"), last=Max("sent_at"))
         .order_by("-last")[:limit]
     )
+    replies = dict(
+        InboundMessage.objects.filter(organisation=organisation, sender__in=[p["recipient"] for p in phones])
+        .values("sender")
+        .annotate(n=Count("id"))
+        .values_list("sender", "n")
+    )
+    for phone in phones:
+        phone["messages"] += replies.get(phone["recipient"], 0)
+    return phones
 
 
 def is_simulated_phone(*, organisation: Organisation, phone: str) -> bool:

@@ -60,8 +60,8 @@ from avis.interactions.models import Interaction
 from avis.interactions.schemas import CustomerIn, InteractionIn
 from avis.interactions.services import create_touchpoint
 from avis.messaging.channel_settings import ChannelForm, save_channel_settings
+from avis.messaging.dispatch import record_historical_delivery
 from avis.messaging.models import OutboundMessage
-from avis.messaging.outbox import record_historical_delivery
 from avis.surveys.models import Answer, Invitation, Response, Survey
 from avis.surveys.services import InvitationUnavailable, create_standard_survey, submit_response
 
