@@ -101,7 +101,12 @@ def test_customer_answers_on_a_phone_and_the_case_appears_on_the_managers_open_l
         "labels => labels.map(l => { const r = l.getBoundingClientRect(); return [r.width, r.height]; })"
     )
     assert len(targets) == 11 + 3 + 5 + 1  # NPS 0–10, three resolutions, CSAT 1–5, "not applicable"
-    assert min(min(w, h) for w, h in targets) >= SMALLEST_TAP, targets
+    # A scale keeps its points on one row (tests/browser/test_phone_first.py): 11 points share the
+    # width, each at least WCAG 2.2's 24 px wide; every target keeps a finger's height.
+    assert min(h for _w, h in targets) >= SMALLEST_TAP, targets
+    assert min(w for w, _h in targets) >= 24, targets
+    wide = phone.locator("label.tap.wide").evaluate_all("ls => ls.map(l => l.getBoundingClientRect().width)")
+    assert min(wide) >= SMALLEST_TAP, wide
     comment = question(phone, "Voulez-vous nous en dire plus").get_by_role("textbox")
     # Below 16px, phones zoom into the field when it takes focus.
     assert comment.evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 16
