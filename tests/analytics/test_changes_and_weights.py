@@ -43,7 +43,13 @@ def test_with_forty_teams_only_changes_that_survive_bh_are_significant(org) -> N
             rollup(org, team, date(2026, 4, 5), 46, 22, 32)  # NPS 14: p ≈ 0.04 alone, not among 40
         else:
             rollup(org, team, date(2026, 4, 5), 60 - i % 3, 20, 20 + i % 3)
-    result = period_changes(organisation=org.organisation, metric="nps", period="month", group_by=["team"])
+    result = period_changes(
+        organisation=org.organisation,
+        metric="nps",
+        period="month",
+        group_by=["team"],
+        now=datetime(2026, 5, 2, 9, tzinfo=PARIS),  # April is the last complete month
+    )
     assert (result.current_start, result.previous_start) == (date(2026, 4, 1), date(2026, 3, 1))
     by_team = {c.label: c for c in result.changes}
     assert len(by_team) == 40

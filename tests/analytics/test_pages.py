@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
+from avis.analytics.services import update_analytics_settings
 from tests.analytics.answering import survey_and_answer
 from tests.factories import PASSWORD
 from tests.helpers import open_all_day
@@ -35,11 +36,13 @@ def answered(org):  # noqa: ANN001, ANN201
 
 
 def test_overview_shows_intervals_weighting_and_changes(answered) -> None:  # noqa: ANN001
-    page = signed_in(answered).get("/analytics/?metric=nps&period=month").content.decode()
+    update_analytics_settings(organisation=answered.organisation, min_n=10)
+    # The window ends with April: April (complete) is compared with March.
+    page = signed_in(answered).get("/analytics/?metric=nps&period=month&until=2026-04-30").content.decode()
     assert 'id="summary"' in page and "n=36" in page  # all touchpoints, both months
     assert 'id="weighted-nps"' in page and "Design effect" in page and "Effective n (Kish)" in page
     assert '<svg role="img"' in page  # the series chart, with its accessible name
-    assert "Benjamini–Hochberg" in page and '<strong class="significant">' in page  # 50 → −33 points
+    assert "Benjamini–Hochberg" in page and "▼ significant fall" in page  # 50 → −33 points
     assert "/analytics/export/answers.csv" in page and "/analytics/export/metrics.parquet" in page
 
 

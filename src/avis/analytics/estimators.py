@@ -192,7 +192,9 @@ def weighted_nps(scores: ArrayLike, weights: ArrayLike, *, confidence: float = 0
     d_adj = (d * n_star + 3 / 4) / n_adj
     centre = p_adj - d_adj
     half = z * np.sqrt((p_adj + d_adj - centre**2) / n_adj)
-    low, high = 100 * max(-1.0, float(centre - half)), 100 * min(1.0, float(centre + half))
+    # As ``stats.nps``: stretched to the observed score when the adjustment would leave it outside.
+    low = 100 * min(score, max(-1.0, float(centre - half)))
+    high = 100 * max(score, min(1.0, float(centre + half)))
     se = 100 * float(np.sqrt(variance))
     return _weighted(100 * score, low, high, "adjusted-wald-effective-n", w, se, unweighted)
 

@@ -32,7 +32,12 @@ def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
     """A proportion with the Wilson score interval (good coverage even near 0 or 1)."""
     if n == 0:
         return Estimate(None, None, None, 0, "wilson")
-    z = _z(confidence)
+    low, high = wilson_bounds(successes, n, _z(confidence))
+    return Estimate(successes / n, low, high, n, "wilson")
+
+
+def wilson_bounds(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson's bounds at a normal quantile z (n > 0): what ``wilson`` and the tests that invert it share."""
     p = successes / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
@@ -41,7 +46,7 @@ def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
     # hair inside, and the interval would not hold the observed rate.
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
-    return Estimate(p, low, high, n, "wilson")
+    return low, high
 
 
 def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0.95) -> Estimate:
@@ -50,7 +55,10 @@ def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0
     Rocks (2016), "Interval estimation for the 'net promoter score'": add 3/4
     of a response to promoters and to detractors before the Wald
     formula, and 3 to the sample size; coverage stays close to nominal even
-    for small samples.
+    for small samples. The adjustment pulls the interval towards 0, so at a
+    handful of answers it can miss the observed score (one detractor: −100,
+    Rocks' interval [−98; 48]); the interval is then stretched to the observed
+    score, which only widens it: an estimate is never shown outside its interval.
     """
     n = promoters + passives + detractors
     if n == 0:
@@ -62,9 +70,8 @@ def nps(promoters: int, passives: int, detractors: int, *, confidence: float = 0
     d_adj = (detractors + 3 / 4) / n_adj
     centre = p_adj - d_adj
     half = z * math.sqrt((p_adj + d_adj - centre**2) / n_adj)
-    return Estimate(
-        100 * score, 100 * max(-1.0, centre - half), 100 * min(1.0, centre + half), n, "adjusted-wald"
-    )
+    low, high = min(score, max(-1.0, centre - half)), max(score, min(1.0, centre + half))
+    return Estimate(100 * score, 100 * low, 100 * high, n, "adjusted-wald")
 
 
 def mean_from_sums(n: int, total: float, total_of_squares: float, *, confidence: float = 0.95) -> Estimate:
