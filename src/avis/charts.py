@@ -24,7 +24,9 @@ THEME: dict[str, Any] = {
     "font": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     "view": {"stroke": None},
     "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e5e7eb", "domainColor": "#9ca3af"},
-    "legend": {"labelFontSize": 11, "titleFontSize": 12},
+    # labelLimit 0: a legend label is never cut ("too few answers to judg"); long ones wrap
+    # because legends sit below the chart, in columns.
+    "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 0},
     "range": {"category": ["#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626", "#0891b2"]},
 }
 

@@ -86,14 +86,17 @@ def fair_view(
         f"{outer.method}; {shrunk.method}",
         # Alphabetical, never by score: this is not a league table.
         sorted(fair_units, key=lambda u: u.name.lower()),
-        *_funnel_curve(outer, max(u.n for u in units)),
+        *_funnel_curve(outer, min(u.n for u in units if u.n), max(u.n for u in units)),
     )
 
 
 def _funnel_curve(
-    funnel: Funnel, largest: int
+    funnel: Funnel, smallest: int, largest: int
 ) -> tuple[list[int], dict[float, tuple[list[float], list[float]]]]:
-    grid = np.unique(np.geomspace(5, max(largest * 1.1, 10), 60).astype(int))
+    """The limits over the units' own range of n (a little either side): the plot's x axis is
+    scaled to the data, so agents with 90 to 210 answers are not squeezed into a 1-1,000 axis."""
+    low = max(1, int(smallest * 0.9))
+    grid = np.unique(np.geomspace(low, max(largest * 1.1, low + 10), 60).astype(int))
     limits = funnel_limits(funnel.target, grid, LEVELS)
     return [int(n) for n in grid], {
         lvl: (list(map(float, lo)), list(map(float, hi))) for lvl, (lo, hi) in limits.items()

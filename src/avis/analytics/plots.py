@@ -6,7 +6,9 @@ Intervals are drawn as bands or rules, small samples as hollow points.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 import altair as alt
 from django.utils.safestring import SafeString
@@ -16,15 +18,26 @@ from avis.analytics.fair import FairView
 from avis.analytics.queries import MetricValue
 from avis.charts import render_svg
 
+# Time axes: labelled as the period is named: "Mar 2026" for a month, "Q1 2026" for a quarter.
+_TICK_FORMATS = {"day": "%d %b", "week": "%d %b", "month": "%b %Y", "quarter": "Q%q %Y"}
+# About how wide one label is (px): fewer ticks than this allows would overlap.
+_LABEL_WIDTH = 62
+PANEL_COLUMNS = 2
+
 
 def series_chart(
     values: Sequence[MetricValue], *, title: str, percent: bool, language: str | None = None
 ) -> SafeString:
-    """A metric over time per touchpoint: the line, its interval as a band, greyed points below min n."""
+    """A metric over time per touchpoint: the line, its interval as a band, hollow points below min n.
+
+    Ticks fall on the periods drawn (monthly figures, monthly ticks). When touchpoints' bands
+    overlap, each touchpoint gets its own panel on a shared scale: four bands over one another
+    cannot be told apart.
+    """
     scale = 100 if percent else 1
     rows = [
         {
-            "period": v.period_start.isoformat() if v.period_start else "",
+            "period": v.period_start.isoformat(),
             "group": v.touchpoint or v.team or v.agent or v.channel or _("all"),
             "value": v.estimate.value * scale if v.estimate.value is not None else None,
             "low": v.estimate.ci_low * scale if v.estimate.ci_low is not None else None,
@@ -35,12 +48,17 @@ def series_chart(
         for v in values
         if v.period_start
     ]
-    base = alt.Chart(alt.Data(values=rows)).encode(
-        x=alt.X("period:T", title=_("Period")),
-        color=alt.Color("group:N", title=_("Touchpoint")),
+    groups = list(dict.fromkeys(row["group"] for row in rows))
+    panels = len(groups) > 1 and bands_overlap(rows)
+    width = 560 if not panels else 560 // PANEL_COLUMNS - 20
+    period = values[0].period if values else "month"
+    x = alt.X("period:T", title=None, scale=alt.Scale(type="utc"), axis=_time_axis(period, rows, width=width))
+    color = alt.Color(
+        "group:N", title=_("Touchpoint"), legend=None if panels else alt.Legend(orient="bottom")
     )
+    base = alt.Chart().encode(x=x, color=color)
     # stack=None: each band spans its own interval, not piled on the other touchpoints' bands.
-    band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title=title, stack=None), y2="high:Q")
+    band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title=None, stack=None), y2="high:Q")
     line = base.mark_line().encode(y="value:Q")
     tooltip = ["group:N", "period:T", "value:Q", "low:Q", "high:Q", "n:Q"]
     hollow = base.mark_point(size=40).encode(y="value:Q", tooltip=tooltip)
@@ -49,15 +67,83 @@ def series_chart(
         .mark_point(size=40, filled=True, opacity=1)
         .encode(y="value:Q", tooltip=tooltip)
     )
-    points = hollow + filled
-    chart = (band + line + points).properties(
-        width=560,
-        height=220,
-        title=title,
-        description=_("%(title)s over time with its 95 %% confidence interval as a shaded band")
-        % {"title": title},
+    layers = alt.layer(band, line, hollow, filled, data=alt.Data(values=rows))
+    title = period_title(title, period)
+    description = _("%(title)s over time with its 95 %% confidence interval as a shaded band") % {
+        "title": title
+    }
+    if panels:
+        chart = layers.properties(width=width, height=160).facet(
+            facet=alt.Facet(
+                "group:N", title=None, header=alt.Header(labelFontSize=12, labelFontWeight="bold")
+            ),
+            columns=PANEL_COLUMNS,
+        )
+    else:
+        chart = layers.properties(width=width, height=220)
+    subtitle = _("Shaded: 95 % confidence interval. Hollow points: fewer answers than the minimum.")
+    chart = chart.properties(
+        title=alt.TitleParams(title, subtitle=subtitle, anchor="start"), description=description
     )
     return render_svg(chart, language=language)
+
+
+def period_title(metric: str, period: str) -> str:
+    """What a time chart shows, named by its period: "NPS by month"."""
+    titles = {
+        "day": _("%(metric)s by day"),
+        "week": _("%(metric)s by week"),
+        "month": _("%(metric)s by month"),
+        "quarter": _("%(metric)s by quarter"),
+    }
+    return titles.get(period, "%(metric)s") % {"metric": metric}
+
+
+def bands_overlap(rows: Sequence[dict]) -> bool:
+    """Whether two groups' intervals overlap in some period: then one chart cannot show them apart."""
+    by_period: dict[str, list[tuple[float, float]]] = {}
+    for row in rows:
+        if row["low"] is not None and row["high"] is not None:
+            by_period.setdefault(row["period"], []).append((row["low"], row["high"]))
+    for bands in by_period.values():
+        bands.sort()
+        if any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(bands)):
+            return True
+    return False
+
+
+def _time_axis(period: str, rows: Sequence[dict], *, width: int) -> alt.Axis:
+    """A tick on each period drawn (every ``step`` periods when the width holds fewer labels).
+
+    Periods are dates read as UTC midnight: ticks and labels are placed in UTC too, or a reader
+    west of Greenwich would see each month labelled by the day before.
+    """
+    label = _TICK_FORMATS.get(period, _TICK_FORMATS["month"])
+    periods = _every_period(period, sorted({date.fromisoformat(row["period"]) for row in rows}))
+    step = max(1, -(-len(periods) // max(1, width // _LABEL_WIDTH)))
+    ticks = periods[::step]
+    return alt.Axis(
+        values=[alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in ticks],
+        format=label,
+        labelAngle=0,
+        grid=True,
+    )
+
+
+def _every_period(period: str, drawn: list[date]) -> list[date]:
+    """Every period from the first drawn to the last, those without a figure included."""
+    if len(drawn) < 2:
+        return drawn
+    if period in ("day", "week"):
+        days = 1 if period == "day" else 7
+        return [drawn[0] + timedelta(days=i) for i in range(0, (drawn[-1] - drawn[0]).days + 1, days)]
+    months = 3 if period == "quarter" else 1
+    first, last = drawn[0], drawn[-1]
+    span = (last.year - first.year) * 12 + last.month - first.month
+    return [
+        date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1)
+        for i in range(0, span + 1, months)
+    ]
 
 
 def funnel_chart(view: FairView, *, title: str, language: str | None = None) -> SafeString:
@@ -81,15 +167,27 @@ def funnel_chart(view: FairView, *, title: str, language: str | None = None) -> 
         for u in view.units
         if u.raw is not None
     ]
-    x = alt.X("n:Q", title=_("Answers about the agent (n)"), scale=alt.Scale(type="log"))
+    # Scaled to the data: the limits are drawn over the units' own range of n, on a log axis
+    # only when that range spans more than a factor of ten.
+    low, high = (view.funnel_n[0], view.funnel_n[-1]) if view.funnel_n else (1, 10)
+    x = alt.X(
+        "n:Q",
+        title=_("Answers about the agent (n)"),
+        scale=alt.Scale(type="log" if high > 10 * low else "linear", domain=[low, high], nice=False),
+    )
     lines = (
         alt.Chart(alt.Data(values=limit_rows))
         .mark_line(strokeDash=[4, 3], color="#6b7280")
         .encode(
             x=x,
-            y=alt.Y("share:Q", title=_("Top-2-box share (%)")),
+            y=alt.Y("share:Q", title=_("Top-2-box share (%)"), scale=alt.Scale(zero=False)),
             detail=["limit:N", "side:N"],
-            strokeWidth=alt.StrokeWidth("limit:N", title=_("Limit"), scale=alt.Scale(range=[1.5, 0.8])),
+            strokeWidth=alt.StrokeWidth(
+                "limit:N",
+                title=_("Limit"),
+                scale=alt.Scale(range=[1.5, 0.8]),
+                legend=alt.Legend(orient="bottom"),
+            ),
         )
     )
     target = (
@@ -103,8 +201,8 @@ def funnel_chart(view: FairView, *, title: str, language: str | None = None) -> 
         .encode(
             x=x,
             y="share:Q",
-            color=alt.Color("status:N", title=_("Status")),
-            shape=alt.Shape("status:N", title=_("Status")),
+            color=alt.Color("status:N", title=_("Status"), legend=alt.Legend(orient="bottom", columns=2)),
+            shape=alt.Shape("status:N", title=_("Status"), legend=alt.Legend(orient="bottom", columns=2)),
             tooltip=["name:N", "n:Q", "share:Q", "status:N"],
         )
     )

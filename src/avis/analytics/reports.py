@@ -139,6 +139,8 @@ def report_html(*, organisation: Organisation, window: ReportWindow, language: s
                 "trend": series_chart(trend, title="NPS", percent=False, language=language)
                 if trend
                 else None,
+                # The heading names the months drawn: six when the history holds six.
+                **_months_drawn(trend),
                 "people": people,
                 "funnel": funnel_chart(
                     people, title=_("Agents: share of top-2-box agent scores"), language=language
@@ -152,3 +154,16 @@ def report_html(*, organisation: Organisation, window: ReportWindow, language: s
                 "LANGUAGE_CODE": language,
             },
         )
+
+
+def _months_drawn(trend: list) -> dict[str, object]:
+    """The first and last month a trend draws, and how many months lie from one to the other."""
+    months = sorted({v.period_start for v in trend if v.period_start})
+    if not months:
+        return {"trend_first": None, "trend_last": None, "trend_span": 0}
+    first, last = months[0], months[-1]
+    return {
+        "trend_first": first,
+        "trend_last": last,
+        "trend_span": (last.year - first.year) * 12 + last.month - first.month + 1,
+    }
