@@ -55,6 +55,28 @@ def test_one_reminder_goes_out_after_the_delay(sent, smtp_server) -> None:
     assert len(reminders()) == 1
 
 
+def _parts(message) -> dict[str, str]:  # noqa: ANN001
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    }
+
+
+def test_the_reminder_says_it_is_a_reminder_in_both_parts(sent, smtp_server) -> None:
+    """As received: the invitation asks, the reminder says it wrote already; each its own words."""
+    queue_due_reminders(now=sent.reminder_due_at)
+    [reminder] = reminders()
+    deliver_message(message_id=reminder.id, now=sent.reminder_due_at)
+    first, second = (_parts(m) for m in smtp_server.messages)
+    assert "Vous avez récemment été en contact" in first["text/plain"]
+    assert "Nous vous avons écrit récemment" not in first["text/plain"]
+    for part in ("text/plain", "text/html"):
+        assert "Nous vous avons écrit récemment" in second[part]
+        assert "Vous avez récemment été en contact" not in second[part]
+    assert "&#x27;" not in second["text/plain"] and "n'avons pas encore" in second["text/plain"]
+
+
 def test_no_reminder_after_a_response(sent, smtp_server) -> None:
     due = sent.reminder_due_at
     answer(sent.token, nps="8")
