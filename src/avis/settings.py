@@ -27,6 +27,10 @@ VAR_DIR = Path(
         str(_CHECKOUT / "var" if (_CHECKOUT / "pyproject.toml").exists() else Path.cwd() / "var"),
     )
 )
+# Each pytest-xdist worker keeps its own files (the embedded queue above all): ./dev test runs on both
+# cores. An explicit AVIS_VAR_DIR (a test's own installation) is kept as given.
+if env_str("PYTEST_XDIST_WORKER", "") and not env_str("AVIS_VAR_DIR", ""):
+    VAR_DIR = VAR_DIR / env_str("PYTEST_XDIST_WORKER", "")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -355,10 +359,14 @@ _secrets_keys_are_valid = parse_keys(AVIS_SECRETS_KEY)
 # --- Background work (Huey) ---------------------------------------------------
 AVIS_REDIS_URL = env_str("AVIS_REDIS_URL", "")
 _huey_immediate = env_bool("AVIS_HUEY_IMMEDIATE", False)
+# pytest-xdist's workers share one Redis: each keeps its own queue (consumers they start inherit the name).
+_huey_name = env_str("AVIS_HUEY_NAME", "avis")
+if env_str("PYTEST_XDIST_WORKER", "") and not env_str("AVIS_HUEY_NAME", ""):
+    _huey_name = f"avis-{env_str('PYTEST_XDIST_WORKER', '')}"
 if AVIS_REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
-        "name": env_str("AVIS_HUEY_NAME", "avis"),
+        "name": _huey_name,
         "url": AVIS_REDIS_URL,
         "immediate": _huey_immediate,
         "utc": True,
@@ -367,7 +375,7 @@ if AVIS_REDIS_URL:
 else:
     HUEY = {
         "huey_class": "avis.queue.SqliteHuey",  # huey's own, without an fsync per task
-        "name": env_str("AVIS_HUEY_NAME", "avis"),
+        "name": _huey_name,
         "filename": env_str("AVIS_HUEY_FILE", str(VAR_DIR / "huey.sqlite3")),
         "immediate": _huey_immediate,
         "utc": True,
