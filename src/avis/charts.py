@@ -7,6 +7,7 @@ d3 locales. Every chart a page shows goes through ``render_svg``.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -54,9 +55,20 @@ def render_svg(chart: alt.TopLevelMixin | dict[str, Any], *, language: str | Non
         format_locale=locale,
         time_format_locale=_time_locale(locale),
     )
+    svg = _scalable(svg)
     description = spec.get("description")
     if description:
         # vl-convert writes no role; a labelled image is what assistive technology expects.
         escaped = str(description).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
         svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escaped}" ', 1)
     return mark_safe(svg)  # noqa: S308 - produced by vl-convert from our own spec, labels escaped by it
+
+
+def _scalable(svg: str) -> str:
+    """Give the SVG a viewBox: a page (or the PDF's A4 column) narrower than the chart then
+    scales it down whole, where without one it cuts the right side off (a legend's last letters)."""
+    head = svg[: svg.find(">") + 1]
+    size = re.search(r'width="([\d.]+)" height="([\d.]+)"', head)
+    if size is None or "viewBox" in head:
+        return svg
+    return svg.replace("<svg ", f'<svg viewBox="0 0 {size.group(1)} {size.group(2)}" ', 1)

@@ -14,10 +14,11 @@ from django.utils import translation
 from avis.analytics.fair import fair_view
 from avis.analytics.plots import funnel_chart, series_chart
 from avis.analytics.queries import MetricValue
-from avis.analytics.reports import last_complete_window, report_html
+from avis.analytics.reports import last_complete_window, render_report_pdf, report_html
 from avis.analytics.stats import Estimate
 from tests.analytics.answering import survey_and_answer
 from tests.helpers import open_all_day
+from tests.pdf_text import pdf_text, squeezed
 
 PARIS = ZoneInfo("Europe/Paris")
 MONTHS = [date(2026, month, 1) for month in range(6, 12)]  # June to November
@@ -127,9 +128,27 @@ def test_the_report_names_the_months_its_trend_draws_and_cuts_no_legend(agents) 
     assert not any(text.endswith("…") for text in _texts(html))
     for width in re.findall(r'<svg[^>]* width="([\d.]+)"', html):
         assert float(width) <= 688  # the A4 page's text width at 96 px per inch: nothing drawn past it
+    # And were one wider, it would scale down whole rather than lose its right side.
+    assert html.count("<svg ") == len(re.findall(r'<svg [^>]*viewBox="0 0 [\d.]+ [\d.]+"', html))
     french = report_html(
         organisation=agents.organisation,
         window=last_complete_window("month", date(2026, 4, 2)),
         language="fr",
     )
     assert "NPS par mois : de janvier 2026 à mars 2026 (3 mois)" in french
+
+
+@pytest.mark.django_db
+def test_the_pdf_shows_the_funnel_legend_whole_and_the_months_drawn(agents) -> None:  # noqa: ANN001
+    """The PDF's own text: what a reader of the printed report sees."""
+    survey_and_answer(agents, datetime(2026, 3, 12, 11, tzinfo=PARIS), [2], agent="A-4", agent_scores=["1"])
+    pdf = render_report_pdf(
+        organisation=agents.organisation,
+        window=last_complete_window("month", date(2026, 4, 2)),
+        language="en",
+    )
+    text = squeezed(pdf_text(pdf))
+    assert squeezed("too few answers to judge") in text  # A-4, one answer: its status in full
+    assert "judg…" not in text and "…" not in text
+    assert squeezed("NPS by month: March 2026 (1 month)") in text
+    assert "twelvemonths" not in text
