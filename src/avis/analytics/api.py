@@ -186,8 +186,12 @@ class CommentOut(Schema):
     agent: str
     score: int | None = Field(description="the 0–10 recommendation score of the same response")
     language: str
-    sentiment: float = Field(description="VADER compound score, −1…1")
+    sentiment: float = Field(
+        description="−1…1: 1 − 2·P(negative) from the organisation's learned model when it has one "
+        "(sentiment_learned), else the word lists' VADER compound score"
+    )
     sentiment_label: str
+    sentiment_learned: bool = Field(description="scored by the model learned from the organisation's data")
     topics: list[str]
     text: str = Field(description="phone numbers, emails and card numbers masked")
     case_id: int | None
@@ -231,6 +235,7 @@ def get_comments(request: HttpRequest, filters: Query[CommentsQuery]) -> Comment
                 language=row.analysis.language,
                 sentiment=row.analysis.sentiment,
                 sentiment_label=row.analysis.sentiment_label,
+                sentiment_learned=row.analysis.learned,
                 topics=list(row.analysis.topics),
                 text=row.text,
                 case_id=row.case_id,

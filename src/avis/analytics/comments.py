@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from avis.accounts.models import Organisation
+from avis.analytics.sentiment import LearnedSentiment, learned_sentiment
 from avis.analytics.verbatims import (
     CommentAnalysis,
     analyse_comments,
@@ -132,12 +133,13 @@ def comment_page(
     per_page = max(1, min(per_page, PER_PAGE_MAX))
     page = max(1, page)
     candidates = _candidates(organisation=organisation, filters=filters)
+    learned = learned_sentiment(organisation)  # None: the word lists read the sentiment
     truncated = False
     if filters.reads_text:
         scanned = list(candidates.values_list("id", "text", "response__locale")[: MAX_SCANNED + 1])
         truncated = len(scanned) > MAX_SCANNED
         scanned = scanned[:MAX_SCANNED]
-        analyses = analyse_comments(scanned)
+        analyses = analyse_comments(scanned, learned=learned)
         kept = [
             answer_id
             for answer_id, text, _locale in scanned
@@ -158,10 +160,12 @@ def comment_page(
                 (page - 1) * per_page : page * per_page
             ]
         )
-    return CommentPage(_rows(organisation, rows, language), total, page, per_page, truncated)
+    return CommentPage(_rows(organisation, rows, language, learned), total, page, per_page, truncated)
 
 
-def _rows(organisation: Organisation, answers: list[Answer], language: str) -> list[CommentRow]:
+def _rows(
+    organisation: Organisation, answers: list[Answer], language: str, learned: LearnedSentiment | None
+) -> list[CommentRow]:
     response_ids = [a.response_id for a in answers]
     scores = dict(
         Answer.objects.filter(
@@ -173,7 +177,7 @@ def _rows(organisation: Organisation, answers: list[Answer], language: str) -> l
             "response_id", "id"
         )
     )
-    analyses = analyse_comments((a.id, a.text, a.response.locale) for a in answers)
+    analyses = analyse_comments(((a.id, a.text, a.response.locale) for a in answers), learned=learned)
     return [
         CommentRow(
             answer_id=a.id,

@@ -140,3 +140,39 @@ class AnalyticsSettings(models.Model):
 
     def __str__(self) -> str:
         return f"analytics settings of {self.organisation_id}"
+
+
+class SentimentModel(models.Model):
+    """An organisation's sentiment model, learned offline from its own scored comments.
+
+    Stored in the database (plain numbers, no pickle) so that every web and worker machine
+    reads the same model; replaced at each training. Below the minimum of scored comments
+    ``parameters`` is empty and comments are read with the word lists (docs/verbatims.md).
+    """
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="+")
+    trained_at = models.DateTimeField()
+    labelled = models.PositiveIntegerField(help_text=_("scored comments learned from"))
+    negatives = models.PositiveIntegerField(default=0)
+    folds = models.PositiveSmallIntegerField(default=0)
+    accuracy = models.FloatField(null=True, blank=True, help_text=_("cross-validated accuracy"))
+    lexicon_accuracy = models.FloatField(
+        null=True, blank=True, help_text=_("word lists on the same comments")
+    )
+    version = models.CharField(max_length=24, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"sentiment model of {self.organisation_id}"
+
+    @property
+    def is_learned(self) -> bool:
+        return bool(self.parameters)
+
+    @property
+    def accuracy_percent(self) -> int | None:
+        return None if self.accuracy is None else round(100 * self.accuracy)
+
+    @property
+    def lexicon_accuracy_percent(self) -> int | None:
+        return None if self.lexicon_accuracy is None else round(100 * self.lexicon_accuracy)

@@ -14,10 +14,10 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import phonenumbers
 from django.core.cache import cache as shared_cache
@@ -289,11 +289,20 @@ def mask_personal_data(text: str) -> str:
 # ---------------------------------------------------------------- one comment, many comments
 
 
+class LearnedScorer(Protocol):
+    """An organisation's learned sentiment (``analytics.sentiment.LearnedSentiment``)."""
+
+    version: str
+
+    def scores(self, texts: list[str]) -> list[float]: ...
+
+
 @dataclass(frozen=True)
 class CommentAnalysis:
     language: Language
     sentiment: float
     topics: tuple[str, ...]
+    learned: bool = False  # sentiment from the organisation's learned model, not the word lists
 
     @property
     def sentiment_label(self) -> SentimentLabel:
@@ -305,29 +314,43 @@ def analyse_comment(text: str, *, hint: str | None = None) -> CommentAnalysis:
     return CommentAnalysis(language, comment_sentiment(text, language), comment_topics(text, language))
 
 
-def _cache_key(text: str, hint: str | None) -> str:
+def _cache_key(text: str, hint: str | None, model_version: str) -> str:
     digest = hashlib.blake2b(f"{hint or ''}\0{text}".encode(), digest_size=12).hexdigest()
-    return f"avis:verbatim:{LEXICON_VERSION}:{digest}"
+    return f"avis:verbatim:{LEXICON_VERSION}:{model_version or 'lexicon'}:{digest}"
 
 
-def analyse_comments(comments: Iterable[tuple[object, str, str | None]]) -> dict[object, CommentAnalysis]:
+def analyse_comments(
+    comments: Iterable[tuple[object, str, str | None]], *, learned: LearnedScorer | None = None
+) -> dict[object, CommentAnalysis]:
     """Analyse (key, text, locale hint) triples, reusing what Django's cache already holds.
 
-    The cache is keyed by a digest of the text and hint (and the lexicons' version), so
-    it holds no text, only language, score and topics, and can never serve a stale result.
+    With ``learned`` (the organisation's own model, see analytics.sentiment) the sentiment
+    is that model's; otherwise the word lists'. The cache is keyed by a digest of the text
+    and hint, the lexicons' version and the model's version (which names its organisation),
+    so it holds no text, never serves a stale result, and one organisation's model never
+    scores another's comments.
     """
-    wanted = [(key, text, hint, _cache_key(text, hint)) for key, text, hint in comments]
+    version = learned.version if learned is not None else ""
+    wanted = [(key, text, hint, _cache_key(text, hint, version)) for key, text, hint in comments]
     stored = shared_cache.get_many([cache_key for *_rest, cache_key in wanted])
     found: dict[object, CommentAnalysis] = {}
-    fresh: dict[str, tuple[str, float, list[str]]] = {}
+    fresh: dict[str, CommentAnalysis] = {}
     for key, text, hint, cache_key in wanted:
-        hit = stored.get(cache_key) or fresh.get(cache_key)
-        if hit is None:
-            analysis = analyse_comment(text, hint=hint)
-            fresh[cache_key] = (analysis.language, analysis.sentiment, list(analysis.topics))
-        else:
-            analysis = CommentAnalysis(hit[0], hit[1], tuple(hit[2]))
-        found[key] = analysis
+        hit = stored.get(cache_key)
+        if hit is not None:
+            found[key] = CommentAnalysis(hit[0], hit[1], tuple(hit[2]), bool(learned))
+        elif cache_key not in fresh:
+            fresh[cache_key] = analyse_comment(text, hint=hint)
+    if learned is not None and fresh:
+        texts = {cache_key: text for _key, text, _hint, cache_key in wanted if cache_key in fresh}
+        keys = list(fresh)
+        for cache_key, score in zip(keys, learned.scores([texts[k] for k in keys]), strict=True):
+            fresh[cache_key] = replace(fresh[cache_key], sentiment=score, learned=True)
+    for key, _text, _hint, cache_key in wanted:
+        if key not in found:
+            found[key] = fresh[cache_key]
     if fresh:
-        shared_cache.set_many(fresh, timeout=30 * 24 * 3600)
+        shared_cache.set_many(
+            {k: (a.language, a.sentiment, list(a.topics)) for k, a in fresh.items()}, timeout=30 * 24 * 3600
+        )
     return found

@@ -36,6 +36,7 @@ from avis.analytics.queries import (
     team_choices,
 )
 from avis.analytics.reports import ReportWindow, render_report_pdf, report_filename, report_window
+from avis.analytics.sentiment import MIN_LABELLED, MIN_PER_SIDE, sentiment_model_of
 from avis.analytics.services import MAX_MIN_N, update_analytics_settings
 from avis.analytics.verbatims import LANGUAGES, SENTIMENT_LABELS, TOPICS, topic_label
 from avis.analytics.weighted import MARGINS, WEIGHTED_METRICS, weighted_overview
@@ -105,6 +106,8 @@ def comments(request: HttpRequest) -> HttpResponse:
             "sentiments": [(s, SENTIMENT_NAMES[s]) for s in SENTIMENT_LABELS],
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "selected": {key: request.GET.get(key, "") for key in form.fields},
+            "sentiment_model": sentiment_model_of(organisation),
+            "sentiment_minimum": {"labelled": MIN_LABELLED, "per_side": MIN_PER_SIDE},
         },
     )
 

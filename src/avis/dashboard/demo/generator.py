@@ -27,6 +27,7 @@ from rich.progress import Progress
 
 from avis.accounts.models import ApiKey, Organisation, Role
 from avis.accounts.services import add_member, create_api_key, create_organisation
+from avis.analytics.sentiment import train_sentiment_model
 from avis.cases.models import Case, CaseOutcome, CaseStatus
 from avis.cases.services import mark_customer_contacted, resolve_case, take_case
 from avis.customers.models import Channel, Customer
@@ -557,6 +558,8 @@ def load_demo(
         last_name="Vasseur",
     )
     closed = _follow_up_history(organisation, now=now, rng=rng, steps=steps)
+    # What the nightly task would do: the demo's comments are read with a model learned from them.
+    train_sentiment_model(organisation=organisation, now=now)
     _, plaintext = create_api_key(organisation=organisation, name=API_KEY_NAME)
 
     counts = {
