@@ -1,13 +1,45 @@
-"""Turn errors a user can cause into HTML answers on the web pages (the API has its own handler)."""
+"""Turn errors a user can cause into HTML answers on the web pages (the API has its own handler).
+
+A refused, missing or failed page is a page of the site: its layout, the navigation when signed in,
+and one sentence saying why (``error_page``).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 from avis.errors import AvisError, NotFound, PermissionDenied
+
+logger = logging.getLogger(__name__)
+
+
+def error_page(request: HttpRequest, status: int, reason: str = "") -> HttpResponse:
+    """The site's page for a 403, 404 or 500, with the reason when there is one to tell."""
+    titles = {
+        403: _("You cannot open this page"),
+        404: _("There is no such page"),
+        500: _("Something went wrong on our side"),
+    }
+    if not reason and status == 404:
+        reason = _("The address may be mistyped, or what it showed was removed.")
+    if not reason and status == 500:
+        reason = _("The error has been logged; try again in a moment.")
+    return render(
+        request,
+        f"{status}.html",
+        {"status": status, "title": titles.get(status, ""), "reason": reason},
+        status=status,
+    )
+
+
+def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
+    return error_page(request, 403, reason)
 
 
 class AvisErrorMiddleware:
@@ -21,7 +53,7 @@ class AvisErrorMiddleware:
         if isinstance(exception, NotFound):
             raise Http404(exception.message)
         if isinstance(exception, PermissionDenied):
-            return HttpResponseForbidden(exception.message)
+            return forbidden(request, exception.message)
         if isinstance(exception, AvisError):
             return HttpResponseBadRequest(exception.message)
         return None

@@ -122,12 +122,19 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'avis.sqlite3'}"),
-        conn_max_age=env_int("AVIS_DB_CONN_MAX_AGE", 0),
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'avis.sqlite3'}"),
+            conn_max_age=env_int("AVIS_DB_CONN_MAX_AGE", 0),
+        )
+    }
+except ValueError as exc:  # never echo the URL: it may hold a password
+    problem = "unknown scheme" if isinstance(exc, dj_database_url.UnknownSchemeError) else "malformed"
+    raise ConfigurationError(
+        f"DATABASE_URL is not a database URL avis can read ({problem}); write it as "
+        "postgres://user:password@host:5432/name or sqlite:////path/to/avis.sqlite3"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so two
     # decisions for the same customer cannot both read the old contact count

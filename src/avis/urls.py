@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import logging
+
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, include, path
 from django.views import defaults
 
 from avis.api import api, json_not_found, json_server_error
+from avis.http import error_page, forbidden
+
+logger = logging.getLogger(__name__)
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -29,14 +34,28 @@ urlpatterns = [
 ]
 
 
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Under /api/ the API's JSON; elsewhere the site's page with the reason, when there is one."""
+    reason = str(exception) if isinstance(exception.args[0] if exception.args else None, str) else ""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "forbidden", "message": reason or "Not allowed."}, status=403)
+    return forbidden(request, reason)
+
+
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Under /api/ a missing page is the API's JSON error; elsewhere Django's page."""
+    """Under /api/ a missing page is the API's JSON error; elsewhere the site's page."""
     if request.path.startswith("/api/"):
         return json_not_found(request, exception)
-    return defaults.page_not_found(request, exception)
+    # Our own Http404s carry a sentence for the reader ("No such simulation."); the resolver's don't.
+    said = exception.args[0] if exception.args and not isinstance(exception, Resolver404) else None
+    return error_page(request, 404, said if isinstance(said, str) else "")
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return json_server_error(request)
-    return defaults.server_error(request)
+    try:
+        return error_page(request, 500)
+    except Exception:  # noqa: BLE001 - the page itself failed (the database is down…): Django's plain one
+        logger.exception("The error page could not be drawn")
+        return defaults.server_error(request)

@@ -4,8 +4,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+
+from avis.http import forbidden
 
 View = Callable[..., HttpResponse]
 
@@ -18,9 +20,9 @@ def member_required(*roles: str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             membership = getattr(request, "membership", None)
             if membership is None:
-                return HttpResponseForbidden(_("Your account belongs to no organisation."))
+                return forbidden(request, _("Your account belongs to no organisation."))
             if roles and membership.role not in roles:
-                return HttpResponseForbidden(_("Your role does not allow this page."))
+                return forbidden(request, _("Your role does not allow this page."))
             return view(request, *args, **kwargs)
 
         return wrapper

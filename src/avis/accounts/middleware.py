@@ -4,14 +4,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from avis.accounts.authentication import refusal_for
 from avis.accounts.models import Role
-from avis.accounts.permissions import PAGES, page_access
+from avis.accounts.permissions import PAGES, page_access, refusal
 from avis.accounts.queries import membership_in, memberships_of
+from avis.http import forbidden
 
 SESSION_KEY = "avis_organisation_id"
 
@@ -57,9 +58,12 @@ class OrganisationMiddleware:
             return redirect_to_login(request.get_full_path())
         membership = request.membership  # type: ignore[attr-defined]
         if membership is None:
-            return HttpResponseForbidden(_("Your account belongs to no organisation."))
+            return forbidden(request, _("Your account belongs to no organisation."))
         if page.allows(membership.role, request.method or "GET"):
             return None
         if membership.role == Role.ADVISOR and name == "dashboard:home":
             return redirect("cases:my_feedback")  # an advisor's home is their own feedback
-        return HttpResponseForbidden(refusal_for(membership.role, page=True))
+        reason = refusal(name, request.method or "GET")
+        if membership.role == Role.ADVISOR:
+            reason = f"{refusal_for(membership.role, page=True)} {reason}"
+        return forbidden(request, reason)

@@ -10,7 +10,12 @@ decides; a page or an operation missing from the table is refused to everyone, a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Role, Scope
 
@@ -34,11 +39,16 @@ class Page:
     write: frozenset[str] | None = None  # None: the same roles as ``read``
     public: bool = False
     django_admin: bool = False
+    # What a form sent to this page does, in words ("change the contact policy"): the refusal says it.
+    change: str | Promise = ""
 
     def allows(self, role: str, method: str) -> bool:
+        return role in self.roles_for(method)
+
+    def roles_for(self, method: str) -> frozenset[str]:
         if method in ("GET", "HEAD", "OPTIONS"):
-            return role in self.read
-        return role in (self.read if self.write is None else self.write)
+            return self.read
+        return self.read if self.write is None else self.write
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,10 @@ class Operation:
 
 
 PUBLIC_PAGE = Page(public=True)
+CHANGE_POLICY = gettext_lazy("change the contact policy")
+CHANGE_GOALS = gettext_lazy("change the precision goals")
+CHANGE_SURVEYS = gettext_lazy("change or publish a survey")
+CHANGE_TOUCHPOINTS = gettext_lazy("create or change touchpoints")
 
 PAGES: dict[str, Page] = {
     # Anyone: signing in and out, joining from an invitation, the customer's own pages.
@@ -102,8 +116,8 @@ PAGES: dict[str, Page] = {
     "dashboard:metrics": Page(read=TEAM),
     "dashboard:decisions": Page(read=TEAM),
     "dashboard:customer": Page(read=TEAM),
-    "dashboard:policy": Page(read=TEAM, write=EDITORS),
-    "dashboard:sampling": Page(read=TEAM, write=EDITORS),
+    "dashboard:policy": Page(read=TEAM, write=EDITORS, change=CHANGE_POLICY),
+    "dashboard:sampling": Page(read=TEAM, write=EDITORS, change=CHANGE_GOALS),
     "analytics:overview": Page(read=TEAM),
     "analytics:comments": Page(read=TEAM),
     "analytics:drivers": Page(read=TEAM),
@@ -136,12 +150,12 @@ PAGES: dict[str, Page] = {
     "messaging:sms-length": Page(read=TEAM),
     "messaging:costs": Page(read=TEAM),
     # Settings.
-    "survey_editor:list": Page(read=TEAM, write=EDITORS),
-    "survey_editor:edit": Page(read=TEAM, write=EDITORS),
+    "survey_editor:list": Page(read=TEAM, write=EDITORS, change=CHANGE_SURVEYS),
+    "survey_editor:edit": Page(read=TEAM, write=EDITORS, change=CHANGE_SURVEYS),
     "survey_editor:preview": Page(read=TEAM),
     "survey_editor:sms-preview": Page(read=TEAM),
-    "touchpoints:list": Page(read=TEAM, write=ADMIN),
-    "touchpoints:detail": Page(read=TEAM, write=ADMIN),
+    "touchpoints:list": Page(read=TEAM, write=ADMIN, change=CHANGE_TOUCHPOINTS),
+    "touchpoints:detail": Page(read=TEAM, write=ADMIN, change=CHANGE_TOUCHPOINTS),
     "touchpoints:template": Page(read=TEAM),
     "touchpoints:rotate-secret": Page(read=ADMIN),
     "channels:settings": Page(read=ADMIN),
@@ -261,6 +275,38 @@ def operation_key(method: str, route: str) -> str:
 def operation_access(method: str, route: str) -> Operation:
     """The operation's row; one missing from the matrix is refused to every role and key."""
     return OPERATIONS.get(operation_key(method, route), REFUSED)
+
+
+ROLES_IN_WORDS = {
+    Role.ADMIN: gettext_lazy("administrators"),
+    Role.ANALYST: gettext_lazy("analysts"),
+    Role.MANAGER: gettext_lazy("managers"),
+    Role.ADVISOR: gettext_lazy("advisors"),
+}
+
+
+def roles_in_words(roles: Iterable[str]) -> str:
+    """ "administrators and analysts", in the order of the role list, in the reader's language."""
+    names = [str(ROLES_IN_WORDS[role]) for role in Role.values if role in roles]
+    if len(names) <= 1:
+        return "".join(names)
+    return _("%(first)s and %(last)s") % {"first": _(", ").join(names[:-1]), "last": names[-1]}
+
+
+def refusal(view_name: str, method: str) -> str:
+    """Why the matrix refuses this page (or its form), and who it lets: the 403 page and a greyed form
+    say it, so a refused member knows whom to ask."""
+    page = page_access(view_name)
+    roles = page.roles_for(method)
+    reading = method in ("GET", "HEAD", "OPTIONS")
+    if not roles:
+        return _("No one can open this page.") if reading else _("No one can send this form.")
+    if reading:
+        return _("Only %(roles)s can open this page.") % {"roles": roles_in_words(roles)}
+    return _("Only %(roles)s can %(change)s.") % {
+        "roles": roles_in_words(roles),
+        "change": page.change or _("send this form"),
+    }
 
 
 def _cells(allowed: frozenset[str], everyone: list[str]) -> str:

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from avis.accounts.models import ApiKey, Membership, Organisation, Role, TeamInvitation
+from avis.accounts.permissions import page_access
 from avis.errors import NotFound
 
 
@@ -39,6 +40,12 @@ def members_of(*, organisation: Organisation) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(organisation=organisation).select_related("user").order_by("user__username")
     )
+
+
+def members_allowed(*, organisation: Organisation, page: str, method: str = "POST") -> list[Membership]:
+    """The members whom the role matrix lets send this page's form: whom to ask when one may not."""
+    roles = page_access(page).roles_for(method)
+    return list(members_of(organisation=organisation).filter(role__in=roles))
 
 
 def member_of(*, organisation: Organisation, membership_id: int) -> Membership:

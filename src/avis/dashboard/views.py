@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
 from avis.accounts.models import Role
+from avis.accounts.permissions import refusal
+from avis.accounts.queries import members_allowed
 from avis.analytics.queries import (
     MEAN_METRICS,
     METRICS,
@@ -45,6 +47,7 @@ from avis.governance.services import (
     update_policy,
 )
 from avis.governance.simulation_wording import outcome_words, reason_label
+from avis.http import forbidden
 from avis.interactions.queries import touchpoint_by_code, touchpoints
 from avis.surveys.services import refresh_sampling_rates
 
@@ -180,6 +183,9 @@ def customer(request: HttpRequest, external_id: str) -> HttpResponse:
     )
 
 
+POLICY_PAGE = "dashboard:policy"
+
+
 @login_required
 @member_required()
 def policy(request: HttpRequest) -> HttpResponse:
@@ -191,7 +197,7 @@ def policy(request: HttpRequest) -> HttpResponse:
     may_edit = request.membership.role in POLICY_EDITORS  # type: ignore[attr-defined]
     if request.method == "POST":
         if not may_edit:
-            return HttpResponseForbidden(_("Only an admin or an analyst may change the contact policy."))
+            return forbidden(request, refusal(POLICY_PAGE, "POST"))
         changes, form = changes_from_post(request.POST, codes)
         try:
             published = update_policy(organisation=organisation, changes=changes, created_by=request.user)
@@ -210,7 +216,15 @@ def policy(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/policy.html",
-        {"policy": current, "form": form, "error": error, "versions": versions, "may_edit": may_edit},
+        {
+            "policy": current,
+            "form": form,
+            "error": error,
+            "versions": versions,
+            "may_edit": may_edit,
+            "refusal": "" if may_edit else refusal(POLICY_PAGE, "POST"),
+            "editors": [] if may_edit else members_allowed(organisation=organisation, page=POLICY_PAGE),
+        },
         status=422 if error else 200,
     )
 
@@ -224,7 +238,7 @@ def sampling(request: HttpRequest) -> HttpResponse:
     error = None
     if request.method == "POST":
         if not may_edit:
-            return HttpResponseForbidden(_("Only an admin or an analyst may change sampling goals."))
+            return forbidden(request, refusal("dashboard:sampling", "POST"))
         try:
             if "retire" in request.POST:
                 retire_sampling_goal(organisation=organisation, goal_id=int(request.POST["retire"]))

@@ -14,7 +14,14 @@ from rich.table import Table
 from avis.dashboard.demo.company import ADMIN_EMAIL, DEMO_PASSWORD, MANAGER_EMAIL, ORGANISATION_SLUG
 from avis.dashboard.demo.generator import demo_is_complete, demo_organisation, drop_demo, load_demo
 from avis.dashboard.demo.live import start_live_feed
-from avis.dashboard.management.commands.serve import serve
+from avis.dashboard.management.commands.serve import (
+    bind,
+    log_destination,
+    log_file_argument,
+    log_to_file,
+    logs_line,
+    serve,
+)
 
 
 class Command(BaseCommand):
@@ -42,6 +49,7 @@ class Command(BaseCommand):
             default=4.0,
             help="Seconds between two bursts of live activity (default 4)",
         )
+        log_file_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["customers"] < 1 or options["interactions"] < 1:
@@ -50,7 +58,15 @@ class Command(BaseCommand):
             raise CommandError("--live-interval must be a positive number of seconds.")
         # Rich draws progress bars on the real stream; Django's wrapper would add line ends.
         console = Console(file=getattr(self.stdout, "_out", self.stdout), highlight=False)
+        # The port is taken first: one that is in use is said before minutes of loading, not after.
+        server = None
+        if not options["no_serve"]:
+            server = bind(host=options["host"], port=options["port"], threads=options["threads"])
+        log_file = log_destination(options["log_file"])
+        if log_file is not None:
+            log_to_file(log_file)  # log lines would break the progress bars and push the panel away
 
+        console.print("Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
         organisation = demo_organisation()
         if organisation is not None:
@@ -95,17 +111,27 @@ class Command(BaseCommand):
             if api_key
             else f"API key   shown when the demo was loaded;\n          {another}"
         )
-        console.print(
-            Panel(
-                f"Open      [bold]{url}/[/]\n"
-                f"Sign in   [bold]{MANAGER_EMAIL}[/] (manager) or [bold]{ADMIN_EMAIL}[/] (admin)\n"
-                f"Password  [bold]{DEMO_PASSWORD}[/]\n"
-                f"{key_lines}",
-                title="avis demo",
-                expand=False,
+
+        def panel(*extra: str) -> None:
+            """The way in, printed last: nothing written after it pushes it off the screen."""
+            console.print(
+                Panel(
+                    "\n".join(
+                        [
+                            f"Open      [bold]{url}/[/]",
+                            f"Sign in   [bold]{MANAGER_EMAIL}[/] (manager) or [bold]{ADMIN_EMAIL}[/] (admin)",
+                            f"Password  [bold]{DEMO_PASSWORD}[/]",
+                            key_lines,
+                            *extra,
+                        ]
+                    ),
+                    title="avis demo",
+                    expand=False,
+                )
             )
-        )
-        if options["no_serve"]:
+
+        if server is None:
+            panel()
             return
 
         # Links in invitations and case emails should point at this server.
@@ -116,20 +142,21 @@ class Command(BaseCommand):
         if "AVIS_SMS_PROVIDER" not in os.environ:
             os.environ["AVIS_SMS_PROVIDER"] = "simulator"
             settings.AVIS_SMS_PROVIDER = "simulator"
-        console.print(f"SMS simulator: {url}/messaging/simulator/")
-        console.print(
-            f"New interactions and answers arrive every {options['live_interval']:g} s; "
-            "unhappy answers open cases.\nCtrl-C stops."
-        )
         thread, stop = start_live_feed(organisation=organisation, interval=options["live_interval"])
-        try:
-            serve(
-                host=options["host"],
-                port=options["port"],
-                threads=options["threads"],
-                worker=True,
-                stdout=self.stdout,
+
+        def ready() -> None:
+            console.print(
+                f"New interactions and answers arrive every {options['live_interval']:g} s; "
+                "unhappy answers open cases."
             )
+            panel(
+                f"SMS       {url}/messaging/simulator/",
+                logs_line(log_file).replace("Logs: ", "Logs      ", 1),
+                "Stop      Ctrl-C",
+            )
+
+        try:
+            serve(server=server, worker=True, log_file=log_file, ready=ready)
         finally:
             stop.set()
             thread.join(timeout=60)

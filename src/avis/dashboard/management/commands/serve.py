@@ -1,11 +1,25 @@
 from __future__ import annotations
 
+import errno
+import logging
 import signal
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+def log_file_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--log-file",
+        default=None,
+        help="Where the server's and the worker's log lines go (default AVIS_VAR_DIR/logs/avis.log; "
+        "'-' keeps them on the terminal, for systemd or a container)",
+    )
 
 
 class Command(BaseCommand):
@@ -16,27 +30,86 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-worker", action="store_true", help="Do not start a worker process")
+        log_file_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        serve(
-            host=options["host"],
-            port=options["port"],
-            threads=options["threads"],
-            worker=not options["no_worker"],
-            stdout=self.stdout,
-        )
+        server = bind(host=options["host"], port=options["port"], threads=options["threads"])
+        log_file = log_destination(options["log_file"])
+
+        def panel() -> None:
+            self.stdout.write(
+                f"avis is serving on http://{options['host']}:{options['port']}/"
+                + ("" if options["no_worker"] else " with a worker")
+            )
+            self.stdout.write(logs_line(log_file) + "\nCtrl-C stops.")
+
+        serve(server=server, worker=not options["no_worker"], log_file=log_file, ready=panel)
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "avis.cli", "worker"])  # noqa: S603
-
-
-def serve(*, host: str, port: int, threads: int, worker: bool, stdout: Any) -> None:
-    from waitress import serve as waitress_serve
+def bind(*, host: str, port: int, threads: int) -> Any:
+    """The web server, its port taken now: a port in use is one line before anything starts."""
+    from waitress.server import create_server
 
     from avis.wsgi import application
 
-    child = start_worker() if worker else None
+    try:
+        return create_server(application, host=host, port=port, threads=threads, ident="avis")
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (another avis, or another program); choose one with --port"
+        elif exc.errno == errno.EACCES:
+            reason = "permission denied (ports below 1024 need privileges); choose one with --port"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot serve on {host}:{port}: {reason}") from None
+
+
+def log_destination(option: str | None) -> Path | None:
+    """The file log lines go to; None keeps them on the terminal."""
+    if option == "-":
+        return None
+    path = Path(option) if option else Path(settings.VAR_DIR) / "logs" / "avis.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise CommandError(f"cannot write the log file {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def logs_line(log_file: Path | None) -> str:
+    if log_file is None:
+        return "Logs: on this terminal."
+    return f"Logs: {log_file}"
+
+
+def log_to_file(path: Path) -> None:
+    """This process's log lines go to the file, redacted and formatted as on the terminal."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            to_file = logging.FileHandler(path, encoding="utf-8")
+            to_file.setFormatter(handler.formatter)
+            for each in handler.filters:
+                to_file.addFilter(each)
+            to_file.setLevel(handler.level)
+            root.removeHandler(handler)
+            root.addHandler(to_file)
+
+
+def start_worker(log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "avis.cli", "worker"], stdout=log, stderr=subprocess.STDOUT if log else None
+    )
+
+
+def serve(*, server: Any, worker: bool, log_file: Path | None, ready: Callable[[], None]) -> None:
+    """Run the bound server (and a worker), calling ``ready`` once everything has started: what it
+    prints is the last thing on the terminal, not pushed away by start-up log lines."""
+    log = log_file.open("ab") if log_file else None
+    if log_file is not None:
+        log_to_file(log_file)
+    child = start_worker(log) if worker else None
 
     def stop(signum: int, frame: object) -> None:
         if child is not None:
@@ -44,10 +117,15 @@ def serve(*, host: str, port: int, threads: int, worker: bool, stdout: Any) -> N
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    stdout.write(f"avis is serving on http://{host}:{port}/" + (" with a worker" if child else ""))
+    ready()
     try:
-        waitress_serve(application, host=host, port=port, threads=threads, ident="avis")
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         if child is not None:
             child.terminate()
             child.wait(timeout=10)
+        if log is not None:
+            log.close()
