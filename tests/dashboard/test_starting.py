@@ -20,6 +20,8 @@ import pytest
 import avis
 
 SOURCE = Path(avis.__file__).resolve().parents[1]
+# The processes run on their own SQLite file: the PostgreSQL step has nothing to add.
+pytestmark = pytest.mark.engine_independent
 
 
 def environment(var_dir: Path, **extra: str) -> dict[str, str]:
