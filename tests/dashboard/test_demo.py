@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from avis.analytics.queries import metric_values
+from avis.cases.effect import closed_loop_effect
 from avis.cases.models import Case, CaseEvent
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
 from avis.dashboard.demo.live import LiveFeed
@@ -86,6 +87,34 @@ def test_unhappy_answers_opened_cases_and_most_old_ones_are_closed(demo: LoadRep
     assert cases.count() + joined == unhappy.distinct().count()
     old = cases.filter(opened_at__lt=timezone.now() - timedelta(days=7))
     assert old.filter(status="resolved").count() > 0.8 * old.count()
+
+
+def test_the_closed_loop_effect_reads_the_demo_cases_as_they_were_worked(demo: LoadReport) -> None:
+    # The issue: every case closed "now" (when the demo was built), so no customer handled in time
+    # could have answered after it, and "left" read 0 % beside dozens of cases closed as left.
+    organisation = demo.organisation
+    closed = Case.objects.filter(organisation=organisation, closed_at__isnull=False)
+    assert closed.exists() and all(
+        c.closed_at < LOADED_AT - timedelta(hours=1) or c.opened_at > LOADED_AT - timedelta(days=3)
+        for c in closed
+    )
+    with time_machine.travel(LOADED_AT + timedelta(hours=1), tick=False):
+        effect = closed_loop_effect(
+            organisation=organisation, since=LOADED_AT - timedelta(days=90), until=timezone.now()
+        )
+    recovered = effect.recovered
+    assert recovered.customers > 0 and recovered.answered_later.value > 0
+    first_cases: dict[int, Case] = {}
+    for case in Case.objects.filter(
+        organisation=organisation, opened_at__gte=LOADED_AT - timedelta(days=90)
+    ).order_by("opened_at", "id"):
+        first_cases.setdefault(case.customer_id, case)
+    left_on_first_case = sum(c.outcome == "left" for c in first_cases.values())
+    churned = round(recovered.churned.value * recovered.customers) + round(
+        effect.not_in_time.churned.value * effect.not_in_time.customers
+    )
+    # Each first case closed as "left" is in one group or the other (closed: in time, or late).
+    assert churned >= left_on_first_case > 0
 
 
 def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:

@@ -4,9 +4,16 @@ Definitions (docs/cases.md says the same in words):
 - a case is *handled in time* when the customer was first contacted before its deadline
   and it was never escalated (an escalation moves the deadline, so the event is the proof);
 - *recovered*: among customers whose case was resolved or closed after being handled in
-  time, those who answered a later survey, and what they said (NPS of that later answer);
-  compared with customers whose case was not handled in time;
-- *churn*: a ``customer.left`` interaction recorded after the case opened.
+  time, those who answered a survey after the case opened, and what they said (the NPS of
+  the first such answer with a score); compared with customers whose case was not handled
+  in time, counted from the same moment (the case's opening) up to the end of the window,
+  so neither group is given more time to answer or to leave by definition;
+- *left*: the customer's case (that one or a later one) closed with the outcome "customer
+  left", or a ``customer.left`` interaction recorded after the case opened — what the
+  closed-loop page counts as outcomes is what this page counts as departures.
+
+The groups are observed, not assigned: ``Effect.caveats`` says when they are too small or
+differ in what else drives later answers and departures (time followed, severity).
 
 Intervals come from avis.analytics.stats (a pure module of formulas, no tables), so every
 figure carries its n and its 95 % interval. Computed per customer on their first case of
@@ -23,8 +30,9 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef
 
 from avis.accounts.models import Organisation
+from avis.analytics.queries import analytics_settings
 from avis.analytics.stats import Estimate, nps, wilson
-from avis.cases.models import Case, CaseEvent, CaseStatus, EventKind
+from avis.cases.models import Case, CaseEvent, CaseOutcome, CaseStatus, EventKind, Severity
 from avis.interactions.models import Interaction
 from avis.surveys.models import Answer, QuestionKind, Response
 
@@ -49,6 +57,12 @@ class GroupFigures:
     answered_later: Estimate
     later_nps: Estimate
     churned: Estimate
+    followed_days: float | None = None  # median days from the case's opening to the window's end
+    severe: Estimate | None = None  # share of high or critical cases
+
+    @property
+    def severe_percent(self) -> int | None:
+        return None if self.severe is None or self.severe.value is None else round(100 * self.severe.value)
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,9 @@ class Effect:
     not_in_time: GroupFigures
     root_causes: list[tuple[str, int]] = field(default_factory=list)
     outer_loop: list[RootCauseFigures] = field(default_factory=list)
+    # Why the two groups may not be comparable: "too_few", "followed", "severity" (docs/cases.md).
+    caveats: list[str] = field(default_factory=list)
+    min_n: int = 0
 
 
 def _in_time(case: Case) -> bool:
@@ -98,22 +115,52 @@ def _sla(cases: list[Case], until: datetime) -> Estimate:
 def _group(
     cases: list[Case],
     later: dict[int, list[tuple[datetime, int | None]]],
-    left: dict[int, list[datetime]],
-    start_of: dict[int, datetime],
+    departures: dict[int, list[datetime]],
+    until: datetime,
 ) -> GroupFigures:
+    """Each customer from their case's opening to the window's end: a later answer, its NPS, a departure."""
     answered = promoters = passives = detractors = churned = 0
     for case in cases:
-        after = [(at, score) for at, score in later.get(case.customer_id, []) if at > start_of[case.id]]
-        if after:
-            answered += 1
-            score = min(after)[1]
-            if score is not None:
-                promoters += score >= 9
-                passives += 7 <= score <= 8
-                detractors += score <= 6
-        churned += any(at > case.opened_at for at in left.get(case.customer_id, []))
+        after = sorted(
+            (at, score) for at, score in later.get(case.customer_id, []) if case.opened_at < at < until
+        )
+        answered += bool(after)
+        scored = [score for _at, score in after if score is not None]
+        if scored:
+            promoters += scored[0] >= 9
+            passives += 7 <= scored[0] <= 8
+            detractors += scored[0] <= 6
+        churned += _left_after(departures, case)
     n = len(cases)
-    return GroupFigures(n, wilson(answered, n), nps(promoters, passives, detractors), wilson(churned, n))
+    followed = [(until - c.opened_at).total_seconds() / 86400 for c in cases]
+    severe = sum(c.severity >= Severity.HIGH for c in cases)
+    return GroupFigures(
+        n,
+        wilson(answered, n),
+        nps(promoters, passives, detractors),
+        wilson(churned, n),
+        statistics.median(followed) if followed else None,
+        wilson(severe, n),
+    )
+
+
+def _left_after(departures: dict[int, list[datetime]], case: Case) -> bool:
+    return any(at >= case.opened_at for at in departures.get(case.customer_id, []))
+
+
+def _caveats(recovered: GroupFigures, late: GroupFigures, min_n: int) -> list[str]:
+    """Why the groups may not be comparable, so the page says it rather than let the reader infer."""
+    caveats = []
+    if min(recovered.customers, late.customers) < min_n:
+        caveats.append("too_few")
+    if recovered.followed_days is not None and late.followed_days is not None:
+        shorter, longer = sorted((recovered.followed_days, late.followed_days))
+        if longer - shorter > max(7.0, 0.25 * longer):
+            caveats.append("followed")
+    if recovered.severe and late.severe and recovered.severe.n and late.severe.n:
+        if abs((recovered.severe.value or 0) - (late.severe.value or 0)) > 0.10:
+            caveats.append("severity")
+    return caveats
 
 
 def closed_loop_effect(*, organisation: Organisation, since: datetime, until: datetime) -> Effect:
@@ -144,16 +191,24 @@ def closed_loop_effect(*, organisation: Organisation, since: datetime, until: da
     )
     for response_id, customer_id, completed_at in responses:
         later[customer_id].append((completed_at, scores.get(response_id)))
-    left: dict[int, list[datetime]] = defaultdict(list)
+    # A departure: a customer.left interaction, or a case closed with the outcome "customer left".
+    departures: dict[int, list[datetime]] = defaultdict(list)
     for customer_id, occurred_at in Interaction.objects.filter(
-        organisation=organisation, customer_id__in=customers, touchpoint__code=CHURN_TOUCHPOINT
+        organisation=organisation,
+        customer_id__in=customers,
+        touchpoint__code=CHURN_TOUCHPOINT,
+        occurred_at__lt=until,
     ).values_list("customer_id", "occurred_at"):
-        left[customer_id].append(occurred_at)
+        departures[customer_id].append(occurred_at)
+    for customer_id, opened_at in Case.objects.filter(
+        organisation=organisation, customer_id__in=customers, outcome=CaseOutcome.LEFT, opened_at__lt=until
+    ).values_list("customer_id", "opened_at"):
+        departures[customer_id].append(opened_at)
 
     handled = [c for c in first_case.values() if c.status in CLOSED and c.closed_at and _in_time(c)]
     late = [c for c in first_case.values() if _late(c, until)]
-    # A recovered customer's later answer counts after the case closed; a late one's after it opened.
-    start_of = {c.id: c.closed_at for c in handled} | {c.id: c.opened_at for c in late}
+    recovered, not_in_time = _group(handled, later, departures, until), _group(late, later, departures, until)
+    min_n = analytics_settings(organisation=organisation).min_n
 
     by_team: dict[str, list[Case]] = defaultdict(list)
     for case in cases:
@@ -180,10 +235,12 @@ def closed_loop_effect(*, organisation: Organisation, since: datetime, until: da
         resolved=wilson(sum(c.status in CLOSED for c in cases), len(cases)),
         sla_attainment=_sla(cases, until),
         by_team=teams,
-        recovered=_group(handled, later, left, start_of),
-        not_in_time=_group(late, later, left, start_of),
+        recovered=recovered,
+        not_in_time=not_in_time,
         root_causes=causes.most_common(),
-        outer_loop=_outer_loop(organisation, cases, causes, left, since=since, until=until),
+        outer_loop=_outer_loop(organisation, cases, causes, departures, since=since, until=until),
+        caveats=_caveats(recovered, not_in_time, min_n),
+        min_n=min_n,
     )
 
 
@@ -215,7 +272,7 @@ def _outer_loop(
         label = case.root_cause.label
         where[label][case.touchpoint.code] += 1
         teams[label][case.team.code if case.team else "—"] += 1
-        gone[label] += any(at > case.opened_at for at in left.get(case.customer_id, []))
+        gone[label] += _left_after(left, case)
     return [
         RootCauseFigures(
             label=label,

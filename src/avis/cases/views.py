@@ -323,4 +323,8 @@ def effect_page(request: HttpRequest) -> HttpResponse:
         since=now - timedelta(days=days_n),
         until=now,
     )
-    return render(request, "cases/effect.html", {"effect": effect, "days": days_n})
+    groups = [
+        (_("Case handled in time and closed"), effect.recovered),
+        (_("Case not handled in time"), effect.not_in_time),
+    ]
+    return render(request, "cases/effect.html", {"effect": effect, "days": days_n, "groups": groups})

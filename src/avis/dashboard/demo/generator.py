@@ -499,6 +499,9 @@ def _follow_up_history(
                 if (recent and roll < 0.5) or contact_at >= now:
                     take_case(organisation=organisation, case_id=case_id, user=manager)
                     continue
+                # Closed when the work was done, not when the demo was built: the closed-loop
+                # effect counts what customers did after their case (no draw, the stream stays).
+                closed_at = min(contact_at + timedelta(hours=2 + case_id % 47), now)
                 if rng.random() < 0.12:  # three calls, no answer
                     resolve_case(
                         organisation=organisation,
@@ -506,6 +509,7 @@ def _follow_up_history(
                         user=manager,
                         outcome=CaseOutcome.UNREACHABLE,
                         note="Trois tentatives d'appel sans réponse, message laissé.",
+                        at=closed_at,
                     )
                     closed += 1
                     continue
@@ -522,6 +526,7 @@ def _follow_up_history(
                         case_id=case_id,
                         user=manager,
                         outcome=_weighted(rng, outcomes),
+                        at=closed_at,
                     )
                     closed += 1
         steps.advance(task, len(batch))
