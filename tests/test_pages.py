@@ -32,7 +32,7 @@ def test_pages_need_a_signed_in_user(db) -> None:
 
 def test_overview_shows_each_figure_with_its_interval_and_n(manager) -> None:
     page = manager.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "call_center.call" in page
+    assert "Call to customer service" in page  # the touchpoint's name, not its code
     assert "n=1" in page
     assert "unreliable" in page  # one answer: greyed, never a bare figure
 

@@ -117,6 +117,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "avis.accounts.context_processors.organisation",
             ],
+            # Codes become words in every template through the same filters (avis/words.py).
+            "builtins": ["avis.words"],
         },
     },
 ]
@@ -257,6 +259,8 @@ CONTENT_SECURITY_POLICY = {
 LANGUAGE_CODE = env_str("AVIS_LANGUAGE", "en")
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+# Day first in English too (2 Dec 2026, 02/12/2026 14:05): avis/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["avis.formats"]
 TIME_ZONE = env_str("AVIS_TIME_ZONE", "Europe/Paris")
 USE_I18N = True
 USE_TZ = True

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from avis.accounts.authentication import refusal_for
@@ -15,6 +17,13 @@ from avis.accounts.queries import membership_in, memberships_of
 from avis.http import forbidden
 
 SESSION_KEY = "avis_organisation_id"
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # the installation's zone (settings.TIME_ZONE)
 
 
 class OrganisationMiddleware:
@@ -42,7 +51,11 @@ class OrganisationMiddleware:
             if membership is not None:
                 request.organisation = membership.organisation  # type: ignore[attr-defined]
                 request.membership = membership  # type: ignore[attr-defined]
-        return self.get_response(request)
+        if request.organisation is None:  # type: ignore[attr-defined]
+            return self.get_response(request)
+        # Times on the pages are the organisation's wall-clock times, whatever the server's zone.
+        with timezone.override(_zone(request.organisation.default_time_zone)):  # type: ignore[attr-defined]
+            return self.get_response(request)
 
     def process_view(
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any

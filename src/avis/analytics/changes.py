@@ -37,6 +37,7 @@ from avis.analytics.queries import (
 )
 from avis.analytics.stats import Estimate
 from avis.errors import ValidationFailed
+from avis.words import dimension_value
 
 MEANS = {"csat_mean": ("csat", "agent"), "agent_mean": ("agent",), "ces": ("ces",)}
 
@@ -189,7 +190,10 @@ def period_changes(
         ea, eb = estimate_of(metric, a, confidence=confidence), estimate_of(metric, b, confidence=confidence)
         if ea.n == 0 or eb.n == 0:
             continue
-        label = " · ".join(labels.of(d, k) or "—" for d, k in zip(group_by, key, strict=True))
+        label = " · ".join(
+            dimension_value(d, labels.of(d, k), organisation) or "—"
+            for d, k in zip(group_by, key, strict=True)
+        )
         running = by_period.get(so_far_start, {}).get(key) if so_far_start else None
         so_far = estimate_of(metric, running, confidence=confidence) if running else None
         pairs.append((label, ea, eb, a, b, so_far))

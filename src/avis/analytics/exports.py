@@ -21,6 +21,7 @@ from avis.analytics.queries import Filters, Metric, MetricValue, Period, metric_
 from avis.audit.services import record
 from avis.surveys.models import Answer
 from avis.tabular import neutralise
+from avis.words import column_label
 
 Format = Literal["csv", "xlsx", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "xlsx", "parquet")
@@ -113,8 +114,13 @@ def metric_rows(values: Iterable[MetricValue]) -> Iterator[tuple]:
         yield tuple(neutralise(x) for x in row)
 
 
-def write(rows: Iterable[Sequence[Any]], columns: Sequence[str], fmt: Format) -> bytes:
-    """The rows in the format asked, header first (CSV with a BOM so spreadsheets read UTF-8)."""
+def write(
+    rows: Iterable[Sequence[Any]], columns: Sequence[str], fmt: Format, *, words: bool = False
+) -> bytes:
+    """The rows in the format asked, header first (CSV with a BOM so spreadsheets read UTF-8).
+    ``words``: a spreadsheet for people, its header in the reader's language (Parquet keeps codes)."""
+    if words and fmt != "parquet":
+        columns = [column_label(c) for c in columns]
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -156,6 +162,7 @@ def export_file(
     filters: Filters,
     metric: Metric = "nps",
     period: Period = "month",
+    words: bool = False,
 ) -> bytes:
     """The answers of the window, or the metric per touchpoint and period, in one file (audited)."""
     record(
@@ -175,6 +182,7 @@ def export_file(
             answer_rows(organisation=organisation, since=filters.since, until=filters.until),
             ANSWER_COLUMNS,
             fmt,
+            words=words,
         )
     values = metric_values(
         organisation=organisation,
@@ -188,4 +196,4 @@ def export_file(
         since=filters.since,
         until=filters.until,
     )
-    return write(metric_rows(values), METRIC_COLUMNS, fmt)
+    return write(metric_rows(values), METRIC_COLUMNS, fmt, words=words)

@@ -14,9 +14,11 @@ import altair as alt
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from avis.accounts.models import Organisation
 from avis.analytics.fair import FairView
 from avis.analytics.queries import MetricValue
 from avis.charts import render_svg
+from avis.words import team_name, touchpoint_name
 
 # Time axes: labelled as the period is named: "Mar 2026" for a month, "Q1 2026" for a quarter.
 _TICK_FORMATS = {"day": "%d %b", "week": "%d %b", "month": "%b %Y", "quarter": "Q%q %Y"}
@@ -26,9 +28,15 @@ PANEL_COLUMNS = 2
 
 
 def series_chart(
-    values: Sequence[MetricValue], *, title: str, percent: bool, language: str | None = None
+    values: Sequence[MetricValue],
+    *,
+    title: str,
+    percent: bool,
+    language: str | None = None,
+    organisation: Organisation | None = None,
 ) -> SafeString:
     """A metric over time per touchpoint: the line, its interval as a band, hollow points below min n.
+    Touchpoints and teams are named in ``language`` by the ``organisation``'s own names.
 
     Ticks fall on the periods drawn (monthly figures, monthly ticks). When touchpoints' bands
     overlap, each touchpoint gets its own panel on a shared scale: four bands over one another
@@ -38,7 +46,13 @@ def series_chart(
     rows = [
         {
             "period": v.period_start.isoformat(),
-            "group": v.touchpoint or v.team or v.agent or v.channel or _("all"),
+            "group": (
+                touchpoint_name(v.touchpoint, organisation, language)
+                or team_name(v.team, organisation)
+                or v.agent
+                or v.channel
+                or _("all")
+            ),
             "value": v.estimate.value * scale if v.estimate.value is not None else None,
             "low": v.estimate.ci_low * scale if v.estimate.ci_low is not None else None,
             "high": v.estimate.ci_high * scale if v.estimate.ci_high is not None else None,

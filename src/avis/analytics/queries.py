@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncQuarter, TruncWeek
 from django.utils.functional import Promise
-from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
 from avis.analytics.models import ROLLUP_MEASURES, AnalyticsSettings, DailyRollup
@@ -26,6 +25,7 @@ from avis.analytics.stats import Estimate, mean_from_sums, nps, wilson
 from avis.errors import ValidationFailed
 from avis.interactions.models import Agent, Team, Touchpoint
 from avis.surveys.models import Answer, Invitation, SurveyVersion
+from avis.words import METRICS as METRICS_IN_WORDS
 
 Metric = Literal[
     "nps", "resolution_rate", "response_rate", "csat", "csat_mean", "ces", "agent_score", "agent_mean"
@@ -41,16 +41,7 @@ AGENT_METRICS: tuple[Metric, ...] = ("agent_score", "agent_mean")
 PERCENT_METRICS: frozenset[str] = frozenset({"resolution_rate", "csat", "agent_score", "response_rate"})
 MEAN_METRICS: frozenset[str] = frozenset({"csat_mean", "ces", "agent_mean"})
 # What each metric is called on the pages and in the report.
-METRIC_LABELS: dict[str, Promise] = {
-    "nps": _("NPS"),
-    "resolution_rate": _("Resolution rate"),
-    "csat": _("CSAT top-2-box"),
-    "csat_mean": _("CSAT mean (1–5)"),
-    "agent_score": _("Agent score, top-2-box"),
-    "agent_mean": _("Agent score, mean (1–5)"),
-    "ces": _("Customer effort, mean (CES 1–7)"),
-    "response_rate": _("Response rate"),
-}
+METRIC_LABELS: dict[str, Promise] = METRICS_IN_WORDS
 MIN_RELIABLE_N = 30  # the default of AnalyticsSettings.min_n
 
 

@@ -136,7 +136,9 @@ def report_html(*, organisation: Organisation, window: ReportWindow, language: s
                 else period_changes(
                     organisation=organisation, metric="nps", period=window.period, current=window.start
                 ),
-                "trend": series_chart(trend, title="NPS", percent=False, language=language)
+                "trend": series_chart(
+                    trend, title="NPS", percent=False, language=language, organisation=organisation
+                )
                 if trend
                 else None,
                 # The heading names the months drawn: six when the history holds six.

@@ -223,7 +223,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     )
     chart = (
         series_chart(
-            series, title=str(METRIC_LABELS[metric]), percent=metric in PERCENT_METRICS, language=language
+            series,
+            title=str(METRIC_LABELS[metric]),
+            percent=metric in PERCENT_METRICS,
+            language=language,
+            organisation=organisation,
         )
         if series
         else None
@@ -340,7 +344,13 @@ def export(request: HttpRequest, what: str, fmt: str) -> HttpResponse:
         raise Http404
     form, filters, metric, period = _figure_form(request)
     body = export_file(
-        organisation=organisation, what=what, fmt=fmt, filters=filters, metric=metric, period=period
+        organisation=organisation,
+        what=what,
+        fmt=fmt,
+        filters=filters,
+        metric=metric,
+        period=period,
+        words=True,
     )  # type: ignore[arg-type]
     response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="avis-{what}.{fmt}"'

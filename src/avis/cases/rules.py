@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from django.utils.translation import gettext_lazy as _
+
 from avis.analytics.verbatims import comment_sentiment
 from avis.cases.models import AlertRule, Condition
 from avis.surveys.models import Answer, Attribution, QuestionKind, Response
@@ -20,7 +22,7 @@ CALLBACK_QUESTION = "callback"
 # What every organisation starts with: today's behaviour, a detractor or a problem not resolved.
 DEFAULT_RULES: list[dict[str, object]] = [
     {"name": "NPS ≤ 6", "condition": Condition.DETRACTOR, "threshold": 6, "severity": 2},
-    {"name": "Not resolved", "condition": Condition.NOT_RESOLVED, "severity": 2},
+    {"name": _("Not resolved"), "condition": Condition.NOT_RESOLVED, "severity": 2},
 ]
 
 

@@ -72,8 +72,12 @@ def ensure_alert_rules(*, organisation: Organisation) -> list[AlertRule]:
     rules = list(AlertRule.objects.filter(organisation=organisation))
     if rules:
         return rules
-    with transaction.atomic():
-        return [AlertRule.objects.create(organisation=organisation, **spec) for spec in DEFAULT_RULES]  # type: ignore[arg-type]
+    # Named in the organisation's language: a rule's name is its own text from then on.
+    with transaction.atomic(), translation.override(organisation.default_locale or "fr"):
+        return [
+            AlertRule.objects.create(organisation=organisation, **{**spec, "name": str(spec["name"])})  # type: ignore[arg-type]
+            for spec in DEFAULT_RULES
+        ]
 
 
 _RULE_FIELDS = (
@@ -508,7 +512,7 @@ def _email_owner_or_managers(case: Case, event: str) -> None:
         "answers": list(case.response.answers.select_related("question")),
         "touchpoint": case.touchpoint.label(organisation.default_locale),
     }
-    with translation.override(organisation.default_locale):
+    with translation.override(organisation.default_locale), timezone.override(organisation.default_time_zone):
         if event == "case.escalated":
             subject = _("Escalated: case %(id)s (%(touchpoint)s) is past its deadline")
         else:

@@ -14,6 +14,7 @@ from avis.accounts.models import Organisation
 from avis.customers.models import Customer
 from avis.governance.models import ContactPolicy, Decision, SamplingGoal, StratumRate
 from avis.interactions.models import Touchpoint
+from avis.words import operator_label, touchpoint_name
 
 
 def contact_history(*, organisation: Organisation, customer: Customer) -> QuerySet[Decision]:
@@ -40,12 +41,12 @@ def _day(moment: str, time_zone: str | None = None) -> str:
     value = datetime.fromisoformat(moment)
     if time_zone:
         value = value.astimezone(ZoneInfo(time_zone))
-    return formats.date_format(value, "DATE_FORMAT")
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
 def _moment(moment: str, time_zone: str) -> str:
     value = datetime.fromisoformat(moment).astimezone(ZoneInfo(time_zone))
-    return f"{formats.date_format(value, 'DATE_FORMAT')} {value:%H:%M}"
+    return formats.date_format(value, "SHORT_DATETIME_FORMAT")
 
 
 def _touchpoint_names(organisation_id: int, language: str) -> dict[str, str]:
@@ -108,7 +109,7 @@ def explain(decision: Decision, language: str | None = None, names: dict[str, st
         if reason == "excluded":
             value = "" if c["operator"] in {"is_true", "is_set"} else f" {c['value']}"
             return _("Not surveyed: excluded by the rule “%(rule)s”.") % {
-                "rule": f"{c['attribute']} {OPERATOR_LABELS.get(c['operator'], c['operator'])}{value}"
+                "rule": f"{c['attribute']} {operator_label(c['operator'])}{value}"
             }
         if reason == "no_survey":
             return _("Not surveyed: the touchpoint %(touchpoint)s has no active survey.") % {
@@ -157,17 +158,6 @@ def explain(decision: Decision, language: str | None = None, names: dict[str, st
         return reason
 
 
-OPERATOR_LABELS = {
-    "equals": "=",
-    "not_equals": "≠",
-    "in": "∈",
-    "is_true": "",
-    "is_set": "",
-    "less_than": "<",
-    "greater_than": ">",
-}
-
-
 def describe_policy(policy: ContactPolicy, language: str | None = None) -> list[str]:
     """The policy in a few plain sentences, for the pages that show which rules are in force."""
     with translation.override(language or translation.get_language()):
@@ -182,19 +172,23 @@ def describe_policy(policy: ContactPolicy, language: str | None = None) -> list[
         for code, days in policy.touchpoint_gaps.items():
             lines.append(
                 _("%(days)s days between two surveys about %(touchpoint)s.")
-                % {"days": days, "touchpoint": code}
+                % {"days": days, "touchpoint": touchpoint_name(code, policy.organisation_id)}
             )
         if policy.priorities:
             ranked = sorted(policy.priorities.items(), key=lambda item: -item[1])
             lines.append(
                 _("Priority: %(order)s.")
-                % {"order": " > ".join(f"{code} ({value})" for code, value in ranked)}
+                % {
+                    "order": " > ".join(
+                        f"{touchpoint_name(code, policy.organisation_id)} ({value})" for code, value in ranked
+                    )
+                }
             )
         for rule in policy.exclusions:
             value = "" if rule["operator"] in {"is_true", "is_set"} else f" {rule.get('value')}"
             lines.append(
                 _("Never surveyed: %(rule)s.")
-                % {"rule": f"{rule['attribute']} {OPERATOR_LABELS.get(rule['operator'], '')}{value}".strip()}
+                % {"rule": f"{rule['attribute']} {operator_label(rule['operator'])}{value}".strip()}
             )
         if policy.freshness_hours:
             lines.append(

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from avis.governance.simulation import Goal
+from avis.words import reason_label
 
 
 def strategy_label(strategy: str) -> str:
@@ -45,26 +46,6 @@ def goal_verdict(goal: Goal, met: int, total: int) -> str:
         "total": total,
         "periods": stratum_periods(goal, total),
     }
-
-
-def reason_label(reason: str) -> str:
-    """Why an interaction was not asked, in words."""
-    labels = {
-        "opted_out": _("opted out"),
-        "excluded": _("excluded by a rule"),
-        "no_survey": _("no active survey"),
-        "no_channel": _("no usable channel"),
-        "cap_reached": _("a window's cap"),
-        "quarantine": _("the quarantine"),
-        "touchpoint_gap": _("a touchpoint's gap"),
-        "stale": _("too late to send"),
-        "outranked": _("outranked by a higher priority"),
-        "not_sampled": _("not drawn"),
-        "contact_only": _("contact only"),
-        "eligible": _("eligible"),
-        "quiet_hours": _("waiting for sending hours"),
-    }
-    return labels.get(reason, reason)
 
 
 def outcome_words(outcome: str, reason: str) -> str:

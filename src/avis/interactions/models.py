@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from avis.accounts.models import Organisation
 from avis.customers.models import Customer
@@ -27,13 +27,15 @@ class Touchpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.code
+        """Its name in the reader's language: what a page prints for ``{{ touchpoint }}``."""
+        return self.label(translation.get_language() or "en")
 
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
     def label(self, language: str) -> str:
+        language = language.split("-")[0]
         return self.name.get(language) or self.name.get("en") or self.name.get("fr") or self.code
 
 

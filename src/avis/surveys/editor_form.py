@@ -33,6 +33,7 @@ from avis.surveys.design import (
 )
 from avis.surveys.models import SCALES, Question, QuestionKind, Survey
 from avis.surveys.wording import localised, page_questions
+from avis.words import answer_label, question_label
 
 
 @dataclass(frozen=True)
@@ -118,21 +119,28 @@ def condition_options(question: Question, earlier: Sequence[Question]) -> list[t
     options = [("", _("Always asked"))]
     for source in earlier:
         if source.kind in SCALES:
-            options.append((f"{source.code}<=", _("Only if “%(code)s” is at most…") % {"code": source.code}))
+            options.append(
+                (
+                    f"{source.code}<=",
+                    _("Only if “%(code)s” is at most…") % {"code": question_label(source.code, source)},
+                )
+            )
         elif source.kind == QuestionKind.CHOICE:
             for choice in source.choices:
                 label = localised(choice["label"], translation.get_language() or "en")
                 options.append(
                     (
                         f"{source.code}={choice['value']}",
-                        _("Only if “%(code)s” is %(label)s") % {"code": source.code, "label": label},
+                        _("Only if “%(code)s” is %(label)s")
+                        % {"code": question_label(source.code, source), "label": label},
                     )
                 )
                 if len(source.choices) > 2:
                     options.append(
                         (
                             f"{source.code}!={choice['value']}",
-                            _("Only if “%(code)s” is not %(label)s") % {"code": source.code, "label": label},
+                            _("Only if “%(code)s” is not %(label)s")
+                            % {"code": question_label(source.code, source), "label": label},
                         )
                     )
     if question.condition and condition_choice(question, earlier) == "keep":
@@ -275,7 +283,7 @@ def sms_group(
     fields += [
         TextField(
             name=choice_field(question.code, choice["value"], language),
-            label=_("Answer “%(value)s”") % {"value": choice["value"]},
+            label=_("Answer “%(value)s”") % {"value": answer_label(choice["value"])},
             value=choice["label"].get(language, ""),
             error=problems.get(choice_field(question.code, choice["value"], language), ""),
             max_length=CHOICE_LABEL_MAX_LENGTH,
