@@ -114,3 +114,14 @@ def test_the_greyed_policy_form_says_why_and_whom_to_ask(org: OrganisationSetup)
     assert page.count('disabled aria-describedby="policy-read-only"') == 4
     admin = signed_in(org.admin_email).get(POLICY).content.decode()
     assert "policy-read-only" not in admin and "disabled" not in admin
+
+
+def test_a_form_sent_without_its_token_says_what_to_do(org) -> None:  # noqa: ANN001
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=org.admin_email, password=PASSWORD)
+    reply = client.post(POLICY, {"quarantine_days": "1"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert reply.status_code == 403
+    page = reply.content.decode()
+    assert STYLESHEET in page and NAVIGATION in page
+    assert reason_of(page) == "This form has expired. Reload the page and send it again."
+    assert "CSRF verification failed" not in page

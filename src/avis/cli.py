@@ -19,9 +19,17 @@ def main() -> None:
         # A setting is an operator's typo, not a bug: one line saying which and how, no traceback.
         sys.stderr.write(f"avis: {exc}\n")
         raise SystemExit(2) from None
+    from django.db import OperationalError
+
     argv = list(sys.argv)
     argv[0] = "avis"
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except OperationalError as exc:
+        # The database is down, unreachable or refuses the account: the operator's to fix, in one line.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stderr.write(f"avis: the database cannot be used: {reason}\n")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -42,6 +42,12 @@ def forbidden(request: HttpRequest, reason: str) -> HttpResponse:
     return error_page(request, 403, reason)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent from a page left open too long (or from elsewhere): say what to do, not Django's
+    "CSRF verification failed"."""
+    return forbidden(request, _("This form has expired. Reload the page and send it again."))
+
+
 class AvisErrorMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -50,6 +50,7 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("AVIS_DEBUG", False)
 ALLOWED_HOSTS = env_list("AVIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("AVIS_CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "avis.http.csrf_failure"  # the site's 403 page, saying what to do
 AVIS_BASE_URL = env_str("AVIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [

@@ -138,3 +138,10 @@ def test_a_malformed_date_is_said_and_narrows_nothing(manager: Client) -> None:
     page = reply.content.decode()
     assert "From: Enter a valid date." in page
     assert "58 decisions" in page
+
+
+def test_the_contact_history_says_each_outcome_in_words(manager: Client) -> None:
+    page = manager.get("/customers/C-01/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    outcomes = re.findall(r'<span class="tag outcome-\w+">([^<]*)</span>', page)
+    assert outcomes == ["not surveyed: the quarantine", "surveyed"]
+    assert "Branch visit" in page and "Call to customer service" in page

@@ -108,6 +108,23 @@ def test_a_bad_setting_is_one_line_and_a_failure(tmp_path: Path, setting: str, s
     assert "s3cret" not in run.stderr  # a password in the URL is never echoed
 
 
+@pytest.mark.slow
+def test_a_database_that_cannot_be_reached_is_one_line_and_a_failure(tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    run = subprocess.run(
+        avis_command("migrate"),
+        env=environment(tmp_path, DATABASE_URL=f"postgres://avis:s3cret@127.0.0.1:{closed}/avis"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("avis: the database cannot be used: ") and "refused" in lines[0]
+    assert "s3cret" not in run.stderr
+
+
 def read_until(process: subprocess.Popen[str], last: str, timeout: float) -> list[str]:
     """Lines of the process's output up to the one starting with ``last``."""
     deadline = time.monotonic() + timeout

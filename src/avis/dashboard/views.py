@@ -169,8 +169,13 @@ def decisions(request: HttpRequest) -> HttpResponse:
 def customer(request: HttpRequest, external_id: str) -> HttpResponse:
     organisation = request.organisation  # type: ignore[attr-defined]
     found = customer_by_external_id(organisation=organisation, external_id=external_id)
-    explain_one = explainer(get_language())
-    rows = [(d, explain_one(d)) for d in contact_history(organisation=organisation, customer=found)]
+    language = get_language()
+    explain_one = explainer(language)
+    names = {tp.id: tp.label(language) for tp in touchpoints(organisation=organisation)}
+    rows = [
+        (d, names[d.touchpoint_id], outcome_words(d.outcome, d.reason), explain_one(d))
+        for d in contact_history(organisation=organisation, customer=found)
+    ]
     return render(
         request,
         "dashboard/customer.html",
