@@ -105,6 +105,11 @@ def test_the_comments_page_reports_the_accuracy_and_finds_the_complaint_among_ne
         assert f"Cross-validated accuracy: {accuracy} % ({model.folds} folds, n = {model.labelled})" in shown
         assert f"the word lists on the same comments: {round(100 * model.lexicon_accuracy)} %" in shown
         assert f"Sentiment learned from {model.labelled} of your comments" in shown
+        french = page_text(client.get("/analytics/comments/", HTTP_ACCEPT_LANGUAGE="fr").content.decode())
+        assert (
+            f"Exactitude en validation croisée : {accuracy} % ({model.folds} plis, n = {model.labelled})"
+        ) in french
+        assert f"Sentiment appris sur {model.labelled} de vos commentaires" in french
         negative = client.get("/analytics/comments/", {"sentiment": "negative", "q": "remboursement"})
         assert COMPLAINT.replace("'", "&#x27;") in negative.content.decode()
         positive = client.get("/analytics/comments/", {"sentiment": "positive", "q": "remboursement"})
