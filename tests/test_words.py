@@ -32,6 +32,7 @@ from avis.dashboard.demo.company import ADMIN_EMAIL, MANAGER_EMAIL
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
 from avis.governance.models import Decision
 from avis.interactions.models import Team, Touchpoint
+from avis.messaging.models import OutboundMessage
 from avis.surveys.models import Question, Survey
 
 pytestmark = [pytest.mark.django_db, pytest.mark.engine_independent]
@@ -175,8 +176,10 @@ def _codes(organisation) -> set[str]:  # noqa: ANN001
     codes |= {c for c in CaseOutcome.values}
     codes |= {"is_true", "is_set", "not_equals", "less_than", "greater_than", "not_resolved", "low_csat"}
     # Single lowercase words that are also English words are left to the French check; a code with
-    # an underscore or a dot, or a metric written in lowercase, is never a word.
-    return {c for c in codes if "_" in c or "." in c} | {"nps", "csat"}
+    # an underscore or a dot, a team's code (lowercase, its name is capitalised) or a metric written
+    # in lowercase is never a word.
+    teams = set(Team.objects.filter(organisation=organisation).values_list("code", flat=True))
+    return {c for c in codes if "_" in c or "." in c} | teams | {"nps", "csat"}
 
 
 class _VisibleText(HTMLParser):
@@ -294,6 +297,12 @@ def _pages(demo: LoadReport) -> list[str]:
             continue
         url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), path)
         urls.append(url)
+    # Pages that show someone in particular once asked: a customer's data, a simulated phone's thread.
+    customer = Case.objects.filter(organisation=organisation).order_by("id").first().customer
+    phone = OutboundMessage.objects.filter(organisation=organisation, channel="sms").order_by("id").first()
+    urls += [f"/settings/privacy/customer/?id={customer.external_id}", "/cases/?status=closed"]
+    if phone is not None:
+        urls.append(f"/messaging/simulator/thread?phone={phone.recipient.replace('+', '%2B')}")
     return urls
 
 

@@ -18,12 +18,12 @@ team names too; they are read once per organisation and request (a minute at mos
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django import template
 from django.core.signals import request_started
-from django.utils import formats, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 # Why governance did not ask (Decision.reason), in words.
@@ -284,6 +284,42 @@ def dimension_value(dimension: str, code: Any, organisation: Any = None, languag
     return "" if code is None else str(code)
 
 
+def decision_label(outcome: str) -> str:
+    """Governance's decision (invite, skip, defer), in words."""
+    from avis.governance.models import Outcome
+
+    return str(Outcome(outcome).label) if outcome in Outcome.values else outcome
+
+
+def case_status_label(status: str) -> str:
+    from avis.cases.models import CaseStatus
+
+    return str(CaseStatus(status).label) if status in CaseStatus.values else status
+
+
+def case_event_label(kind: str) -> str:
+    from avis.cases.models import EventKind
+
+    return str(EventKind(kind).label) if kind in EventKind.values else kind
+
+
+def moment_label(moment: Any) -> str:
+    """A moment (a datetime or its ISO text, as an export holds it) as the page writes its dates:
+    day first, 24-hour clock, in the current (the organisation's) time zone."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if not moment:
+        return ""
+    if isinstance(moment, datetime):
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return formats.date_format(moment, "SHORT_DATETIME_FORMAT")
+    return formats.date_format(moment, "SHORT_DATE_FORMAT")
+
+
 def month_label(month: Any) -> str:
     """A month (a date or its ISO text, as the API gives it) as the reader says it: "December 2026"."""
     if isinstance(month, str):
@@ -307,6 +343,10 @@ register.filter("operator_label", operator_label)
 register.filter("metric_label", metric_label)
 register.filter("dimension_label", dimension_label)
 register.filter("month_label", month_label)
+register.filter("moment_label", moment_label)
+register.filter("decision_label", decision_label)
+register.filter("case_status_label", case_status_label)
+register.filter("case_event_label", case_event_label)
 
 
 @register.filter("answer_label")
