@@ -185,6 +185,11 @@ def test_serve_prints_where_it_serves_and_logs_last_the_worker_logging_to_the_fi
         with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
             client.sendall(b"GET /login/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             assert client.recv(12).endswith(b" 200")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET /no-such-page/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            assert client.recv(12).endswith(b" 404")
+        # The server's own log lines (Django's "Not Found") go to the file too.
+        wait_for(log, "WARNING django.request Not Found: /no-such-page/", timeout=30)
     finally:
         rest, errors = stop(process)
     assert rest == ""  # nothing printed after the panel

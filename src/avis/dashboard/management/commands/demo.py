@@ -62,7 +62,8 @@ class Command(BaseCommand):
         server = None
         if not options["no_serve"]:
             server = bind(host=options["host"], port=options["port"], threads=options["threads"])
-        log_file = log_destination(options["log_file"])
+        # With --no-serve the command ends after the panel: its log lines stay on the terminal.
+        log_file = log_destination(options["log_file"]) if server is not None else None
         if log_file is not None:
             log_to_file(log_file)  # log lines would break the progress bars and push the panel away
 

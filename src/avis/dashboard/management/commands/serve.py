@@ -87,7 +87,7 @@ def log_to_file(path: Path) -> None:
     """This process's log lines go to the file, redacted and formatted as on the terminal."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+        if handler.get_name() == "console":  # settings.LOGGING's; others (a test runner's) stay
             to_file = logging.FileHandler(path, encoding="utf-8")
             to_file.setFormatter(handler.formatter)
             for each in handler.filters:
