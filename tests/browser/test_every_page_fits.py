@@ -149,5 +149,13 @@ def test_every_page_fits_the_screen_and_is_photographed(
     sign_in(page, site, org.admin_email)
     for path in PAGES:
         visit(page, path)
+        if path == "/settings/surveys/{survey}/":
+            # The designer's phone preview shows the 0–10 scale as the phone does: one row.
+            tops = (
+                page.locator(".scale-preview")
+                .first.locator("span")
+                .evaluate_all("spans => spans.map(s => Math.round(s.getBoundingClientRect().top))")
+            )
+            assert len(tops) == 11 and len(set(tops)) == 1, tops
     context.close()
     assert not too_wide, f"wider than the {width} px screen:\n" + "\n".join(too_wide)
