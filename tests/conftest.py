@@ -92,6 +92,18 @@ def _language_of_each_test_is_its_own() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _process_caches_of_each_test_are_its_own() -> Iterator[None]:
+    """The per-process caches of published questions and alert rules are keyed by ids, which a
+    rolled-back test hands out again to the next one."""
+    yield
+    from avis.cases.services import forget_alert_rules
+    from avis.surveys.queries import forget_version_questions
+
+    forget_version_questions()
+    forget_alert_rules()
+
+
 @pytest.fixture
 def org(db: None) -> OrganisationSetup:
     return make_organisation("Assurances du Centre")

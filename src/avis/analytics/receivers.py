@@ -7,8 +7,10 @@ from avis.surveys.signals import invitation_sent, response_completed
 
 
 @receiver(response_completed)
-def add_response_to_rollups(sender: object, response: object, **kwargs: object) -> None:
-    record_response_in_rollups(response=response)  # type: ignore[arg-type]
+def add_response_to_rollups(
+    sender: object, response: object, answers: object = None, **kwargs: object
+) -> None:
+    record_response_in_rollups(response=response, answers=answers)  # type: ignore[arg-type]
 
 
 @receiver(invitation_sent)

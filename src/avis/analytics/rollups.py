@@ -61,6 +61,37 @@ def answer_aggregates() -> dict[str, Count | Sum]:
 ANSWER_MEASURES: tuple[str, ...] = tuple(answer_aggregates())
 
 
+def answer_increments(answer: Answer) -> dict[str, int]:
+    """One answer's share of each statistic of ``answer_aggregates``, computed in Python from an
+    answer in hand (the submit adds its own answers without reading them back). The two
+    definitions must agree: the roll-ups' equality test against a rebuild checks they do."""
+    added: dict[str, int] = {}
+    number, answered = answer.number, not answer.not_applicable
+
+    def count(prefix: str) -> None:
+        added[f"{prefix}_n"] = 1
+        if number is not None:
+            added[f"{prefix}_sum"] = number
+            added[f"{prefix}_sumsq"] = number * number
+            if prefix != "ces" and number >= TOP_TWO:
+                added[f"{prefix}_top2"] = 1
+
+    if answer.attribution == Attribution.AGENT and not answered:
+        added["agent_na"] = 1
+    if not answered:
+        return added
+    if answer.kind == QuestionKind.NPS and number is not None:
+        group = "promoters" if number >= 9 else "passives" if number >= 7 else "detractors"
+        added[f"nps_{group}"] = 1
+    if answer.attribution == Attribution.RESOLUTION and answer.choice in RESOLUTIONS:
+        added[f"resolved_{answer.choice}"] = 1
+    if answer.kind == QuestionKind.CSAT:
+        count("agent" if answer.attribution == Attribution.AGENT else "csat")
+    if answer.kind == QuestionKind.CES:
+        count("ces")
+    return added
+
+
 def answer_statistics(answers: QuerySet[Answer], *group: str, **expressions: object) -> QuerySet:
     """``answers`` grouped by ``group`` (fields or the named ``expressions``), with every statistic."""
     return answers.annotate(**expressions).values(*group).annotate(**answer_aggregates()).order_by()  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,13 +16,19 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
-from avis.analytics.models import AnalyticsSettings, DailyRollup, RolledUpInvitation, RolledUpResponse
+from avis.analytics.models import (
+    ROLLUP_MEASURES,
+    AnalyticsSettings,
+    DailyRollup,
+    RolledUpInvitation,
+    RolledUpResponse,
+)
 from avis.analytics.rollups import (
     ANSWER_MEASURES,
     SENT_INVITATIONS,
+    answer_increments,
     daily_answer_statistics,
     daily_invitation_statistics,
-    daily_responded_counts,
     daily_response_counts,
 )
 from avis.audit.services import record, snapshot
@@ -102,28 +109,69 @@ def record_invitations_in_rollups(*, invitation_ids: Collection[int]) -> int:
     return len(claimed)
 
 
-@transaction.atomic
-def record_response_in_rollups(*, response: Response) -> bool:
+def _add_rows(organisation_id: int, rows: Mapping[tuple[object, ...], Mapping[str, int]]) -> None:
+    """Add counts computed in Python to the roll-ups, every row in one
+    ``INSERT … VALUES … ON CONFLICT DO UPDATE SET x = x + excluded.x`` (added where they are
+    stored, as ``_add_statistics``)."""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    table = quote(DailyRollup._meta.db_table)
+    columns = ", ".join(quote(c) for c in (*ROLLUP_KEY_COLUMNS, *ROLLUP_MEASURES))
+    row = "(" + ", ".join(["%s"] * (len(ROLLUP_KEY_COLUMNS) + len(ROLLUP_MEASURES))) + ")"
+    updates = ", ".join(f"{quote(m)} = {table}.{quote(m)} + excluded.{quote(m)}" for m in ROLLUP_MEASURES)
+    params: list[object] = []
+    for key, counts in rows.items():
+        params += [organisation_id, *key, *(counts.get(m, 0) for m in ROLLUP_MEASURES)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} "  # noqa: S608
+            f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates}",
+            params,
+        )
+
+
+@transaction.atomic(savepoint=False)  # within the submit's transaction: no savepoint of its own
+def record_response_in_rollups(*, response: Response, answers: Sequence[Answer] | None = None) -> bool:
     """Add one completed response's answers to the roll-ups, once; False if it was already counted.
 
     Its invitation is counted as sent first if its send was not (answered before the send was
-    recorded), so ``responded`` never exceeds ``invited``.
+    recorded), so ``responded`` never exceeds ``invited``. The counts are computed in Python from
+    ``answers`` (the submit's, in hand; read when not given) and added in one upsert.
     """
-    if not _enter_ledger(RolledUpResponse, [response.pk]):
+    claimed = _enter_ledger(RolledUpResponse, [response.pk])
+    if not claimed:
         return False
-    record_invitations_in_rollups(invitation_ids=[response.invitation_id])
-    organisation = Organisation.objects.get(pk=response.organisation_id)
-    zone = _zone(organisation)
-    answers = Answer.objects.filter(organisation=organisation, response_id=response.pk)
-    responses = Response.objects.filter(organisation=organisation, pk=response.pk)
-    _add_statistics(
-        organisation,
-        [
-            (daily_answer_statistics(answers, zone), ANSWER_MEASURES),
-            (daily_response_counts(responses, zone), ("responses",)),
-            (daily_responded_counts(responses, zone), ("responded",)),
-        ],
-    )
+    if answers is None:
+        answers = list(
+            Answer.objects.filter(organisation_id=response.organisation_id, response_id=response.pk)
+        )
+    invitation = response.invitation
+    zone = _zone(response.organisation)
+    team, agent = response.team_id or 0, response.agent_id or 0
+    rows: dict[tuple[object, ...], Counter[str]] = defaultdict(Counter)
+
+    def day(moment: datetime) -> date:
+        return moment.astimezone(zone).date()
+
+    for answer in answers:
+        rows[
+            (
+                answer.touchpoint_id,
+                answer.team_id or 0,
+                answer.agent_id or 0,
+                response.channel,
+                day(answer.answered_at),
+            )
+        ].update(answer_increments(answer))
+    rows[(response.touchpoint_id, team, agent, response.channel, day(response.completed_at))][
+        "responses"
+    ] += 1
+    invited = (invitation.touchpoint_id, team, agent, invitation.channel, day(invitation.planned_at))
+    rows[invited]["responded"] += 1
+    if _enter_ledger(RolledUpInvitation, [invitation.pk]):
+        rows[invited]["invited"] += 1
+    _add_rows(response.organisation_id, rows)
     return True
 
 

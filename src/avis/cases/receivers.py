@@ -11,8 +11,10 @@ from avis.surveys.signals import response_completed
 
 
 @receiver(response_completed)
-def open_case_when_unhappy(sender: object, response: object, **kwargs: object) -> None:
-    open_case_for_response(response=response)  # type: ignore[arg-type]
+def open_case_when_unhappy(
+    sender: object, response: object, answers: object = None, **kwargs: object
+) -> None:
+    open_case_for_response(response=response, answers=answers)  # type: ignore[arg-type]
 
 
 @receiver(customer_erased)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time as time_module
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Max
+from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -78,6 +80,32 @@ def ensure_alert_rules(*, organisation: Organisation) -> list[AlertRule]:
             AlertRule.objects.create(organisation=organisation, **{**spec, "name": str(spec["name"])})  # type: ignore[arg-type]
             for spec in DEFAULT_RULES
         ]
+
+
+# The rules every submit evaluates, per organisation, read once per process and kept
+# RULES_TTL seconds: a rule saved in this process applies at once (the cache is emptied on
+# every save or delete of a rule), one saved in another process within RULES_TTL.
+RULES_TTL = 10.0
+_rules_cache: dict[int, tuple[float, tuple[AlertRule, ...]]] = {}
+
+
+def alert_rules_for(*, organisation: Organisation) -> list[AlertRule]:
+    """``ensure_alert_rules``, from the process's cache when fresh."""
+    now = time_module.monotonic()
+    cached = _rules_cache.get(organisation.pk)
+    if cached is None or now - cached[0] > RULES_TTL:
+        cached = (now, tuple(ensure_alert_rules(organisation=organisation)))
+        _rules_cache[organisation.pk] = cached
+    return list(cached[1])
+
+
+def forget_alert_rules(**kwargs: object) -> None:
+    """Empty the cache: a rule changed (connected to AlertRule's post_save and post_delete)."""
+    _rules_cache.clear()
+
+
+post_save.connect(forget_alert_rules, sender=AlertRule, dispatch_uid="forget_alert_rules_saved")
+post_delete.connect(forget_alert_rules, sender=AlertRule, dispatch_uid="forget_alert_rules_deleted")
 
 
 _RULE_FIELDS = (
@@ -352,17 +380,21 @@ def _callback_answer(answers: Sequence[Answer]) -> str | None:
     return next((a.choice for a in answers if a.question.code == CALLBACK_QUESTION and a.choice), None)
 
 
-def open_case_for_response(*, response: Response) -> Case | None:
+def open_case_for_response(*, response: Response, answers: Sequence[Answer] | None = None) -> Case | None:
     """Open a case when the response meets an alert rule — or add it to the customer's open
-    case on the same subject (touchpoint), so one unhappy customer is one case."""
+    case on the same subject (touchpoint), so one unhappy customer is one case.
+
+    The rules (cached) are evaluated on ``answers`` (the submit's, in hand; read when not given):
+    a happy answer costs no statement here."""
+    if answers is None:
+        answers = list(response.answers.select_related("question"))
+    rules = alert_rules_for(organisation=response.organisation)
+    if not matching_rules(rules, response, answers, last_unhappy_at=None):
+        return None  # a repeat contact counts only with another rule met
     with transaction.atomic():
         # One customer answering twice at once: the second waits, then joins the first's case.
         Customer.objects.select_for_update().filter(id=response.customer_id).first()
-        answers = list(response.answers.select_related("question"))
-        rules = ensure_alert_rules(organisation=response.organisation)
         met = matching_rules(rules, response, answers, last_unhappy_at=_last_unhappy_at(response))
-        if not met:
-            return None
         reasons = list(dict.fromkeys(rule.condition for rule in met))
         severity = max(rule.severity for rule in met)
         case = (

@@ -13,6 +13,7 @@ from avis.surveys.models import (
     Attribution,
     Invitation,
     InvitationStatus,
+    Question,
     QuestionKind,
     Response,
     Survey,
@@ -106,13 +107,38 @@ def survey_versions(*, organisation: Organisation, survey: Survey) -> list[Surve
 
 
 def invitation_for_token(token: str) -> Invitation | None:
-    """The token is the respondent's only credential, so it alone selects the row."""
+    """The token is the respondent's only credential, so it alone selects the row: one statement
+    with everything the page and the submit read (the questions come from ``version_questions``)."""
     return (
-        Invitation.objects.select_related("survey", "organisation", "touchpoint", "interaction__agent")
-        .prefetch_related("version__questions")
+        Invitation.objects.select_related(
+            "survey", "version", "organisation", "touchpoint", "interaction__agent"
+        )
         .filter(token=token)
         .first()
     )
+
+
+# Published versions never change (SurveyVersion): their questions are read once per process.
+# Keyed by the version's id and publication moment, so a draft (never cached) published later
+# under the same id is read afresh.
+_published_questions: dict[tuple[int, object], tuple[Question, ...]] = {}
+
+
+def version_questions(version: SurveyVersion) -> list[Question]:
+    """The questions of ``version`` in order; a published version's from the process's cache."""
+    if version.published_at is None:
+        return list(Question.objects.filter(version_id=version.pk).order_by("position"))
+    key = (version.pk, version.published_at)
+    questions = _published_questions.get(key)
+    if questions is None:
+        questions = tuple(Question.objects.filter(version_id=version.pk).order_by("position"))
+        _published_questions[key] = questions
+    return list(questions)
+
+
+def forget_version_questions() -> None:
+    """Empty the cache (tests whose rolled-back rows reuse ids)."""
+    _published_questions.clear()
 
 
 def invitations_for_decisions(

@@ -28,7 +28,12 @@ from avis.surveys.models import (
     Survey,
     SurveyVersion,
 )
-from avis.surveys.queries import active_surveys_by_touchpoint, stratum_observations
+from avis.surveys.queries import (
+    active_surveys_by_touchpoint,
+    invitation_for_token,
+    stratum_observations,
+    version_questions,
+)
 from avis.surveys.signals import invitation_sent, response_completed
 
 
@@ -302,45 +307,54 @@ def _read_answer(question: Question, raw: str | None) -> dict[str, object] | Non
 
 
 def submit_response(
-    *, token: str, answers: Mapping[str, str | None], now: datetime | None = None
+    *,
+    token: str,
+    answers: Mapping[str, str | None],
+    now: datetime | None = None,
+    invitation: Invitation | None = None,
 ) -> Response:
-    """Store the answers to one invitation, once; announce the completed response."""
+    """Store the answers to one invitation, once; announce the completed response.
+
+    ``invitation`` is the row the caller already read for the token (the respondent's page reads
+    it to show the questions), so it is not read again. What the respondent waits for is written
+    in a few statements: the invitation claimed (one UPDATE), the response, its answers; the
+    receivers of ``response_completed`` add the roll-ups (one upsert) and open a case when the
+    answers meet an alert rule, from the answers in hand.
+    """
     now = now or timezone.now()
+    if invitation is None:
+        invitation = invitation_for_token(token)
+    if invitation is None or invitation.token != token:
+        raise InvitationUnavailable("unknown")
+    values, problems = [], {}
+    # Only the questions the answers lead to: a follow-up not asked is not required, and
+    # whatever was posted for it is not kept.
+    for question in applicable_questions(version_questions(invitation.version), answers):
+        try:
+            values.append((question, _read_answer(question, answers.get(question.code))))
+        except ValidationFailed as exc:
+            problems[question.code] = exc.message
     with transaction.atomic():
-        # Locking the invitation makes a double submit (two taps, two tabs)
-        # wait, then find it answered: one response per invitation.
-        invitation = (
-            Invitation.objects.select_for_update()
-            .select_related("interaction", "survey", "version")
-            .filter(token=token)
-            .first()
+        # Claiming the invitation is the lock: of a double submit (two taps, two tabs) the second
+        # waits on this row, then finds it answered — one response per invitation.
+        claimed = (
+            Invitation.objects.filter(pk=invitation.pk, expires_at__gt=now)
+            .exclude(status__in=[InvitationStatus.RESPONDED, InvitationStatus.CANCELLED])
+            .update(status=InvitationStatus.RESPONDED, responded_at=now, reminder_due_at=None)
         )
-        if invitation is None:
-            raise InvitationUnavailable("unknown")
-        if invitation.status == InvitationStatus.RESPONDED:
-            raise InvitationUnavailable("used")
-        if invitation.status == InvitationStatus.CANCELLED:
-            raise InvitationUnavailable("cancelled")
-        if invitation.expires_at <= now:
-            raise InvitationUnavailable("expired")
-        values, problems = [], {}
-        # Only the questions the answers lead to: a follow-up not asked is not required, and
-        # whatever was posted for it is not kept.
-        for question in applicable_questions(list(invitation.version.questions.all()), answers):
-            try:
-                values.append((question, _read_answer(question, answers.get(question.code))))
-            except ValidationFailed as exc:
-                problems[question.code] = exc.message
+        if not claimed:
+            raise InvitationUnavailable(_why_unavailable(invitation.pk))
         if problems:
+            transaction.set_rollback(True)  # nothing stored: the page asks again
             raise AnswersInvalid(problems)
         interaction = invitation.interaction
         response = Response.objects.create(
             organisation_id=invitation.organisation_id,
             invitation=invitation,
-            survey=invitation.survey,
+            survey_id=invitation.survey_id,
             version_id=invitation.version_id,
             customer_id=invitation.customer_id,
-            interaction=interaction,
+            interaction_id=invitation.interaction_id,
             touchpoint_id=invitation.touchpoint_id,
             agent_id=interaction.agent_id,
             team_id=interaction.team_id,
@@ -348,7 +362,9 @@ def submit_response(
             locale=invitation.locale,
             completed_at=now,
         )
-        Answer.objects.bulk_create(
+        # Read by the receivers without a query: the organisation's time zone, the invitation's day.
+        response.organisation = invitation.organisation
+        stored = Answer.objects.bulk_create(
             Answer(
                 organisation_id=invitation.organisation_id,
                 response=response,
@@ -367,9 +383,18 @@ def submit_response(
         invitation.status = InvitationStatus.RESPONDED
         invitation.responded_at = now
         invitation.reminder_due_at = None  # answered: no reminder
-        invitation.save(update_fields=["status", "responded_at", "reminder_due_at"])
-        response_completed.send(sender=Response, response=response)
+        response_completed.send(sender=Response, response=response, answers=stored)
     return response
+
+
+def _why_unavailable(invitation_id: int) -> str:
+    """Why an invitation could not be claimed: used, cancelled or expired."""
+    status = Invitation.objects.filter(pk=invitation_id).values_list("status", flat=True).get()
+    if status == InvitationStatus.RESPONDED:
+        return "used"
+    if status == InvitationStatus.CANCELLED:
+        return "cancelled"
+    return "expired"
 
 
 def refresh_sampling_rates(*, organisation: Organisation, now: datetime | None = None) -> int:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # Sent inside the transaction that stores a completed response, with
-# ``response``: higher apps (cases) react at once, not at the next batch.
+# ``response`` and ``answers`` (its stored answers, with their questions): higher apps (cases,
+# analytics) react at once, not at the next batch, without reading the answers back.
 response_completed = Signal()
 
 # Sent when invitations are recorded as sent (once: the conditional update changed them), with

@@ -44,6 +44,7 @@ from avis.surveys.queries import (
     survey_versions,
     touchpoints_without_survey,
     version_being_designed,
+    version_questions,
 )
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
 from avis.surveys.wording import page_questions
@@ -70,7 +71,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     posted = request.POST if request.method == "POST" else request.GET
     # The questions the answers so far lead to: a follow-up ("only if NPS ≤ 6") appears once its
     # condition is met — at once with htmx, or when the form is sent without JavaScript.
-    every = list(invitation.version.questions.all())
+    every = version_questions(invitation.version)
     questions = applicable_questions(every, posted)
     errors: dict[str, str] = {}
     # The page says which questions it showed: one that applies now but was not shown (a follow-up
@@ -80,7 +81,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     partial = bool(request.headers.get("HX-Request"))  # an answer changed: which questions now apply
     if request.method == "POST" and not more and not partial:
         try:
-            submit_response(token=token, answers=posted)
+            submit_response(token=token, answers=posted, invitation=invitation)
         except InvitationUnavailable as exc:
             return render(request, "surveys/unavailable.html", context | {"state": exc.state}, status=410)
         except AnswersInvalid as exc:

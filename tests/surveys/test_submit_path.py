@@ -1,0 +1,61 @@
+"""The respondent's submit path does only what the thank-you page and the closed loop need.
+
+Statement counts (SQLite and PostgreSQL): the page is one read; a happy answer is that read,
+the claim of the invitation, the response, its answers, the roll-up ledgers and one roll-up
+upsert; an unhappy one adds its case. Before issue 20: 3 for the page, 30 and 45 for the answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from avis.analytics.models import DailyRollup
+from avis.cases.models import Case
+from avis.surveys.models import Invitation, InvitationStatus, Response
+from tests.helpers import open_all_day, post_interaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HAPPY = {"nps": "9", "resolved": "yes", "agent": "5"}
+UNHAPPY = {"nps": "2", "resolved": "no", "agent": "3", "comment": "Toujours en panne."}
+
+
+def _tokens(org, api, n: int) -> list[str]:  # noqa: ANN001
+    open_all_day(org.organisation, quarantine_days=0)
+    for i in range(n):
+        post_interaction(api, f"evt-{i}", customer=f"C-{i}")
+    return list(Invitation.objects.order_by("id").values_list("token", flat=True))
+
+
+def test_a_happy_answer_costs_one_read_and_one_short_transaction(
+    org, api, django_assert_max_num_queries
+) -> None:
+    first, token = _tokens(org, api, 2)
+    client = Client()
+    client.post(f"/s/{first}", HAPPY)  # the version's questions and the rules are now cached
+    with django_assert_max_num_queries(1):
+        assert client.get(f"/s/{token}").status_code == 200
+    with django_assert_max_num_queries(9):
+        page = client.post(f"/s/{token}", HAPPY)
+    assert page.status_code == 200
+    assert Invitation.objects.get(token=token).status == InvitationStatus.RESPONDED
+    assert Response.objects.count() == 2
+    assert not Case.objects.exists()
+    assert sum(DailyRollup.objects.values_list("nps_promoters", flat=True)) == 2
+
+
+def test_an_unhappy_answer_opens_its_case_before_the_thank_you_page(
+    org, api, django_assert_max_num_queries
+) -> None:
+    first, token = _tokens(org, api, 2)
+    client = Client()
+    client.post(f"/s/{first}", HAPPY)
+    # 28 in the request (bench/submit_profile.py); the test's queue runs at once, so the e-mail to
+    # the managers is also delivered within the request here.
+    with django_assert_max_num_queries(34):
+        page = client.post(f"/s/{token}", UNHAPPY)
+    assert page.status_code == 200
+    case = Case.objects.get()
+    assert case.response == Response.objects.get(invitation__token=token)
+    assert sum(DailyRollup.objects.values_list("nps_detractors", flat=True)) == 1
