@@ -27,6 +27,7 @@ from openpyxl import load_workbook
 
 from avis.accounts.models import Membership
 from avis.analytics.reports import period_window, report_html
+from avis.audit.services import record
 from avis.cases.models import Case, CaseOutcome
 from avis.dashboard.demo.company import ADMIN_EMAIL, MANAGER_EMAIL
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
@@ -370,3 +371,25 @@ def test_export_headers_are_words_in_the_readers_language(
             assert words[0] in xlsx_header, (what, xlsx_header)
             if language == "fr":
                 assert english_in(" ".join(xlsx_header)) == set(), (what, xlsx_header)
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown"), [("Europe/Paris", "02/12/2026 15:05"), ("Asia/Tokyo", "02/12/2026 23:05")]
+)
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_pages_show_times_in_the_organisations_time_zone(org, zone: str, shown: str, language: str) -> None:  # noqa: ANN001
+    """14:05 UTC is 15:05 in Paris and 23:05 in Tokyo, whatever the server's own zone."""
+    org.organisation.default_time_zone = zone
+    org.organisation.save(update_fields=["default_time_zone"])
+    record(
+        organisation=org.organisation,
+        action="export.downloaded",
+        object_label="answers.csv",
+        at=datetime(2026, 12, 2, 14, 5, tzinfo=ZoneInfo("UTC")),
+    )
+    client = Client()
+    client.force_login(Membership.objects.get(user__email=org.admin_email).user)
+    page = visible_text(
+        client.get("/settings/audit/", HTTP_ACCEPT_LANGUAGE=language).content.decode(), language
+    )
+    assert shown in page, page[-400:]
