@@ -232,6 +232,7 @@ def english_in(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text) if w.isalpha() and w.lower() in ENGLISH_WORDS}
 
 
+DECIMAL_POINT = re.compile(r"(?<![\w.,/:-])\d+\.\d+(?![\w.])")
 ISO_DATE = re.compile(r"(?<![\w-])\d{4}-\d{2}-\d{2}(?![\w-])")
 NUMERIC_DATE = re.compile(r"(?<![\w/])\d{2}/\d{2}/\d{4}(?![\w/])")
 MONTHS = (
@@ -328,6 +329,7 @@ def test_every_page_speaks_words_not_codes(demo: LoadReport, language: str) -> N
                 found = codes_in(text, codes) if not url.startswith("/settings/touchpoints/") else set()
                 if language == "fr":
                     found |= english_in(text)
+                    found |= {f"decimal point {n}" for n in DECIMAL_POINT.findall(text)}  # 4,20 in French
                 found |= date_problems(text)
                 if found:
                     problems[f"{email.split('@')[0]} {url}"] = sorted(found)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 import altair as alt
+from django.utils import formats
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -164,7 +165,8 @@ def funnel_chart(view: FairView, *, title: str, language: str | None = None) -> 
     """Each unit's share against its n, inside the 95 % and 99.8 % funnel limits around the mean."""
     limit_rows = []
     for level, (lower, upper) in view.limits.items():
-        name = f"{level * 100:g} %"
+        # 99.8 % in English, 99,8 % in French: the legend's numbers in the reader's language.
+        name = f"{level * 100:g} %".replace(".", formats.get_format("DECIMAL_SEPARATOR"))
         for n, lo, hi in zip(view.funnel_n, lower, upper, strict=True):
             limit_rows += [
                 {"n": n, "share": lo * 100, "limit": name, "side": "lower"},
