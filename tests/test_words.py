@@ -34,7 +34,7 @@ from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
 from avis.governance.models import Decision
 from avis.interactions.models import Team, Touchpoint
 from avis.messaging.models import OutboundMessage
-from avis.surveys.models import Question, Survey
+from avis.surveys.models import Invitation, Question, Survey
 
 pytestmark = [pytest.mark.django_db, pytest.mark.engine_independent]
 PARIS = ZoneInfo("Europe/Paris")
@@ -395,3 +395,20 @@ def test_pages_show_times_in_the_organisations_time_zone(org, zone: str, shown: 
         client.get("/settings/audit/", HTTP_ACCEPT_LANGUAGE=language).content.decode(), language
     )
     assert shown in page, page[-400:]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_respondents_page_speaks_words_not_codes(demo: LoadReport, language: str) -> None:
+    """The customer's own page, in the language of their invitation."""
+    invitation = (
+        Invitation.objects.filter(organisation=demo.organisation, locale=language, status="sent")
+        .order_by("-sent_at")
+        .first()
+    )
+    assert invitation is not None
+    with time_machine.travel(NOW, tick=False):
+        reply = Client().get(f"/s/{invitation.token}")
+    assert reply.status_code == 200
+    text = visible_text(reply.content.decode(), language)
+    found = codes_in(text, _codes(demo.organisation)) | (english_in(text) if language == "fr" else set())
+    assert found == set(), text[:600]
