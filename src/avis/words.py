@@ -320,6 +320,11 @@ def moment_label(moment: Any) -> str:
     return formats.date_format(moment, "SHORT_DATE_FORMAT")
 
 
+def percent_label(share: float, digits: int = 0) -> str:
+    """A share (0…1) as the pages write percentages: "35 %", "12,5 %" in French, "12.5 %" in English."""
+    return f"{formats.number_format(share * 100, digits)} %"
+
+
 def month_label(month: Any) -> str:
     """A month (a date or its ISO text, as the API gives it) as the reader says it: "December 2026"."""
     if isinstance(month, str):
@@ -344,6 +349,7 @@ register.filter("metric_label", metric_label)
 register.filter("dimension_label", dimension_label)
 register.filter("month_label", month_label)
 register.filter("moment_label", moment_label)
+register.filter("percent_label", percent_label)
 register.filter("decision_label", decision_label)
 register.filter("case_status_label", case_status_label)
 register.filter("case_event_label", case_event_label)

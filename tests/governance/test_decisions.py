@@ -72,7 +72,7 @@ def test_sampling_rate_draws_the_stated_share_and_records_it(org) -> None:
     assert {r.decision.inclusion_probability for r in results} == {0.3}
     skipped = next(r.decision for r in results if r.decision.outcome == "skip")
     assert skipped.reason == "not_sampled"
-    assert "30%" in explain(skipped, "en")
+    assert "30 %" in explain(skipped, "en")
 
 
 def test_global_opt_out_is_honoured_and_explained(org) -> None:

@@ -14,7 +14,7 @@ from avis.accounts.models import Organisation
 from avis.customers.models import Customer
 from avis.governance.models import ContactPolicy, Decision, SamplingGoal, StratumRate
 from avis.interactions.models import Touchpoint
-from avis.words import operator_label, touchpoint_name
+from avis.words import operator_label, percent_label, touchpoint_name
 
 
 def contact_history(*, organisation: Organisation, customer: Customer) -> QuerySet[Decision]:
@@ -78,10 +78,10 @@ def explain(decision: Decision, language: str | None = None, names: dict[str, st
                 )
             else:  # decisions made before several windows existed
                 used = _("%(count)s of %(max)s in %(days)s days") % c
-            drawn = _("drawn with probability %(rate)s") % {"rate": f"{float(c['rate']):.0%}"}
+            drawn = _("drawn with probability %(rate)s") % {"rate": percent_label(float(c["rate"]))}
             if c.get("stratum"):
                 drawn = _("drawn with probability %(rate)s set for %(stratum)s by a precision goal") % {
-                    "rate": f"{float(c['rate']):.0%}",
+                    "rate": percent_label(float(c["rate"])),
                     "stratum": c["stratum"],
                 }
             if reason == "eligible":
@@ -150,11 +150,11 @@ def explain(decision: Decision, language: str | None = None, names: dict[str, st
                 return _(
                     "Not surveyed: not drawn in the sample (%(rate)s of %(stratum)s's interactions are "
                     "surveyed, enough for the precision goal)."
-                ) % {**c, "rate": f"{float(c['rate']):.0%}"}
+                ) % {**c, "rate": percent_label(float(c["rate"]))}
             return _(
                 "Not surveyed: not drawn in the sample "
                 "(%(rate)s of %(touchpoint)s interactions are surveyed)."
-            ) % {**c, "rate": f"{float(c['rate']):.0%}", "touchpoint": name}
+            ) % {**c, "rate": percent_label(float(c["rate"])), "touchpoint": name}
         return reason
 
 
