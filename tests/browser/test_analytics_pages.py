@@ -86,9 +86,9 @@ def test_manager_reads_figures_filters_them_and_opens_the_fair_view_and_comments
     expect(desk.get_by_role("heading", name=re.compile(re.escape(french("Response rate"))))).to_have_count(2)
     expect(desk.locator("figure.chart svg[role=img]")).to_be_visible()
 
-    # The metrics page: every value with its interval, its n and the method.
+    # The metrics page: every value with its interval, its n and the method, in words.
     desk.goto(f"{site}/metrics/?metric=nps")
-    expect(desk.locator("table.metrics tbody")).to_contain_text("adjusted-wald")
+    expect(desk.locator("main")).to_contain_text(french("adjusted Wald interval"))
     expect(desk.locator("table.metrics tbody .estimate.unreliable").first).to_contain_text("n=2")
 
     # The fair view: a funnel plot, no league table, nobody judged on two answers.

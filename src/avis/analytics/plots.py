@@ -28,23 +28,17 @@ _LABEL_WIDTH = 62
 PANEL_COLUMNS = 2
 
 
-def series_chart(
+def _series_rows(
     values: Sequence[MetricValue],
     *,
-    title: str,
     percent: bool,
     language: str | None = None,
     organisation: Organisation | None = None,
-) -> SafeString:
-    """A metric over time per touchpoint: the line, its interval as a band, hollow points below min n.
-    Touchpoints and teams are named in ``language`` by the ``organisation``'s own names.
-
-    Ticks fall on the periods drawn (monthly figures, monthly ticks). When touchpoints' bands
-    overlap, each touchpoint gets its own panel on a shared scale: four bands over one another
-    cannot be told apart.
-    """
+) -> list[dict]:
+    """One row per value with a period, its interval and whether it rests on enough answers.
+    Touchpoints and teams are named in ``language`` by the ``organisation``'s own names."""
     scale = 100 if percent else 1
-    rows = [
+    return [
         {
             "period": v.period_start.isoformat(),
             "group": (
@@ -63,6 +57,23 @@ def series_chart(
         for v in values
         if v.period_start
     ]
+
+
+def series_chart(
+    values: Sequence[MetricValue],
+    *,
+    title: str,
+    percent: bool,
+    language: str | None = None,
+    organisation: Organisation | None = None,
+) -> SafeString:
+    """A metric over time per touchpoint: the line, its interval as a band, hollow points below min n.
+
+    Ticks fall on the periods drawn (monthly figures, monthly ticks). When touchpoints' bands
+    overlap, each touchpoint gets its own panel on a shared scale: four bands over one another
+    cannot be told apart.
+    """
+    rows = _series_rows(values, percent=percent, language=language, organisation=organisation)
     groups = list(dict.fromkeys(row["group"] for row in rows))
     panels = len(groups) > 1 and bands_overlap(rows)
     width = 560 if not panels else 560 // PANEL_COLUMNS - 20
@@ -257,3 +268,65 @@ def bar_chart(
         .properties(width=480, height=200, title=title, description=title)
     )
     return render_svg(chart, language=language)
+
+
+def trend_panels(
+    values: Sequence[MetricValue],
+    *,
+    title: str,
+    percent: bool,
+    language: str | None = None,
+    organisation: Organisation | None = None,
+) -> list[SafeString]:
+    """A metric month by month, one small chart per touchpoint, all on the same scales.
+
+    Small multiples drawn as separate charts: each touchpoint's interval reads on its own, the
+    shared axes keep them comparable, and the page lays them out in as many columns as the
+    screen holds (one on a phone). Hollow points rest on fewer answers than the minimum.
+    """
+    rows = _series_rows(values, percent=percent, language=language, organisation=organisation)
+    if not rows:
+        return []
+    bounds = [r[k] for r in rows for k in ("low", "high", "value") if r[k] is not None]
+    first, last = (
+        date.fromisoformat(p) for p in (min(r["period"] for r in rows), max(r["period"] for r in rows))
+    )
+    width = 260
+    x = alt.X(
+        "period:T",
+        title=None,
+        scale=alt.Scale(
+            type="utc",
+            domain=[alt.DateTime(year=d.year, month=d.month, date=d.day, utc=True) for d in (first, last)],
+        ),
+        axis=_time_axis("month", rows, width=width),
+    )
+    y_scale = alt.Scale(domain=[min(bounds), max(bounds)], nice=True)
+    y_title = period_title(title, "month")
+    y = alt.Y("value:Q", title=y_title, scale=y_scale)
+    tooltip = ["period:T", "value:Q", "low:Q", "high:Q", "n:Q"]
+    charts = []
+    for group in dict.fromkeys(r["group"] for r in rows):
+        base = alt.Chart(alt.Data(values=[r for r in rows if r["group"] == group])).encode(x=x)
+        band = base.mark_area(opacity=0.2, color="#2563eb").encode(
+            y=alt.Y("low:Q", title=y_title, stack=None, scale=y_scale), y2="high:Q"
+        )
+        line = base.mark_line(color="#2563eb").encode(y=y)
+        hollow = base.mark_point(size=30, color="#2563eb").encode(y=y, tooltip=tooltip)
+        filled = (
+            base.transform_filter(alt.datum.reliable == _("yes"))
+            .mark_point(size=30, filled=True, opacity=1, color="#2563eb")
+            .encode(y=y, tooltip=tooltip)
+        )
+        chart = (band + line + hollow + filled).properties(
+            width=width,
+            height=130,
+            title=alt.TitleParams(group, anchor="start"),
+            description=_(
+                "%(title)s of %(group)s month by month with its 95 %% confidence interval as a shaded band; "
+                "hollow points rest on fewer answers than the minimum"
+            )
+            % {"title": title, "group": group},
+        )
+        charts.append(render_svg(chart, language=language))
+    return charts

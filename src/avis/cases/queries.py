@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from avis.accounts.models import Organisation
 from avis.cases.models import (
@@ -16,6 +16,7 @@ from avis.cases.models import (
     CaseEvent,
     EventKind,
     RootCause,
+    Severity,
     TeamOwner,
     WebhookDelivery,
     WebhookEndpoint,
@@ -28,8 +29,15 @@ from avis.surveys.models import Answer, Response
 
 
 def cases_of(
-    *, organisation: Organisation, status: str | None = None, open_only: bool = False, assigned_to: Any = None
+    *,
+    organisation: Organisation,
+    status: str | None = None,
+    open_only: bool = False,
+    assigned_to: Any = None,
+    severity: int | None = None,
+    overdue_at: datetime | None = None,
 ) -> QuerySet[Case]:
+    """The organisation's cases, newest first; ``overdue_at``: those still open past their due time then."""
     cases = Case.objects.filter(organisation=organisation).select_related(
         "customer", "touchpoint", "agent", "team", "assigned_to", "response", "root_cause"
     )
@@ -39,6 +47,10 @@ def cases_of(
         cases = cases.exclude(status__in=["resolved", "closed"])
     if assigned_to is not None:
         cases = cases.filter(assigned_to=assigned_to)
+    if severity is not None:
+        cases = cases.filter(severity=severity)
+    if overdue_at is not None:
+        cases = cases.exclude(status__in=["resolved", "closed"]).filter(due_at__lt=overdue_at)
     return cases.order_by("-opened_at", "-id")
 
 
@@ -146,12 +158,22 @@ class CaseRow:
 
 
 def live_case_rows(
-    *, organisation: Organisation, status: str | None, now: datetime, limit: int = 50
+    *,
+    organisation: Organisation,
+    status: str | None,
+    now: datetime,
+    limit: int = 50,
+    severity: int | None = None,
+    overdue: bool = False,
 ) -> list[CaseRow]:
     cases = list(
-        cases_of(organisation=organisation, status=status, open_only=status is None).prefetch_related(
-            "response__answers__question"
-        )[:limit]
+        cases_of(
+            organisation=organisation,
+            status=status,
+            open_only=status is None,
+            severity=severity,
+            overdue_at=now if overdue else None,
+        ).prefetch_related("response__answers__question")[:limit]
     )
     customers = {case.customer_id: case.customer for case in cases}
     # One pressure query per customer on the page (at most ``limit``): governance owns the count.
@@ -194,3 +216,31 @@ def feedback_about(*, organisation: Organisation, agent: Agent, limit: int = 100
 
 def agent_links_of(*, organisation: Organisation) -> QuerySet[AgentLink]:
     return AgentLink.objects.filter(organisation=organisation).select_related("user", "agent")
+
+
+@dataclass(frozen=True)
+class OpenCases:
+    """What needs a manager now: the open cases by severity, and those past their due time."""
+
+    total: int
+    overdue: int
+    by_severity: list[tuple[int, str, int, int]]  # severity, its name, open, of which overdue
+
+
+def open_cases_summary(*, organisation: Organisation, now: datetime) -> OpenCases:
+    """Open cases counted by severity (most severe first) and overdue, in one query."""
+    rows = (
+        cases_of(organisation=organisation, open_only=True)
+        .order_by()
+        .values("severity")
+        .annotate(n=Count("id"), late=Count("id", filter=Q(due_at__lt=now)))
+    )
+    counts = {row["severity"]: (row["n"], row["late"]) for row in rows}
+    by_severity = [
+        (int(value), str(label), *counts.get(value, (0, 0))) for value, label in reversed(Severity.choices)
+    ]
+    return OpenCases(
+        total=sum(n for n, _late in counts.values()),
+        overdue=sum(late for _n, late in counts.values()),
+        by_severity=by_severity,
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -47,8 +48,26 @@ WEEKDAYS = [
 
 def _listing(request: HttpRequest) -> dict[str, object]:
     status = request.GET.get("status") or None
-    rows = live_case_rows(organisation=request.organisation, status=status, now=timezone.now())  # type: ignore[attr-defined]
-    return {"rows": rows, "status": status or "", "statuses": CaseStatus.choices}
+    raw_severity = request.GET.get("severity", "")
+    severity = int(raw_severity) if raw_severity in {str(v) for v in Severity.values} else None
+    overdue = request.GET.get("overdue") == "1"
+    rows = live_case_rows(
+        organisation=request.organisation,  # type: ignore[attr-defined]
+        status=status,
+        now=timezone.now(),
+        severity=severity,
+        overdue=overdue,
+    )
+    narrowed = {"severity": severity or "", "overdue": "1" if overdue else ""}
+    return {
+        "rows": rows,
+        "status": status or "",
+        "statuses": CaseStatus.choices,
+        "severity": Severity(severity).label if severity else "",
+        "overdue": overdue,
+        "narrowed": {k: v for k, v in narrowed.items() if v},
+        "query": urlencode({"status": status or "", **{k: v for k, v in narrowed.items() if v}}),
+    }
 
 
 @login_required

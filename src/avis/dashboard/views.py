@@ -14,18 +14,16 @@ from avis.accounts.decorators import member_required
 from avis.accounts.models import Role
 from avis.accounts.permissions import refusal
 from avis.accounts.queries import members_allowed
+from avis.analytics.plots import trend_panels
 from avis.analytics.queries import (
     MEAN_METRICS,
+    METRIC_LABELS,
     METRICS,
-    PERCENT_METRICS,
     analytics_settings,
-    latest_by_touchpoint,
-    metric_values,
 )
-from avis.cases.queries import cases_of
 from avis.customers.queries import customer_by_external_id, customer_opt_outs
 from avis.dashboard.policy_form import changes_from_post, form_from_policy
-from avis.dashboard.queries import setup_checklist
+from avis.dashboard.queries import overview, period_table, setup_checklist
 from avis.errors import ValidationFailed
 from avis.governance.models import Dimension, Metric, Outcome, Period
 from avis.governance.queries import (
@@ -60,13 +58,26 @@ def home(request: HttpRequest) -> HttpResponse:
     checklist = None
     if request.membership.role == Role.ADMIN:  # type: ignore[attr-defined]
         checklist = setup_checklist(organisation=organisation)
+    language = (get_language() or "en")[:2]
+    found = overview(organisation=organisation, now=timezone.now(), language=language)
+    trend = (
+        trend_panels(
+            found.trend,
+            title=found.trend_label,
+            percent=False,
+            language=language,
+            organisation=organisation,
+        )
+        if found.trend
+        else None
+    )
     return render(
         request,
         "dashboard/home.html",
         {
-            "summary": sorted(latest_by_touchpoint(organisation=organisation, period="month").items()),
-            "open_cases": cases_of(organisation=organisation, open_only=True).count(),
-            "min_n": analytics_settings(organisation=organisation).min_n,
+            "overview": found,
+            "trend": trend,
+            "min_n": found.min_n,
             "checklist": checklist if checklist and not checklist.complete else None,
         },
     )
@@ -83,20 +94,28 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @member_required()
 def metrics(request: HttpRequest) -> HttpResponse:
+    """All periods: one metric period by period, the touchpoints side by side."""
     organisation = request.organisation  # type: ignore[attr-defined]
     metric = request.GET.get("metric") if request.GET.get("metric") in METRICS else "nps"
     period = "week" if request.GET.get("period") == "week" else "month"
-    values = metric_values(organisation=organisation, metric=metric, period=period)  # type: ignore[arg-type]
+    table = period_table(
+        organisation=organisation,
+        metric=metric,  # type: ignore[arg-type]
+        period=period,
+        language=(get_language() or "en")[:2],
+        now=timezone.now(),
+    )
+    settings = analytics_settings(organisation=organisation)
     return render(
         request,
         "dashboard/metrics.html",
         {
-            "values": values,
+            "table": table,
             "metric": metric,
             "period": period,
-            "metrics": METRICS,
-            "min_n": analytics_settings(organisation=organisation).min_n,
-            "percent": metric in PERCENT_METRICS,
+            "metric_names": list(METRIC_LABELS.items()),
+            "min_n": settings.min_n,
+            "hide": settings.hide_below_min_n,
             "digits": 2 if metric in MEAN_METRICS else 0,
         },
     )
