@@ -501,7 +501,8 @@ def record_historical_delivery(*, organisation: Organisation, until: datetime) -
 def backfill_sms_costs() -> int:
     """Price the SMS recorded as sent with no segments (before history was recorded as sends are).
 
-    Run once by a migration; returns how many messages were priced.
+    Run after each ``migrate`` (``receivers.price_sms_recorded_unpriced``); returns how many
+    messages were priced.
     """
     unpriced = OutboundMessage.objects.filter(channel=Channel.SMS, status=MessageStatus.SENT, segments=0)
     ids = list(unpriced.values_list("id", flat=True))

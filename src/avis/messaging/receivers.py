@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models.signals import post_migrate
 from django.dispatch import receiver
 
 from avis.accounts.models import TeamInvitation
 from avis.accounts.signals import member_invited, password_reset_requested
 from avis.customers.signals import customer_erased
+from avis.messaging.dispatch import backfill_sms_costs
 from avis.messaging.erasure import erase_customer_messages
 from avis.messaging.outbox import queue_notification
 
@@ -41,3 +45,19 @@ def email_password_reset(
     queue_notification(
         organisation=organisation, recipients=[user.email], subject=subject, text=text, key=key
     )
+
+
+@receiver(post_migrate)
+def price_sms_recorded_unpriced(sender: Any, app_config: Any, using: str = "default", **_: Any) -> None:
+    """History recorded before each SMS carried its text and cost gets them once the schema is whole.
+
+    Not a data migration: pricing reads the texts with today's code (surveys,
+    touchpoints, organisations), which a migration pinned to past schemas could
+    not keep doing as the models move on. Nothing to do costs one query.
+    """
+    if app_config.label != "messaging":
+        return
+    executor = MigrationExecutor(connections[using])
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return  # migrated to an earlier point: today's code does not fit that schema
+    backfill_sms_costs()

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -83,3 +84,15 @@ def test_sends_recorded_at_zero_before_the_fix_are_priced_by_the_backfill(org, a
         "month-segments": str(segments),
         "month-cost": f"{PRICE * segments:.2f}",
     }
+
+
+@pytest.mark.django_db
+def test_migrate_prices_what_history_loading_left_unpriced(org, api, priced) -> None:
+    with time_machine.travel("2026-10-05 10:00 +01:00", tick=False):
+        open_all_day(org.organisation)
+        post_interaction(api, "evt-cost-5", email=None, phone="06 12 34 56 78")
+        OutboundMessage.objects.update(status="sent", sent_at=OutboundMessage.objects.get().not_before)
+    call_command("migrate", interactive=False, verbosity=0)
+    message = OutboundMessage.objects.get()
+    assert message.segments == measure_sms(message.body_text).segments > 0
+    assert _costs_row(org)["month-cost"] == f"{PRICE * message.segments:.2f}"
