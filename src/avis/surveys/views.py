@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.gzip import gzip_page
 
 from avis.accounts.decorators import member_required
 from avis.errors import ValidationFailed
@@ -53,8 +54,13 @@ from avis.surveys.wording import page_questions
 # The token is the respondent's credential and the page is reached from an SMS
 # or an email with no session: CSRF protection has nothing to protect here, and
 # a single-use token already stops replays.
+# Compressed (gzip) for the phones on slow networks. BREACH needs a secret in the page beside
+# input an attacker chooses: the page's one secret is the token itself, in its URL, which an
+# attacker must already know to make the page reflect anything; it holds no CSRF token nor
+# session (and Django's GZip pads each response at random besides).
 @csrf_exempt
 @never_cache
+@gzip_page
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     invitation = invitation_for_token(token)
     if invitation is None:
