@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gzip
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from avis.analytics.models import DailyRollup
 from avis.cases.models import Case
@@ -86,3 +88,39 @@ def test_the_page_and_its_stylesheet_come_compressed_to_a_browser_that_accepts_g
     stylesheet, packed_stylesheet = _body(plain_css), _body(packed_css)
     assert gzip.decompress(packed_stylesheet) == stylesheet
     assert len(packed_stylesheet) < len(stylesheet) / 2
+
+
+def test_bad_input_gets_a_clear_page_in_the_respondents_language_and_nothing_is_stored_twice(
+    org, api
+) -> None:
+    """Out of range, replayed, expired, unknown and malformed tokens; the double submit of a double
+    click is test_single_response's."""
+    used, expired, token = _tokens(org, api, 3)
+    client = Client()
+
+    out_of_range = client.post(f"/s/{token}", {"nps": "11", "resolved": "yes"})
+    assert out_of_range.status_code == 422
+    assert "Merci de choisir un nombre de 0 à 10." in out_of_range.content.decode()
+    assert not Response.objects.exists()
+    assert Invitation.objects.get(token=token).status != InvitationStatus.RESPONDED  # still open
+
+    assert client.post(f"/s/{used}", HAPPY).status_code == 200
+    replayed = client.post(f"/s/{used}", UNHAPPY)
+    assert replayed.status_code == 410
+    assert "Vous avez déjà répondu" in replayed.content.decode()
+
+    Invitation.objects.filter(token=expired).update(expires_at=timezone.now() - timedelta(minutes=1))
+    for method in (client.get, client.post):
+        closed = method(f"/s/{expired}", HAPPY) if method == client.post else method(f"/s/{expired}")
+        assert closed.status_code == 410
+        assert "Cette enquête est close" in closed.content.decode()
+
+    # No invitation, so no customer's language: the browser's.
+    french_browser = Client(headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    for wrong in (token[:-1] + ("A" if token[-1] != "A" else "B"), "x", "%00'; DROP TABLE", "é" * 40):
+        unknown = french_browser.post(f"/s/{wrong}", HAPPY)
+        assert unknown.status_code == 404
+        assert "Lien non reconnu" in unknown.content.decode()
+
+    assert Response.objects.count() == 1
+    assert not Case.objects.exists()
