@@ -79,3 +79,23 @@ def test_the_weighting_page_and_api_show_all_three_side_by_side(skewed, api) -> 
     assert overall["weighted"]["value"] == pytest.approx(0.5) and overall["weighted"]["n"] == 5
     assert overall["effective_n"] == pytest.approx(3.2) and overall["design_effect"] == pytest.approx(1.5625)
     assert api.get("/api/v1/metrics/weighted", {"metric": "ces"}).status_code == 422
+
+
+def test_a_window_that_cannot_be_raked_still_has_its_figures_and_says_why(org, api) -> None:  # noqa: ANN001
+    """Calls answered only in Lyon, visits only in Paris, while Lyon had nine of the ten interactions
+    and calls one: no weights can meet both margins. The pages and the API keep their figures,
+    weighted by the sampling design alone, and say so (the monthly PDF report answered 500)."""
+    open_all_day(org.organisation)
+    at = datetime(2026, 3, 10, 11, tzinfo=PARIS)
+    survey_and_answer(org, at, [10], "call_center.call", team="lyon")
+    survey_and_answer(org, at, [0], "branch.visit", team="paris")
+    survey_and_answer(org, at, [None] * 8, "branch.visit", team="lyon")
+
+    overview = weighted_overview(organisation=org.organisation)
+    assert overview.not_raked and overview.margins == ()
+    assert overview.figures[0].estimate.value == pytest.approx(overview.figures[0].estimate.unweighted.value)
+    page = signed_in(org).get("/analytics/weighting/")
+    assert page.status_code == 200
+    assert "cannot be raked to its interactions" in page.content.decode()
+    body = api.get("/api/v1/metrics/weighted").json()
+    assert body["not_raked"] and body["margins"] == [] and body["figures"][0]["weighted"]["n"] == 2

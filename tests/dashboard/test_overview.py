@@ -83,6 +83,10 @@ def test_the_overview_judges_november_and_shows_december_so_far(demo: LoadReport
     assert "November 2026 is the last complete month" in periods
     assert "compared with October 2026" in periods
     assert "December 2026 is under way (1–2)" in periods
+    # French month names are lower case: a sentence starting with one still starts with a capital.
+    periods_fr = _text(_element(_page("fr"), "p", "periods"))
+    assert periods_fr.startswith("Novembre 2026 est le dernier mois complet"), periods_fr
+    assert "Décembre 2026 est en cours" in periods_fr, periods_fr
     table = _element(page, "table", "figures-nps")
     headers = [_text(h) for h in re.findall(r"<th scope=\"col\">(.*?)</th>", table, re.S)]
     assert headers == ["Touchpoint", "November 2026", "Change since October 2026", "December 2026 so far"]

@@ -120,6 +120,10 @@ class WeightedOut(Schema):
     metric: str
     margins: list[str] = Field(description="what the weights were raked to: touchpoint, team, channel")
     dropped: list[str] = Field(description="population categories without any answer, left out of the raking")
+    not_raked: str = Field(
+        description="why the answers could not be raked (the weighted figures then carry the design "
+        'weights only); "" when they were'
+    )
     figures: list[WeightedFigureOut]
 
 
@@ -145,6 +149,7 @@ def get_weighted(request: HttpRequest, query: Query[WeightedQuery]) -> WeightedO
         metric=found.metric,
         margins=list(found.margins),
         dropped=found.dropped,
+        not_raked=found.not_raked,
         figures=[
             WeightedFigureOut(
                 touchpoint=f.touchpoint,

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from avis.accounts.models import Organisation
 from avis.analytics.estimators import WeightedEstimate, weighted_nps, weighted_proportion
 from avis.analytics.rollups import CSAT_ANSWERS, NPS_ANSWERS, RESOLUTION_ANSWERS, TOP_TWO
-from avis.analytics.weighting import design_weights, rake
+from avis.analytics.weighting import RakingFailed, design_weights, rake
 from avis.errors import ValidationFailed
 from avis.governance.models import Decision
 from avis.interactions.models import Touchpoint
@@ -70,6 +70,7 @@ class WeightedOverview:
     figures: list[WeightedFigure]
     margins: tuple[str, ...]
     dropped: list[str]  # population categories without any answer, left out of the raking
+    not_raked: str = ""  # why raking failed; the figures then carry the design weights only
 
 
 def _population_shares(
@@ -146,7 +147,13 @@ def weighted_overview(
         # cannot be raked to: leave that margin out rather than invent its size.
         if total and present <= set(kept):
             margins[name] = {k: v / total for k, v in kept.items()}
-    weights = rake({k: sample[k] for k in margins}, margins, base) if margins else base
+    not_raked = ""
+    try:
+        weights = rake({k: sample[k] for k in margins}, margins, base) if margins else base
+    except RakingFailed as failure:
+        # A window whose answers cannot match its interactions (a small month, a lone team) still
+        # has figures: weighted by the sampling design only, and saying so, rather than none.
+        weights, margins, not_raked = base, {}, str(failure)
     touchpoints = np.array(sample["touchpoint"])
     figures = [WeightedFigure("", measure.estimator(values, weights))]
     for touchpoint in sorted(set(sample["touchpoint"]), key=lambda t: codes.get(t, "")):
@@ -154,4 +161,4 @@ def weighted_overview(
         figures.append(
             WeightedFigure(codes.get(touchpoint, ""), measure.estimator(values[mask], weights[mask]))
         )
-    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped))
+    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped), not_raked)
