@@ -59,8 +59,15 @@ def start_travel() -> object | None:
         return None
     import time_machine
 
-    since = float(os.environ.setdefault(SINCE_VARIABLE, repr(time.time())))
-    elapsed = max(0.0, time.time() - since)
+    # The real clock, even in a process already travelling (sitecustomize started it as a
+    # pytest-xdist worker began): reading the travelled one would add the months travelled to
+    # the elapsed time and leave this process ahead of, or behind, its own children.
+    if time_machine.escape_hatch.is_travelling():
+        real_now = time_machine.escape_hatch.time.time()
+    else:
+        real_now = time.time()
+    since = float(os.environ.setdefault(SINCE_VARIABLE, repr(real_now)))
+    elapsed = max(0.0, real_now - since)
     traveller = time_machine.travel(instant.timestamp() + elapsed, tick=True)
     traveller.start()
     # Children (worker processes, deciding processes) import sitecustomize from here.

@@ -9,33 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.core.management import call_command
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from whitenoise.middleware import WhiteNoiseMiddleware
 
 from avis.errors import AvisError, NotFound, PermissionDenied
-
-
-class StaticFilesMiddleware(WhiteNoiseMiddleware):
-    """whitenoise, serving the static files precompressed (gzip; brotli too when installed).
-
-    Each process collects them into ``STATIC_ROOT`` as it starts (``collectstatic`` with
-    whitenoise's compressing storage: only changed files are copied, a handful of small files
-    compressed), so no deployment step can be forgotten and a browser that accepts gzip gets
-    the ``.gz`` file whitenoise finds beside each one.
-    """
-
-    collected = False  # once per process (the test client builds a handler per client)
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        if not StaticFilesMiddleware.collected:
-            call_command("collectstatic", interactive=False, verbosity=0)
-            StaticFilesMiddleware.collected = True
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-
 
 logger = logging.getLogger(__name__)
 

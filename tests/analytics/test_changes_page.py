@@ -32,7 +32,11 @@ def rollup(org, touchpoint: str, day: date, promoters: int, passives: int, detra
 
 
 # The touchpoint's code, or its name once labels are words.
-NAMES = {"branch.visit": "Branch visit", "call_center.call": "Call to customer service"}
+# Each touchpoint's code and its names in English and French (tests/factories.py).
+NAMES = {
+    "branch.visit": ("Branch visit", "Visite en agence"),
+    "call_center.call": ("Call to customer service", "Appel au service client"),
+}
 
 
 def rows(page: str) -> dict[str, str]:
@@ -42,7 +46,7 @@ def rows(page: str) -> dict[str, str]:
     found = {}
     for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
         label = re.search(r'<th scope="row">(.*?)</th>', row, re.S).group(1).strip()
-        code = next((c for c, name in NAMES.items() if label in (c, name)), label)
+        code = next((c for c, names in NAMES.items() if label in (c, *names)), label)
         found[code] = row
     return found
 
@@ -75,7 +79,7 @@ def test_the_last_complete_month_is_compared_and_december_is_shown_so_far(two_da
         date(2026, 10, 1),
         date(2026, 12, 1),
     )
-    by_label = {next((c for c, n in NAMES.items() if ch.label in (c, n))): ch for ch in found.changes}
+    by_label = {next(c for c, n in NAMES.items() if ch.label in (c, *n)): ch for ch in found.changes}
     assert by_label["branch.visit"].current.n == 68 and by_label["branch.visit"].so_far.n == 4
 
 

@@ -62,7 +62,8 @@ def test_figures_are_filtered_by_version_and_the_pages_say_where_it_changed(org,
     client = Client()
     client.login(username=org.manager_email, password=PASSWORD)
     page = client.get("/analytics/", {"since": "2026-03-01", "until": "2026-03-31"}).content.decode()
-    assert 'id="version-changes"' in page and "call_center.call: version 2 published" in page
-    assert f'<option value="{second.id}">call_center.call, version 2</option>' in page
+    # The touchpoint by its name (tests/factories.py), not its code.
+    assert 'id="version-changes"' in page and "Call to customer service: version 2 published" in page
+    assert f'<option value="{second.id}">Call to customer service, version 2</option>' in page
     before = client.get("/analytics/", {"since": "2026-03-01", "until": "2026-03-09"}).content.decode()
     assert 'id="version-changes"' not in before  # nothing changed in that window

@@ -61,12 +61,13 @@ def test_manager_reads_figures_filters_them_and_opens_the_fair_view_and_comments
     expect(desk.get_by_role("heading", level=1)).to_have_text(french("Figures"))
 
     # Enough answers: the figure with its interval and n, at full strength.
-    calls = row(desk, "#summary", "call_center.call")
+    # Touchpoints by their names in the reader's language (tests/factories.py), not their codes.
+    calls = row(desk, "#summary", "Appel au service client")
     expect(calls).to_contain_text("n=6")
     expect(calls.locator(".estimate").first).to_contain_text("[")
     expect(calls.locator(".estimate.unreliable")).to_have_count(0)
     # Too few: still shown with its interval, but greyed, and the reason on hover.
-    visits = row(desk, "#summary", "branch.visit")
+    visits = row(desk, "#summary", "Visite en agence")
     greyed = visits.locator(".estimate.unreliable").first
     expect(greyed).to_be_visible()
     expect(greyed).to_contain_text("n=2")
@@ -81,8 +82,8 @@ def test_manager_reads_figures_filters_them_and_opens_the_fair_view_and_comments
     desk.get_by_label(french("Metric"), exact=True).select_option("response_rate")
     desk.locator("form[method=get] button").click()
     expect(desk).to_have_url(re.compile(r"team=paris"))
-    expect(desk.locator("#summary")).not_to_contain_text("call_center.call")
-    expect(row(desk, "#summary", "branch.visit")).to_contain_text("n=2")
+    expect(desk.locator("#summary")).not_to_contain_text("Appel au service client")
+    expect(row(desk, "#summary", "Visite en agence")).to_contain_text("n=2")
     expect(desk.get_by_role("heading", name=re.compile(re.escape(french("Response rate"))))).to_have_count(2)
     expect(desk.locator("figure.chart svg[role=img]")).to_be_visible()
 

