@@ -67,13 +67,17 @@ def test_history_recorded_without_sending_is_priced_like_a_send(org, api, priced
     }
 
 
-@pytest.mark.django_db
-def test_sends_recorded_at_zero_before_the_fix_are_priced_by_the_backfill(org, api, priced) -> None:
+def _recorded_unpriced(org, api, event: str) -> None:  # noqa: ANN001
+    """What history loading wrote until now: an SMS sent, with no text, no segments, no cost."""
     with time_machine.travel("2026-10-05 10:00 +01:00", tick=False):
         open_all_day(org.organisation)
-        post_interaction(api, "evt-cost-4", email=None, phone="06 12 34 56 78")
-        # What history loading wrote until now: sent, no text, no segments, no cost.
+        post_interaction(api, event, email=None, phone="06 12 34 56 78")
         OutboundMessage.objects.update(status="sent", sent_at=OutboundMessage.objects.get().not_before)
+
+
+@pytest.mark.django_db
+def test_sends_recorded_at_zero_before_the_fix_are_priced_by_the_backfill(org, api, priced) -> None:
+    _recorded_unpriced(org, api, "evt-cost-4")
     assert _costs_row(org)["month-segments"] == "0"
     assert backfill_sms_costs() == 1
     message = OutboundMessage.objects.get()
@@ -88,10 +92,7 @@ def test_sends_recorded_at_zero_before_the_fix_are_priced_by_the_backfill(org, a
 
 @pytest.mark.django_db
 def test_migrate_prices_what_history_loading_left_unpriced(org, api, priced) -> None:
-    with time_machine.travel("2026-10-05 10:00 +01:00", tick=False):
-        open_all_day(org.organisation)
-        post_interaction(api, "evt-cost-5", email=None, phone="06 12 34 56 78")
-        OutboundMessage.objects.update(status="sent", sent_at=OutboundMessage.objects.get().not_before)
+    _recorded_unpriced(org, api, "evt-cost-5")
     call_command("migrate", interactive=False, verbosity=0)
     message = OutboundMessage.objects.get()
     assert message.segments == measure_sms(message.body_text).segments > 0
