@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "avis.messaging",
     "avis.cases",
     "avis.analytics",
+    "avis.barometers",
     "avis.dashboard",
     "avis.operations",
     "avis.audit",
