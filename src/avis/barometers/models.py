@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from avis.accounts.models import Organisation
+from avis.analytics.aapor import DISPOSITION_LABELS, Disposition  # noqa: F401 — Disposition for callers
 from avis.customers.models import Customer
 from avis.interactions.models import Interaction
 from avis.surveys.models import Invitation, Survey, SurveyVersion
@@ -174,15 +175,9 @@ class WaveStratum(models.Model):
         return self.completes >= self.target_completes
 
 
-class Disposition(models.TextChoices):
-    """The final outcome of a sampled case, in AAPOR's terms (Standard Definitions, 2023)."""
-
-    COMPLETE = "complete", _("complete (1.1)")
-    PARTIAL = "partial", _("partial (1.2)")
-    REFUSAL = "refusal", _("refusal (2.11)")
-    NON_CONTACT = "non_contact", _("non-contact (2.20)")
-    UNKNOWN = "unknown", _("unknown eligibility, no reply (3.19)")
-    NOT_ELIGIBLE = "not_eligible", _("not eligible: bounced or invalid (4.30)")
+# The final outcome of a sampled case, by AAPOR letter code (I, P, R, NC, O, UH, UO, NE); the
+# rules that turn a case's facts into one are avis.analytics.aapor.disposition_of.
+DISPOSITION_CHOICES = [(d.value, label) for d, label in DISPOSITION_LABELS.items()]
 
 
 class SampledCase(models.Model):
@@ -213,7 +208,10 @@ class SampledCase(models.Model):
     # A complete that took a place in its stratum's quota; completes beyond it are kept and
     # weighted like any other, but no longer count toward the quota.
     counted = models.BooleanField(default=False)
-    disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True)
+    disposition = models.CharField(max_length=16, choices=DISPOSITION_CHOICES, blank=True)
+    # Which rule gave it (a key of avis.analytics.aapor.DISPOSITION_REASONS), and when.
+    disposition_reason = models.CharField(max_length=32, blank=True)
+    disposed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
