@@ -70,38 +70,116 @@ def _relative_gap(w: NDArray[np.float64], codes: NDArray[np.intp], target: NDArr
     return float(np.max(np.abs(current - target) / np.where(target > 0, target, 1.0)))
 
 
-def _bounded_step(
-    w: NDArray[np.float64],
+def _raking_distance_dual(
+    eta: NDArray[np.float64],
+    u: NDArray[np.float64],
     base: NDArray[np.float64],
-    codes: NDArray[np.intp],
     target: NDArray[np.float64],
+    log_low: float,
+    log_high: float,
     low: float,
     high: float,
-) -> NDArray[np.float64]:
-    """Rescale each category to its target while every factor w/base stays within [low, high].
+) -> float:
+    """Σ base·F(u) − η·T, F' = clip(exp(u), low, high): the convex dual of bounded raking."""
+    inside = np.exp(np.clip(u, log_low, log_high))
+    below = u < log_low
+    above = u > log_high
+    value = inside.copy()
+    if low > 0:
+        value[below] = low * (1 + u[below] - log_low)
+    value[above] = high * (1 + u[above] - log_high)
+    return float(base @ value - eta @ target)
 
-    Units whose factor would cross a bound are held at it and the rest of their category absorbs
-    the difference; as the factor moves one way only within a step, each round fixes at least one
-    more unit, so the loop ends.
+
+def _bounded_rake(
+    codes: list[NDArray[np.intp]],
+    targets: list[NDArray[np.float64]],
+    base: NDArray[np.float64],
+    low: float,
+    high: float,
+    max_iter: int,
+    tolerance: float,
+) -> tuple[NDArray[np.float64], bool]:
+    """Bounded raking: the weights base·g, g = clip(exp(Σ η of the unit's categories), low, high),
+    that meet every margin — the unique minimiser of the raking distance within the bounds, the
+    solution R's ``calibrate(calfun="raking", bounds=…)`` converges to.
+
+    Newton's method on the convex dual with a backtracking line search, so each step lowers the
+    dual and the iteration cannot cycle; when the bounds leave no solution the dual has no
+    minimum and the loop ends unconverged.
     """
-    k = target.size
-    free = np.ones(w.size, dtype=bool)
-    w = w.copy()
-    while True:
-        fixed_total = np.bincount(codes[~free], weights=w[~free], minlength=k)
-        free_total = np.bincount(codes[free], weights=w[free], minlength=k)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = np.where(free_total > 0, (target - fixed_total) / free_total, 1.0)
-        proposal = w * factor[codes]
-        ratio = proposal / base
-        over = free & (ratio > high)
-        under = free & (ratio < low)
-        if not (over.any() or under.any()):
-            w[free] = proposal[free]
-            return w
-        w[over] = high * base[over]
-        w[under] = low * base[under]
-        free &= ~(over | under)
+    sizes = [t.size for t in targets]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    k = int(offsets[-1])
+    target = np.concatenate(targets)
+    log_low = float(np.log(low)) if low > 0 else -np.inf
+    log_high = float(np.log(high)) if np.isfinite(high) else np.inf
+
+    def linear(eta: NDArray[np.float64]) -> NDArray[np.float64]:
+        return sum(eta[offsets[j] + c] for j, c in enumerate(codes))  # type: ignore[return-value]
+
+    def totals(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.concatenate(
+            [np.bincount(c, weights=values, minlength=s) for c, s in zip(codes, sizes, strict=True)]
+        )
+
+    def crossed(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        matrix = np.zeros((k, k))
+        for a, (ca, sa) in enumerate(zip(codes, sizes, strict=True)):
+            for b, (cb, sb) in enumerate(zip(codes, sizes, strict=True)):
+                if b < a:
+                    continue
+                block = np.bincount(ca * sb + cb, weights=values, minlength=sa * sb).reshape(sa, sb)
+                matrix[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]] = block
+                matrix[offsets[b] : offsets[b + 1], offsets[a] : offsets[a + 1]] = block.T
+        return matrix
+
+    eta = np.zeros(k)
+    u = np.zeros(base.size)
+    objective = _raking_distance_dual(eta, u, base, target, log_low, log_high, low, high)
+    scale = np.where(target > 0, target, 1.0)
+    for _ in range(max_iter):
+        e = np.exp(np.clip(u, log_low, log_high))
+        g = e
+        w = base * g
+        gradient = target - totals(w)
+        if np.max(np.abs(gradient) / scale) <= tolerance:
+            return w, True
+        inside = (u >= log_low) & (u <= log_high)
+        hessian = crossed(w * inside) + 1e-9 * crossed(base * np.exp(u.clip(-50, 50)))
+        step = np.linalg.lstsq(hessian, gradient, rcond=1e-13)[0]
+        slope = float(gradient @ step)
+        t = 1.0
+        while t > 1e-12:
+            candidate = eta + t * step
+            cu = linear(candidate)
+            value = _raking_distance_dual(candidate, cu, base, target, log_low, log_high, low, high)
+            if value <= objective - 1e-4 * t * slope:
+                break
+            t /= 2
+        else:
+            break
+        eta, u, objective = candidate, cu, value
+    return base * np.exp(np.clip(u, log_low, log_high)), False
+
+
+def _worst_margin(
+    w: NDArray[np.float64],
+    variables: list[str],
+    codes: Mapping[str, NDArray[np.intp]],
+    targets: Mapping[str, NDArray],
+    categories: Mapping[str, list[Hashable]],
+) -> str:
+    """The margin and category furthest from its target, to name in an error."""
+    worst = ("", "", 0.0)
+    for variable in variables:
+        target = targets[variable]
+        current = np.bincount(codes[variable], weights=w, minlength=target.size)
+        gaps = np.abs(current - target) / np.where(target > 0, target, 1.0)
+        i = int(np.argmax(gaps))
+        if gaps[i] >= worst[2]:
+            worst = (variable, str(categories[variable][i]), float(gaps[i]))
+    return f"{worst[0]} (category {worst[1]} stays {worst[2]:.2%} off its target)"
 
 
 def rake(
@@ -123,12 +201,15 @@ def rake(
     ``population_margins`` maps a variable to {category: total}; when every margin sums to 1 they
     are shares, and the weights then keep the base weights' total (n without base weights).
 
-    ``bounds=(low, high)`` trims the adjustment factor w/base' to [low, high], with low ≤ 1 ≤ high
-    and base' the base weights rescaled to the target total, so the factor is the non-response
-    adjustment alone: each step holds units at their bound and spreads the rest of the category's
-    adjustment over the others, so the margins are still met exactly whenever the bounds allow
-    it. This is truncation, not the smooth logit distance of Deville, Särndal & Sautory (1993),
-    but it meets the same two constraints; when the bounds cannot be met, ``RakingFailed``.
+    ``bounds=(low, high)`` keeps the adjustment factor g = w/base' within [low, high], with
+    low ≤ 1 ≤ high and base' the base weights rescaled to the target total, so the factor is the
+    non-response adjustment alone. The weights are then the bounded raking of Deville, Särndal &
+    Sautory (1993): g = clip(exp(Σ η), low, high), the minimiser of the raking distance within the
+    bounds that meets every margin exactly, found by Newton's method on its convex dual — the same
+    weights as R's ``survey::calibrate(calfun="raking", bounds=…)`` (checked in
+    tests/analytics/test_survey_design_against_r.py). A category whose target lies beyond what the
+    bounds allow, or margins that no bounded weighting meets, raise ``RakingFailed`` naming the
+    margin at fault.
     """
     if set(sample_categories) != set(population_margins):
         missing = sorted(set(sample_categories) ^ set(population_margins))
@@ -182,20 +263,47 @@ def rake(
 
     total = float(next(iter(targets.values())).sum())
     scaled_base = base * (total / base.sum())
+    categories = {variable: list(population_margins[variable]) for variable in variables}
+    if bounds is not None:
+        low, high = bounds
+        for variable in variables:
+            reach = np.bincount(codes[variable], weights=scaled_base, minlength=targets[variable].size)
+            for category, target, available in zip(
+                categories[variable], targets[variable], reach, strict=True
+            ):
+                if not low * available * (1 - 1e-12) <= target <= high * available * (1 + 1e-12):
+                    raise RakingFailed(
+                        f"{variable}: the target {target:,.0f} for {category} is out of reach: the bounds "
+                        f"({low:g}–{high:g} × the design weights) allow {low * available:,.0f} to "
+                        f"{high * available:,.0f}; the bounds are too tight for this margin",
+                        field=variable,
+                    )
+        w, converged = _bounded_rake(
+            [codes[v] for v in variables],
+            [targets[v] for v in variables],
+            scaled_base,
+            low,
+            high,
+            max_iter,
+            tolerance,
+        )
+        if converged:
+            return w
+        raise RakingFailed(
+            f"raking did not meet the margins within {max_iter} steps: the bounds are too tight for these "
+            f"margins with this sample; worst: {_worst_margin(w, variables, codes, targets, categories)}"
+        )
     w = scaled_base.copy()
     for _ in range(max_iter):
         for variable in variables:
             target = targets[variable]
-            if bounds is None:
-                current = np.bincount(codes[variable], weights=w, minlength=target.size)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    factor = np.where(current > 0, target / current, 1.0)
-                w *= factor[codes[variable]]
-            else:
-                w = _bounded_step(w, scaled_base, codes[variable], target, bounds[0], bounds[1])
+            current = np.bincount(codes[variable], weights=w, minlength=target.size)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                factor = np.where(current > 0, target / current, 1.0)
+            w *= factor[codes[variable]]
         if max(_relative_gap(w, codes[v], targets[v]) for v in variables) <= tolerance:
             return w
-    reason = (
-        "the bounds are too tight for these margins" if bounds is not None else "the margins are inconsistent"
+    raise RakingFailed(
+        f"raking did not meet the margins within {max_iter} cycles: the margins are inconsistent with this "
+        f"sample; worst: {_worst_margin(w, variables, codes, targets, categories)}"
     )
-    raise RakingFailed(f"raking did not meet the margins within {max_iter} cycles: {reason} with this sample")
