@@ -47,9 +47,10 @@ from django.utils.translation import pgettext_lazy
 
 STANDARD = "AAPOR Standard Definitions, 9th edition (2016)"
 
-# AAPOR's own thresholds for a web or SMS questionnaire (Standard Definitions, "Complete versus
-# partial"): at least 80 % of the applicable questions answered is a complete, 50 % to 80 % a
-# partial, under 50 % a break-off, which AAPOR counts with the refusals.
+# AAPOR's example thresholds (Standard Definitions, on complete and partial interviews): at least
+# 80 % of the applicable essential questions answered is a complete, 50 % to 80 % a partial, under
+# 50 % a break-off, which AAPOR counts with the refusals. Which questions are essential is the
+# study's to say: avis takes the questionnaire's required ones (all of them when none is required).
 COMPLETE_SHARE = Fraction(4, 5)
 PARTIAL_SHARE = Fraction(1, 2)
 
@@ -98,7 +99,7 @@ DISPOSITION_REASONS = {
 class CaseFacts:
     """What avis knows about one sampled case at the close of its fieldwork."""
 
-    # Questions the respondent was shown and could answer, and how many were answered.
+    # Essential questions that applied to the respondent, and how many of them were answered.
     applicable: int = 0
     answered: int = 0
     started: bool = False  # a response, an SMS conversation with a reply, or a recorded answer
@@ -184,7 +185,7 @@ class Eligibility:
     """``e``, the share of unknown-eligibility cases assumed eligible, and how it was reached."""
 
     e: Fraction
-    method: str  # "known_share", "no_known_case" or "stated"
+    method: str  # a key of E_METHODS
 
     @property
     def explanation(self) -> str:
@@ -197,6 +198,10 @@ E_METHODS = {
     ),
     "no_known_case": _("no case of known eligibility: e is taken as 1, the most conservative value"),
     "stated": _("e was stated by the study's author"),
+    "wave_share": _(
+        "each stratum takes the e of its whole wave (the share eligible among the wave's cases of "
+        "known eligibility): a stratum's own few cases would make it jump"
+    ),
 }
 
 
@@ -254,9 +259,14 @@ def _ratio(numerator: Fraction | int, denominator: Fraction | int) -> Fraction |
     return Fraction(numerator) / denominator if denominator else None
 
 
-def outcome_rates(counts: Counts, *, e: Fraction | float | None = None) -> OutcomeRates:
-    """RR1–RR6, COOP1–4, REF1–3 and CON1–3 of these counts; ``e`` estimated unless stated."""
-    if e is None:
+def outcome_rates(
+    counts: Counts, *, e: Fraction | float | None = None, eligibility: Eligibility | None = None
+) -> OutcomeRates:
+    """RR1–RR6, COOP1–4, REF1–3 and CON1–3 of these counts; ``e`` estimated unless stated (as a
+    number, ``e``, or with its method, ``eligibility``)."""
+    if eligibility is not None:
+        pass
+    elif e is None:
         eligibility = estimate_e(counts)
     else:
         stated = Fraction(e).limit_denominator(10**9) if isinstance(e, float) else Fraction(e)
