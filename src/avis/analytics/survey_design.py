@@ -796,8 +796,8 @@ def group_difference(
     confidence: float = 0.95,
 ) -> Difference:
     """Within one wave, the difference between two groups (second − first in sorted order) with
-    the design-adjusted t test of R's svyttest: both domain means linearised jointly, t on
-    degf(design) − 1 degrees of freedom."""
+    the design-adjusted t test of R's svyttest: both domain means linearised jointly, t on the
+    answers' degrees of freedom (respondents with an answer − their strata) − 1."""
     if kind == "total":
         raise ValidationFailed("compare means, proportions or NPS between groups, not totals", field="kind")
     labels, codes = np.unique(np.asarray(groups).ravel(), return_inverse=True)
@@ -811,7 +811,9 @@ def group_difference(
     contrast = z[:, 1:2] - z[:, 0:1]
     se = float(np.sqrt(max(_variance(design, contrast)[0], 0.0)))
     diff = rows[1].value - rows[0].value
-    df = design.degrees_of_freedom - 1
+    # As svyglm: the residual df of the answers the model sees, respondents − strata − 1.
+    answered = ~np.isnan(_scores(kind, values))
+    df = int(answered.sum() - np.unique(design.strata[answered]).size - 1)
     t = diff / se if se > 0 else math.inf
     half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * student_t.sf(abs(t), df)) if se > 0 else 0.0
