@@ -43,6 +43,8 @@ REASONS = {
     "quiet_hours": _("waiting for sending hours"),
     "sampled": _("drawn in the sample"),
     "invited": _("surveyed"),
+    "barometer_sample": _("drawn for a barometer"),
+    "barometer_fieldwork": _("in a barometer's fieldwork"),
 }
 
 # Why a case was opened (Case.reasons, the alert rule's condition), as a short tag.

@@ -1,1 +1,12 @@
 from __future__ import annotations
+
+from django.dispatch import receiver
+
+from avis.barometers.services import record_completion
+from avis.surveys.signals import response_completed
+
+
+@receiver(response_completed)
+def count_barometer_complete(sender: object, response: object, **kwargs: object) -> None:
+    """A sampled customer's answer completes its case and takes a place in its stratum's quota."""
+    record_completion(invitation_id=response.invitation_id, at=response.completed_at)  # type: ignore[attr-defined]

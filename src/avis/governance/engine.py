@@ -21,6 +21,10 @@ from avis.errors import ValidationFailed
 
 CHANNELS = ("email", "sms")
 ALL_CHANNELS = "all"
+# The reason of a decision that invites a customer drawn into a study's sample (a barometer wave),
+# and of a flow survey skipped because that customer is in the study's fieldwork.
+STUDY_SAMPLE = "barometer_sample"
+STUDY_FIELDWORK = "barometer_fieldwork"
 
 # What a rule on an attribute may say; kept small so that anyone can read a rule aloud.
 OPERATORS = ("equals", "not_equals", "in", "is_true", "is_set", "less_than", "greater_than")
@@ -160,6 +164,9 @@ class ContactState:
     refused: set[str] = field(default_factory=set)
     attributes: Mapping[str, Any] = field(default_factory=dict)
     solicitations: list[Solicitation] = field(default_factory=list)
+    # Drawn into a study (a barometer wave) whose fieldwork runs until then: the flow's surveys
+    # wait, so that the study's answers are not coloured by an extra survey (see docs/barometers.md).
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +304,8 @@ def judge(
         return Verdict("skip", "contact_only", {"touchpoint": touchpoint}, solicited_at=at)
     if ALL_CHANNELS in state.refused or state.refused.issuperset(CHANNELS):
         return Verdict("skip", "opted_out", {})
+    if state.held_until is not None and at < state.held_until:
+        return Verdict("skip", STUDY_FIELDWORK, {"until": state.held_until.isoformat()})
     merged = {**state.attributes, **candidate.attributes}
     for rule in rules.exclusions:
         if rule.matches(merged):

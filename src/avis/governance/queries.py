@@ -102,6 +102,19 @@ def explain(decision: Decision, language: str | None = None, names: dict[str, st
             return sentence
         if reason == "opted_out":
             return _("Not surveyed: the customer opted out of surveys.")
+        if reason == "barometer_sample":
+            return _(
+                "Surveyed for a barometer: drawn in its sample with probability %(rate)s; "
+                "other surveys wait until its fieldwork ends on %(until)s."
+            ) % {
+                "rate": percent_label(float(c.get("rate", decision.inclusion_probability))),
+                "until": _day(decision.send_before.isoformat()) if decision.send_before else "—",
+            }
+        if reason == "barometer_fieldwork":
+            return _(
+                "Not surveyed: the customer was drawn for a barometer whose fieldwork runs until "
+                "%(until)s; surveys after an interaction wait until then."
+            ) % {"until": _day(str(c["until"]))}
         if reason == "contact_only":
             return _("Not a survey: a contact about %(touchpoint)s recorded for contact pressure.") % {
                 "touchpoint": name

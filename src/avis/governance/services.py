@@ -23,6 +23,7 @@ from avis.errors import NotFound, ValidationFailed
 from avis.governance.engine import (
     CHANNELS,
     OPERATORS,
+    STUDY_SAMPLE,
     Candidate,
     ContactState,
     Exclusion,
@@ -506,6 +507,7 @@ def decide_contacts(
                         ref=decision_id,
                     )
                 )
+        _hold_study_samples(organisation, customer_ids, states, since=min(moments.values()))
 
         by_key = {interaction.external_id: interaction for interaction in interactions}
         candidates = [
@@ -563,6 +565,78 @@ def decide_contacts(
         insert_rows(decisions)
         _withdraw_outranked(organisation, outranked, decisions)
     return decisions
+
+
+def _hold_study_samples(
+    organisation: Organisation,
+    customer_ids: Sequence[int],
+    states: dict[int, ContactState],
+    *,
+    since: datetime,
+) -> None:
+    """Mark the customers drawn into a study whose fieldwork is still running after ``since``."""
+    for start in range(0, len(customer_ids), 2000):
+        held = Decision.objects.filter(
+            organisation=organisation,
+            customer_id__in=customer_ids[start : start + 2000],
+            reason=STUDY_SAMPLE,
+            send_before__gt=since,
+        ).values_list("customer_id", "send_before")
+        for customer_id, until in held:
+            state = states[customer_id]
+            state.held_until = max(until, state.held_until or until)
+
+
+def record_study_contacts(
+    *,
+    organisation: Organisation,
+    interactions: Sequence[Interaction],
+    channels: dict[int, str],
+    planned: dict[int, datetime],
+    probabilities: dict[int, float],
+    fieldwork_ends_at: datetime,
+    now: datetime,
+    context: dict[str, Any],
+) -> list[Decision]:
+    """Record, for customers drawn into a study's sample, the decision to invite them.
+
+    The study's design chose them, so no rule is applied here (the frame left out
+    those the rules would refuse, at the draw); each decision counts toward the
+    customer's contact pressure from the moment it leaves, and holds the flow's
+    surveys until the fieldwork ends (``send_before``).
+    """
+    if not interactions:
+        return []
+    policy = current_policy(organisation=organisation)
+    decisions = [
+        new_row(
+            Decision,
+            organisation_id=organisation.id,
+            interaction_id=interaction.id,
+            customer_id=interaction.customer_id,
+            touchpoint_id=interaction.touchpoint_id,
+            outcome=Outcome.INVITE if planned[interaction.id] <= now else Outcome.DEFER,
+            reason=STUDY_SAMPLE,
+            context={**context, "rate": probabilities[interaction.id]},
+            policy_id=policy.id,
+            inclusion_probability=probabilities[interaction.id],
+            channel=channels[interaction.id],
+            decided_at=now,
+            planned_at=planned[interaction.id],
+            send_before=fieldwork_ends_at,
+            solicited_at=planned[interaction.id],
+        )
+        for interaction in interactions
+    ]
+    insert_rows(decisions)
+    return decisions
+
+
+def release_study_hold(*, organisation: Organisation, decision_ids: Sequence[int], at: datetime) -> int:
+    """End the hold of a study's decisions early (its fieldwork closed before the planned end)."""
+    return Decision.objects.filter(
+        organisation=organisation, id__in=list(decision_ids), reason=STUDY_SAMPLE, send_before__gt=at
+    ).update(send_before=at)
 
 
 def _withdraw_outranked(

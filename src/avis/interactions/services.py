@@ -242,6 +242,31 @@ def _names(name_fr: str, name_en: str, problems: dict[str, str]) -> dict[str, st
     return {language: name for language, name in names.items() if name}
 
 
+def record_study_interactions(
+    *, organisation: Organisation, touchpoint: Touchpoint, customer_ids: Sequence[int], key: str, at: datetime
+) -> list[Interaction]:
+    """One interaction per customer drawn into a study (a barometer wave), on the study's touchpoint.
+
+    Their external ids are ``<key>-<customer id>``: a wave started twice finds them taken
+    (IntegrityError) rather than inviting anyone twice.
+    """
+    rows = [
+        new_row(
+            Interaction,
+            organisation_id=organisation.id,
+            external_id=f"{key}-{customer_id}",
+            touchpoint_id=touchpoint.id,
+            customer_id=customer_id,
+            occurred_at=at,
+            received_at=at,
+            attributes={},
+        )
+        for customer_id in customer_ids
+    ]
+    insert_rows(rows)
+    return rows
+
+
 def create_touchpoint(
     *,
     organisation: Organisation,

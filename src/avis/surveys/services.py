@@ -210,8 +210,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def create_invitations(*, organisation: Organisation, decisions: Sequence[Decision]) -> list[Invitation]:
-    """One invitation per decision to invite or defer, on the channel governance chose."""
+def create_invitations(
+    *, organisation: Organisation, decisions: Sequence[Decision], expires_at: datetime | None = None
+) -> list[Invitation]:
+    """One invitation per decision to invite or defer, on the channel governance chose.
+
+    ``expires_at``: when they all expire (a barometer's fieldwork end), instead of the usual time to live.
+    """
     wanted = [d for d in decisions if d.outcome != Outcome.SKIP]
     if not wanted:
         return []
@@ -232,7 +237,7 @@ def create_invitations(*, organisation: Organisation, decisions: Sequence[Decisi
             locale=decision.customer.locale,
             token=new_token(),
             planned_at=decision.planned_at,
-            expires_at=decision.planned_at + ttl,  # type: ignore[operator]
+            expires_at=expires_at or decision.planned_at + ttl,  # type: ignore[operator]
         )
         for decision in wanted
     ]
@@ -267,6 +272,13 @@ def mark_invitations_sent(
     )
     invitation_sent.send(sender=Invitation, invitation_ids=moving)
     return moving
+
+
+def drop_reminders(*, invitation_ids: Collection[int]) -> int:
+    """Take these invitations out of the one-reminder flow (a barometer reminds by its own rules)."""
+    return Invitation.objects.filter(id__in=list(invitation_ids), reminder_due_at__isnull=False).update(
+        reminder_due_at=None
+    )
 
 
 def cancel_invitation(*, invitation_id: int) -> None:
