@@ -210,7 +210,7 @@ def main() -> None:
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         python = [sys.executable, "-m", "avis.cli"]
         web = subprocess.Popen([*python, "serve", "--port", str(WEB_PORT), "--no-worker"], env=env, **quiet)  # noqa: S603
-        worker = subprocess.Popen([*python, "worker"], env=env, **quiet)  # noqa: S603
+        worker = subprocess.Popen([*python, "worker", "--periodic"], env=env, **quiet)  # noqa: S603
         try:
             _wait_for(f"{site}/login/", 120)
             time.sleep(3)  # let the worker send the invitations first (console provider)

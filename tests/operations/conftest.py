@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import need_server
+from tests.messaging.conftest import real_queue  # noqa: F401 (a fixture: the scheduler tests read the queue)
 
 POSTGRES = os.environ.get("AVIS_TEST_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 _databases = itertools.count()

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class OperationsConfig(AppConfig):
-    """Running an installation: backups and restores. No tables: what it knows lives beside the backups."""
+    """Running an installation: backups and restores (what they know lives beside the backups), the
+    scheduler (one row per periodic task and period it enqueued)."""
 
     name = "avis.operations"
     label = "operations"

@@ -99,7 +99,10 @@ def log_to_file(path: Path) -> None:
 
 def start_worker(log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "avis.cli", "worker"], stdout=log, stderr=subprocess.STDOUT if log else None
+        # The one worker of one machine schedules the periodic tasks too (no `avis scheduler` here).
+        [sys.executable, "-m", "avis.cli", "worker", "--periodic"],
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
     )
 
 

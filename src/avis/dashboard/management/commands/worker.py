@@ -7,11 +7,29 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Run the background worker (Huey consumer): sends messages and runs periodic sweeps."
+    help = (
+        "Run a background worker (Huey consumer): sends messages, handles inbound texts, runs the tasks "
+        "`avis scheduler` enqueues. Start as many as needed, on any machine sharing the queue (Redis)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--workers", type=int, default=None, help="Worker threads (default AVIS_WORKERS)")
+        parser.add_argument(
+            "--concurrency",
+            "--workers",
+            dest="concurrency",
+            type=int,
+            default=None,
+            help="Tasks run at once, each in its own thread (default AVIS_WORKERS)",
+        )
+        parser.add_argument(
+            "--periodic",
+            action="store_true",
+            help="Also schedule the periodic tasks itself, as the worker `avis serve` starts does (one "
+            "machine, one worker). Never with `avis scheduler` or beside another such worker.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        extra = ["--workers", str(options["workers"])] if options["workers"] else []
+        extra = ["--workers", str(options["concurrency"])] if options["concurrency"] else []
+        if not options["periodic"]:
+            extra.append("--no-periodic")
         call_command("run_huey", *extra)
