@@ -210,5 +210,9 @@ def _register_routers() -> None:
     api.add_router("/team", team_router)
     api.add_router("/channels", channels_router)
 
+    from avis.barometers.api import router as barometers_router
+
+    api.add_router("/barometers", barometers_router)
+
 
 _register_routers()

@@ -1,0 +1,240 @@
+"""/api/v1/barometers: set up a barometer, plan, draw, start and close its waves, follow fieldwork."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field
+
+from avis.accounts.authentication import organisation_of
+from avis.barometers import queries, services
+from avis.barometers.dispositions import wave_rates
+from avis.barometers.models import Barometer, Wave
+
+router = Router(tags=["barometers"])
+
+
+def _user(request: HttpRequest) -> Any:
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+class Rule(Schema):
+    attribute: str = Field(min_length=1, max_length=64, examples=["contract"])
+    operator: Literal["equals", "not_equals", "in", "is_true", "is_set", "less_than", "greater_than"]
+    value: Any = None
+
+
+class Stratum(Schema):
+    attribute: str = Field(min_length=1, max_length=64, examples=["region"])
+    bands: list[float] | None = Field(default=None, description="Cut points: [2, 5] gives <2, 2–5, ≥5")
+    years_since: bool = Field(
+        default=False, description="The attribute is a date; bands count years since it"
+    )
+
+
+class BarometerIn(Schema):
+    name_fr: str = ""
+    name_en: str = ""
+    survey_id: int = Field(description="A published survey, on the barometer's own touchpoint")
+    scope: list[Rule] = Field(default_factory=list, description="Who is in the frame: every rule holds")
+    strata: list[Stratum]
+    mode: Literal["email", "sms", "both"] = "both"
+    metric: Literal["nps", "csat"] = "nps"
+    margin: float = Field(description="Overall half-width of the interval, in points", examples=[3])
+    domain: str = Field(default="", description="A stratum attribute with its own goal", examples=["region"])
+    domain_margin: float | None = Field(default=None, examples=[8])
+    confidence: float = 0.95
+    allocation: Literal["proportional", "neyman", "minimum"] = "proportional"
+    minimum_per_stratum: int = 0
+    expected_response_rate: float = 0.3
+    recurrence: Literal["monthly", "quarterly", "yearly"] = "quarterly"
+    fieldwork_days: int = 14
+    reminder_gap_days: int = 3
+    reminder_max: int = 2
+    population_targets: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class BarometerOut(Schema):
+    id: int
+    name: dict[str, str]
+    survey_id: int
+    scope: list[dict[str, Any]]
+    strata: list[dict[str, Any]]
+    mode: str
+    metric: str
+    margin: float
+    domain: str
+    domain_margin: float | None
+    confidence: float
+    allocation: str
+    minimum_per_stratum: int
+    expected_response_rate: float
+    recurrence: str
+    fieldwork_days: int
+    reminder_gap_days: int
+    reminder_max: int
+    population_targets: dict[str, dict[str, float]]
+    created_at: datetime
+
+
+class WaveIn(Schema):
+    frame_date: date | None = Field(default=None, description="Blank: one recurrence after the last wave")
+
+
+class DrawIn(Schema):
+    seed: int | None = Field(default=None, ge=0, le=2**62, description="Blank: a random seed, recorded")
+
+
+class StratumOut(Schema):
+    key: str
+    values: dict[str, str]
+    population: int
+    sampled: int
+    invited: int
+    delivered: int
+    completes: int
+    counted: int = Field(description="Completes that took a place in the quota")
+    target: int
+    response_rate: float | None
+    full: bool
+
+
+class WaveOut(Schema):
+    barometer_id: int
+    number: int
+    status: str
+    frame_date: date
+    fieldwork_starts_at: datetime | None
+    fieldwork_ends_at: datetime | None
+    seed: int | None
+    frame_size: int | None
+    exclusions: dict[str, int] = Field(description="Customers in scope left out at the draw, by reason")
+    design: dict[str, Any]
+    drawn_at: datetime | None
+    closed_at: datetime | None
+
+
+class FieldworkOut(WaveOut):
+    strata: list[StratumOut]
+    total: StratumOut
+    rates: dict[str, float | None] = Field(description="AAPOR RR1–RR6, COOP1–4, REF1–3, CON1–3")
+    e: float | None
+    e_method: str
+    dispositions_final: bool
+
+
+def _barometer_out(barometer: Barometer) -> BarometerOut:
+    return BarometerOut.model_validate(barometer, from_attributes=True)
+
+
+def _wave_out(wave: Wave) -> WaveOut:
+    return WaveOut.model_validate(wave, from_attributes=True)
+
+
+def _stratum_out(progress: queries.StratumProgress) -> StratumOut:
+    return StratumOut(
+        key=progress.key,
+        values=progress.values,
+        population=progress.population,
+        sampled=progress.sampled,
+        invited=progress.invited,
+        delivered=progress.delivered,
+        completes=progress.completes,
+        counted=progress.counted,
+        target=progress.target,
+        response_rate=progress.response_rate,
+        full=progress.full,
+    )
+
+
+@router.get("", response=list[BarometerOut])
+def list_barometers(request: HttpRequest) -> list[BarometerOut]:
+    """The organisation's barometers."""
+    return [_barometer_out(b) for b in queries.barometers(organisation=organisation_of(request))]
+
+
+@router.post("", response={201: BarometerOut})
+def create_barometer(request: HttpRequest, payload: BarometerIn) -> tuple[int, BarometerOut]:
+    """A new barometer: its frame, strata, questionnaire, mode, precision goal and rhythm."""
+    values = payload.model_dump()
+    values["scope"] = [rule.model_dump() for rule in payload.scope]
+    values["strata"] = [
+        {k: v for k, v in s.model_dump().items() if v not in (None, False)} for s in payload.strata
+    ]
+    barometer = services.create_barometer(
+        organisation=organisation_of(request), created_by=_user(request), **values
+    )
+    return 201, _barometer_out(barometer)
+
+
+@router.get("/{barometer_id}", response=BarometerOut)
+def get_barometer(request: HttpRequest, barometer_id: int) -> BarometerOut:
+    return _barometer_out(queries.barometer(organisation=organisation_of(request), barometer_id=barometer_id))
+
+
+@router.get("/{barometer_id}/waves", response=list[WaveOut])
+def list_waves(request: HttpRequest, barometer_id: int) -> list[WaveOut]:
+    organisation = organisation_of(request)
+    queries.barometer(organisation=organisation, barometer_id=barometer_id)
+    return [_wave_out(w) for w in queries.waves(organisation=organisation, barometer_id=barometer_id)]
+
+
+@router.post("/{barometer_id}/waves", response={201: WaveOut})
+def plan_wave(request: HttpRequest, barometer_id: int, payload: WaveIn) -> tuple[int, WaveOut]:
+    """Plan the next wave: on the date given, else one recurrence after the last one."""
+    wave = services.plan_wave(
+        organisation=organisation_of(request), barometer_id=barometer_id, frame_date=payload.frame_date
+    )
+    return 201, _wave_out(wave)
+
+
+@router.get("/{barometer_id}/waves/{number}", response=FieldworkOut)
+def get_wave(request: HttpRequest, barometer_id: int, number: int) -> FieldworkOut:
+    """The wave, its design and its fieldwork per stratum, with the AAPOR rates so far."""
+    wave = queries.wave(organisation=organisation_of(request), barometer_id=barometer_id, number=number)
+    progress = queries.fieldwork(wave=wave)
+    rates = wave_rates(wave=wave)
+    return FieldworkOut(
+        **_wave_out(wave).model_dump(),
+        strata=[_stratum_out(s) for s in progress.strata],
+        total=_stratum_out(progress.total),
+        rates=rates.overall.as_floats(),
+        e=float(rates.overall.eligibility.e) if rates.overall.eligibility.e is not None else None,
+        e_method=str(rates.overall.eligibility.method),
+        dispositions_final=rates.final,
+    )
+
+
+@router.post("/{barometer_id}/waves/{number}/draw", response=WaveOut)
+def draw_wave(request: HttpRequest, barometer_id: int, number: int, payload: DrawIn) -> WaveOut:
+    """Take the frame, size the sample for the goal, draw it (seeded, recorded). Nothing is sent."""
+    wave = services.draw_wave(
+        organisation=organisation_of(request),
+        barometer_id=barometer_id,
+        number=number,
+        seed=payload.seed,
+        drawn_by=_user(request),
+    )
+    return _wave_out(wave)
+
+
+@router.post("/{barometer_id}/waves/{number}/start", response=WaveOut)
+def start_wave(request: HttpRequest, barometer_id: int, number: int) -> WaveOut:
+    """Start the fieldwork: every sampled customer is invited, within the sending hours."""
+    wave = services.start_fieldwork(
+        organisation=organisation_of(request), barometer_id=barometer_id, number=number
+    )
+    return _wave_out(wave)
+
+
+@router.post("/{barometer_id}/waves/{number}/close", response=WaveOut)
+def close_wave(request: HttpRequest, barometer_id: int, number: int) -> WaveOut:
+    """End the fieldwork now: final dispositions stored, the flow's surveys resume for the sample."""
+    wave = services.close_wave(
+        organisation=organisation_of(request), barometer_id=barometer_id, number=number
+    )
+    return _wave_out(wave)
