@@ -52,6 +52,9 @@ ALLOWED_HOSTS = env_list("AVIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "tests
 CSRF_TRUSTED_ORIGINS = env_list("AVIS_CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "avis.http.csrf_failure"  # the site's 403 page, saying what to do
 AVIS_BASE_URL = env_str("AVIS_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# bench/respond.py's baseline: a trivial respondent view at /bench/baseline/<token> (one INSERT per
+# POST), routed only when the bench's server sets this; never in production (avis/bench_baseline.py).
+AVIS_BENCH_BASELINE = env_bool("AVIS_BENCH_BASELINE", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -156,7 +159,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # keeps its connection unless AVIS_DB_CONN_MAX_AGE says otherwise.
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 600)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    pass
+    # A new PostgreSQL connection per request costs more than a respondent's whole answer (a
+    # backend forked, its catalogue caches cold: the page's one join took 5–14 ms to plan
+    # instead of 1; bench/respond.py): each thread keeps its connection for a minute, checked
+    # before reuse so a restarted server costs one retry, not an error page.
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     raise ConfigurationError("DATABASE_URL must point to SQLite or PostgreSQL")
 

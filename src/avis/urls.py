@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, include, path
@@ -32,6 +33,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+if settings.AVIS_BENCH_BASELINE:  # bench/respond.py's server only: not a page of avis, nor of its matrix
+    from avis.accounts.permissions import PAGES, PUBLIC_PAGE
+    from avis.bench_baseline import baseline
+
+    PAGES["bench_baseline"] = PUBLIC_PAGE
+    urlpatterns.insert(0, path("bench/baseline/<str:token>", baseline, name="bench_baseline"))
 
 
 def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -117,13 +117,11 @@ def invitation_for_token(token: str) -> Invitation | None:
     A token no invitation could have (a NUL byte, which PostgreSQL refuses) selects nothing."""
     if not TOKEN_SHAPE.fullmatch(token):
         return None
-    return (
-        Invitation.objects.select_related(
-            "survey", "version", "organisation", "touchpoint", "interaction__agent"
-        )
-        .filter(token=token)
-        .first()
-    )
+    # Not .first(): its ORDER BY id gives PostgreSQL's planner a sort to weigh on a unique key.
+    found = Invitation.objects.select_related(
+        "survey", "version", "organisation", "touchpoint", "interaction__agent"
+    ).filter(token=token)[:1]
+    return next(iter(found), None)
 
 
 # Published versions never change (SurveyVersion): their questions are read once per process.
