@@ -28,12 +28,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--threads", type=int, default=8, help="Threads for the UI and the API")
+        parser.add_argument(
+            "--respondent-threads",
+            type=int,
+            default=4,
+            help="Threads kept for respondents (survey pages, their CSS, providers' webhooks), "
+            "so a slow report or export never queues them",
+        )
         parser.add_argument("--no-worker", action="store_true", help="Do not start a worker process")
         log_file_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        server = bind(host=options["host"], port=options["port"], threads=options["threads"])
+        server = bind(
+            host=options["host"],
+            port=options["port"],
+            threads=options["threads"],
+            respondent_threads=options["respondent_threads"],
+        )
         log_file = log_destination(options["log_file"])
 
         def panel() -> None:
@@ -46,15 +58,61 @@ class Command(BaseCommand):
         serve(server=server, worker=not options["no_worker"], log_file=log_file, ready=panel)
 
 
-def bind(*, host: str, port: int, threads: int) -> Any:
-    """The web server, its port taken now: a port in use is one line before anything starts."""
+# Paths served by the respondents' own threads: the survey page and its answer, the static files
+# the page loads, the SMS and e-mail providers' webhooks (an SMS answer arrives there) and the probes.
+RESPONDENT_PATHS = ("/s/", "/static/", "/hooks/", "/healthz", "/readyz")
+
+
+class Lanes:
+    """Two pools of threads behind one socket, for waitress: respondents never queue behind the UI.
+
+    waitress hands each connection with a request ready to one FIFO queue of tasks served by its
+    threads; with one pool, eight slow exports in flight would hold a respondent's answer until one
+    finished. Here a request for a ``RESPONDENT_PATHS`` path goes to a pool of its own. Both pools
+    share the process (and Python's GIL): a busy UI slows respondents down, it never stops them.
+    """
+
+    def __init__(self, *, threads: int, respondent_threads: int) -> None:
+        from waitress.task import ThreadedTaskDispatcher
+
+        self.general = ThreadedTaskDispatcher()
+        self.respondents = ThreadedTaskDispatcher()
+        self.general.set_thread_count(threads)
+        self.respondents.set_thread_count(respondent_threads)
+
+    def add_task(self, channel: Any) -> None:
+        # Called with the channel's requests lock held, its next request first in the list.
+        request = channel.requests[0] if channel.requests else None
+        path = getattr(request, "path", "") or ""
+        lane = self.respondents if path.startswith(RESPONDENT_PATHS) else self.general
+        lane.add_task(channel)
+
+    def set_thread_count(self, count: int) -> None:
+        self.general.set_thread_count(count)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        respondents = self.respondents.shutdown(cancel_pending=cancel_pending, timeout=timeout)
+        general = self.general.shutdown(cancel_pending=cancel_pending, timeout=timeout)
+        return respondents and general
+
+
+def bind(*, host: str, port: int, threads: int, respondent_threads: int = 4, application: Any = None) -> Any:
+    """The web server, its port taken now: a port in use is one line before anything starts.
+    ``application`` is avis's unless given (a test wraps it)."""
     from waitress.server import create_server
 
-    from avis.wsgi import application
+    if application is None:
+        from avis.wsgi import application
 
+    lanes = Lanes(threads=threads, respondent_threads=respondent_threads) if respondent_threads else None
     try:
-        return create_server(application, host=host, port=port, threads=threads, ident="avis")
+        # _dispatcher: waitress's own hook for a task dispatcher of one's choosing.
+        return create_server(
+            application, host=host, port=port, threads=threads, ident="avis", _dispatcher=lanes
+        )
     except OSError as exc:
+        if lanes is not None:
+            lanes.shutdown(timeout=1)
         if exc.errno == errno.EADDRINUSE:
             reason = "the port is already in use (another avis, or another program); choose one with --port"
         elif exc.errno == errno.EACCES:
