@@ -11,56 +11,17 @@ import pytest
 from django.utils import timezone
 
 from avis.barometers.dispositions import assign_dispositions, case_dispositions, wave_rates
-from avis.barometers.models import Barometer, SampledCase, Wave, WaveStratum
+from avis.barometers.models import SampledCase
 from avis.customers.models import Customer, EmailStatus, OptOut
 from avis.messaging.models import Conversation, ConversationEnd, DeliveryStatus, OutboundMessage
 from avis.surveys.models import Question, Survey
 from avis.surveys.queries import forget_version_questions
 from tests.analytics.answering import survey_and_answer
+from tests.barometers.waves import make_wave, sample
 from tests.helpers import open_all_day
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def make_wave(organisation, survey, *, started: datetime) -> tuple[Wave, WaveStratum, WaveStratum]:  # noqa: ANN001
-    """A wave in fieldwork with two strata, as the barometer's draw leaves it (a test's shortcut)."""
-    barometer = Barometer.objects.create(
-        organisation=organisation, name={"en": "Barometer", "fr": "Baromètre"}, survey=survey, margin=3
-    )
-    wave = Wave.objects.create(
-        organisation=organisation,
-        barometer=barometer,
-        number=1,
-        frame_date=started.date(),
-        fieldwork_starts_at=started,
-        fieldwork_ends_at=started + timedelta(days=14),
-        status="fieldwork",
-    )
-    north, south = (
-        WaveStratum.objects.create(
-            organisation=organisation,
-            wave=wave,
-            key=key,
-            values={"region": key},
-            population=1000,
-            sample_size=size,
-            target_completes=target,
-        )
-        for key, size, target in (("north", 9, 3), ("south", 1, 0))
-    )
-    return wave, north, south
-
-
-def sample(wave: Wave, stratum: WaveStratum, customer: Customer, **facts: object) -> SampledCase:
-    return SampledCase.objects.create(
-        organisation_id=wave.organisation_id,
-        wave=wave,
-        stratum=stratum,
-        customer=customer,
-        inclusion_probability=0.009,
-        **facts,
-    )
 
 
 @pytest.fixture

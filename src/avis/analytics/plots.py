@@ -330,3 +330,19 @@ def trend_panels(
         )
         charts.append(render_svg(chart, language=language))
     return charts
+
+
+def estimate_chart(
+    rows: Sequence[dict], *, title: str, value_title: str, language: str | None = None
+) -> SafeString:
+    """Estimates of subgroups side by side, each a point on its interval (rows: label, value, low, high)."""
+    base = alt.Chart(alt.Data(values=list(rows))).encode(
+        y=alt.Y("label:N", title=None, sort=None),
+    )
+    chart = (
+        base.mark_rule(color="#93c5fd", strokeWidth=3).encode(
+            x=alt.X("low:Q", title=value_title), x2="high:Q"
+        )
+        + base.mark_point(color="#1d4ed8", filled=True, size=60).encode(x="value:Q")
+    ).properties(width=440, height=max(40, 26 * len(rows)), title=title, description=title)
+    return render_svg(chart, language=language)

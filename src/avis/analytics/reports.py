@@ -98,9 +98,13 @@ def report_filename(organisation: Organisation, window: ReportWindow) -> str:
 
 def render_report_pdf(*, organisation: Organisation, window: ReportWindow, language: str = "fr") -> bytes:
     """The report of one period as PDF bytes: summary, weighting, changes, trend, fair view, operations."""
+    return pdf_from_html(report_html(organisation=organisation, window=window, language=language))
+
+
+def pdf_from_html(html: str) -> bytes:
+    """An HTML report laid out as PDF by WeasyPrint (the period report, the barometer's wave report)."""
     from weasyprint import HTML  # imported here: loading Pango costs time the web pages don't need
 
-    html = report_html(organisation=organisation, window=window, language=language)
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 
 
