@@ -144,7 +144,7 @@ def test_the_french_report_writes_french_words_and_numbers(closed_wave) -> None:
         "Baromètre clients — vague 1",
         "Dates du terrain",
         "RR1 62,5 %",
-        "Lacouverture : 100 clients",
+        "Défaut de couverture : 100 clients du champ écartés",
         "Taux de réponse (AAPOR RR3) : 62,5 %.",
         "de 250,0 à 333,3",
         "Tous les répondants 5,6",
