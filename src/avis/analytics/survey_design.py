@@ -602,7 +602,7 @@ def weight_wave(
     if margins:
         if categories is None:
             raise ValidationFailed("margins need each case's categories", field="categories")
-        respondent_categories = {v: list(np.asarray(categories[v])[answered]) for v in margins}
+        respondent_categories = {v: np.asarray(categories[v])[answered] for v in margins}
         calibrated = calibrate(
             adjusted, respondent_categories, margins, population_total=frame_total, bounds=bounds
         )
@@ -648,59 +648,86 @@ def _method(design: SurveyDesign) -> str:
     )
 
 
-def _domain_matrix(domains: NDArray[np.intp], present: NDArray[np.bool_], count: int) -> NDArray[np.float64]:
-    m = np.zeros((domains.size, count))
-    rows = np.nonzero(present)[0]
-    m[rows, domains[rows]] = 1.0
-    return m
-
-
-def _influence(
-    design: SurveyDesign, y: NDArray[np.float64], member: NDArray[np.float64], kind: str
+def _linearised(
+    design: SurveyDesign,
+    y: NDArray[np.float64],
+    codes: NDArray[np.intp],
+    count: int,
+    kind: str,
+    *,
+    full: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Estimates, domain sizes Σw and linearised influence columns z (n × D) for domain indicators.
+    """Domain estimates, domain sizes Σw and the covariance of the estimates (full, or its diagonal).
 
-    Mean/proportion/NPS: the ratio Σw·1_D·y/Σw·1_D, influence w·1_D·(y − ȳ_D)/Ŵ_D; total: w·1_D·y.
-    With a calibration, z = w·e where e are the residuals of the d-weighted regression of the
-    unweighted influence on the calibration matrix (Deville & Särndal 1992; R survey's svyrecvar).
+    Unit i of domain j has the influence z_ij = w_i·e_ij, the residual e of the d-weighted regression
+    of u_i·1[i ∈ j] on the calibration matrix x (Deville & Särndal 1992; R survey's svyrecvar after
+    calibrate; e = u without calibration), u = (y − ȳ_j)/Ŵ_j for a ratio mean, y for a total.
+    The stratified SRS variance Σ_h (1 − r_h/N_h)·r_h/(r_h − 1)·Σ_i (z_ij − z̄_hj)(z_il − z̄_hl) is
+    expanded in sums per stratum and domain, Σ_i z_ij z_il = 1[j = l]·Σ w²u² − G_hj·β_l − G_hl·β_j
+    + β_j'Q_hβ_l, so no n × domains matrix is ever built: the cost is one pass over the answers.
     """
-    w = design.weights
-    y0 = np.where(np.isnan(y), 0.0, y)
-    sizes = w @ member
-    totals = (w * y0) @ member
+    present = ~np.isnan(y)
+    rows = np.nonzero(present)[0]
+    j = codes[rows]
+    yr, wr = y[rows], design.weights[rows]
+    sizes = np.bincount(j, weights=wr, minlength=count)
+    totals = np.bincount(j, weights=wr * yr, minlength=count)
     if kind == "total":
-        estimates = totals
-        u = member * y0[:, None]
+        estimates, u = totals, yr
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             estimates = np.where(sizes > 0, totals / sizes, np.nan)
-            u = member * (y0[:, None] - np.nan_to_num(estimates)[None, :]) / np.where(sizes > 0, sizes, 1.0)
-    x = design.calibration
-    if x is not None:
-        d = design.base_weights
-        xd = x * d[:, None]
-        beta = np.linalg.lstsq(xd.T @ x, xd.T @ u, rcond=None)[0]
-        u = u - x @ beta
-    return estimates, sizes, u * w[:, None]
-
-
-def _variance(design: SurveyDesign, z: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Σ_h (1 − r_h/N_h)·r_h/(r_h − 1)·Σ_i (z_hi − z̄_h)² for each column (the stratified SRS variance)."""
-    h = design.strata
-    count = design.population.size
-    r = np.bincount(h, minlength=count).astype(float)
+        u = (yr - estimates[j]) / sizes[j]
+    strata = design.strata
+    big_h = design.population.size
+    r = np.bincount(strata, minlength=big_h).astype(float)
     scale = np.where(r > 1, (1 - r / design.population) * r / np.maximum(r - 1, 1), 0.0)
-    order = np.argsort(h, kind="stable")
-    zs = z[order]
-    starts = np.concatenate([[0], np.cumsum(r)[:-1]]).astype(int)
-    nonempty = r > 0
-    sums = np.add.reduceat(zs, starts[nonempty], axis=0)
-    means = np.zeros((count, z.shape[1]))
-    means[nonempty] = sums / r[nonempty, None]
-    centred = zs - means[h[order]]
-    squares = np.zeros((count, z.shape[1]))
-    squares[nonempty] = np.add.reduceat(centred**2, starts[nonempty], axis=0)
-    return scale @ squares
+    cell = strata[rows] * count + j
+    wu = wr * u
+    first = np.bincount(cell, weights=wu, minlength=big_h * count).reshape(big_h, count)
+    second = np.bincount(cell, weights=wu * wu, minlength=big_h * count).reshape(big_h, count)
+    x = design.calibration
+    if x is None:
+        sums = first
+        cross = second[:, :, None] * np.eye(count) if full else second
+    else:
+        k = x.shape[1]
+        d, w = design.base_weights, design.weights
+        xr = x[rows]
+        moment = (x * d[:, None]).T @ x
+        xdu = np.stack(
+            [
+                np.bincount(j, weights=design.base_weights[rows] * u * xr[:, c], minlength=count)
+                for c in range(k)
+            ]
+        )
+        beta = np.linalg.lstsq(moment, xdu, rcond=None)[0]  # k × domains
+        wx = np.stack([np.bincount(strata, weights=w * x[:, c], minlength=big_h) for c in range(k)], axis=1)
+        sums = first - wx @ beta
+        g = np.stack(
+            [np.bincount(cell, weights=wr * wu * xr[:, c], minlength=big_h * count) for c in range(k)], axis=1
+        ).reshape(big_h, count, k)
+        order = np.argsort(strata, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(r)]).astype(int)
+        q = np.zeros((big_h, k, k))
+        for h in np.nonzero(r)[0]:
+            part = order[bounds[h] : bounds[h + 1]]
+            xs = x[part]
+            q[h] = (xs * np.square(w[part])[:, None]).T @ xs
+        if full:
+            gb = np.einsum("hjc,cl->hjl", g, beta)
+            cross = second[:, :, None] * np.eye(count) - gb - gb.transpose(0, 2, 1)
+            cross += np.einsum("aj,hab,bl->hjl", beta, q, beta)
+        else:
+            cross = second - 2 * np.einsum("hjc,cj->hj", g, beta) + np.einsum("aj,hab,bj->hj", beta, q, beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inverse_r = np.where(r > 0, 1 / r, 0.0)
+    if full:
+        centred = cross - sums[:, :, None] * sums[:, None, :] * inverse_r[:, None, None]
+        covariance = np.einsum("h,hjl->jl", scale, centred)
+    else:
+        covariance = scale @ (cross - np.square(sums) * inverse_r[:, None])
+    return estimates, sizes, covariance
 
 
 def _estimates(
@@ -710,18 +737,18 @@ def _estimates(
     count: int,
     kind: str,
     confidence: float,
+    *,
+    full: bool = False,
 ) -> tuple[list[DesignEstimate], NDArray[np.float64]]:
     y = _scores(kind, values)
     if y.size != design.weights.size:
         raise ValidationFailed(f"{y.size} values for {design.weights.size} respondents", field="values")
-    present = ~np.isnan(y)
     codes = np.zeros(y.size, dtype=np.intp) if domains is None else domains
-    member = _domain_matrix(codes, present, count)
-    estimates, sizes, z = _influence(design, y, member, kind)
-    variance = _variance(design, z)
+    estimates, sizes, covariance = _linearised(design, y, codes, count, kind, full=full)
+    variance = np.diagonal(covariance) if full else covariance
+    n = np.bincount(codes[~np.isnan(y)], minlength=count)
     df = design.degrees_of_freedom
     quantile = float(student_t.ppf(0.5 + confidence / 2, df)) if df > 0 else math.nan
-    n = member.sum(axis=0).astype(int)
     low_limit, high_limit = {"nps": (-100.0, 100.0), "proportion": (0.0, 1.0)}.get(
         kind, (-math.inf, math.inf)
     )
@@ -749,7 +776,7 @@ def _estimates(
                 kind=kind,
             )
         )
-    return rows, z
+    return rows, covariance
 
 
 def estimate(
@@ -775,14 +802,7 @@ def estimate_by(
     fpc and the calibration keep their full-sample form. Intervals use the design's df."""
     _z(confidence)
     labels, codes = np.unique(np.asarray(domains).ravel(), return_inverse=True)
-    rows: list[DesignEstimate] = []
-    for start in range(0, labels.size, 32):  # bounded memory: 32 domains' influence columns at once
-        part = slice(start, min(start + 32, labels.size))
-        local = codes - start
-        inside = (codes >= part.start) & (codes < part.stop)
-        y = np.where(inside, np.asarray(values, dtype=float).ravel(), np.nan)
-        found, _ = _estimates(design, y, np.where(inside, local, 0), part.stop - part.start, kind, confidence)
-        rows.extend(found)
+    rows, _ = _estimates(design, values, codes.astype(np.intp), labels.size, kind, confidence)
     keys = [label.item() if hasattr(label, "item") else label for label in labels]
     return dict(zip(keys, rows, strict=True))
 
@@ -805,11 +825,11 @@ def group_difference(
         raise ValidationFailed(
             f"a group comparison needs exactly two groups, not {labels.size}", field="groups"
         )
-    rows, z = _estimates(design, values, codes.astype(np.intp), 2, kind, confidence)
+    rows, covariance = _estimates(design, values, codes.astype(np.intp), 2, kind, confidence, full=True)
     if rows[0].value is None or rows[1].value is None:
         raise ValidationFailed("one of the two groups has no answer", field="groups")
-    contrast = z[:, 1:2] - z[:, 0:1]
-    se = float(np.sqrt(max(_variance(design, contrast)[0], 0.0)))
+    contrast = np.array([-1.0, 1.0])
+    se = float(np.sqrt(max(contrast @ covariance @ contrast, 0.0)))
     diff = rows[1].value - rows[0].value
     # As svyglm: the residual df of the answers the model sees, respondents − strata − 1.
     answered = ~np.isnan(_scores(kind, values))

@@ -8,6 +8,7 @@ match the interaction population on touchpoint, site, segment and channel.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -32,6 +33,13 @@ def design_weights(inclusion_probabilities: ArrayLike) -> NDArray[np.float64]:
 
 def _codes(variable: str, values: Sequence[Hashable], categories: list[Hashable]) -> NDArray[np.intp]:
     index = {category: i for i, category in enumerate(categories)}
+    array = np.asarray(values)
+    if array.ndim == 1 and array.dtype.kind in "USbiu":
+        # Each distinct value looked up once: answers are many, categories few.
+        distinct, inverse = np.unique(array, return_inverse=True)
+        known = [v.item() in index for v in distinct]
+        if all(known):
+            return np.array([index[v.item()] for v in distinct], dtype=np.intp)[inverse]
     unknown = sorted({str(v) for v in values if v not in index})
     if unknown:
         raise ValidationFailed(
@@ -106,9 +114,18 @@ def _bounded_rake(
 
     Newton's method on the convex dual with a backtracking line search, so each step lowers the
     dual and the iteration cannot cycle; when the bounds leave no solution the dual has no
-    minimum and the loop ends unconverged.
+    minimum and the loop ends unconverged. Units sharing every category share their factor, so the
+    iteration runs on the occupied cells of the margins' cross-classification, not on the units.
     """
     sizes = [t.size for t in targets]
+    if math.prod(sizes) < 2**62:
+        cells, unit_cell = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
+        codes = [np.asarray(c, dtype=np.intp) for c in np.unravel_index(cells, sizes)]
+    else:
+        rows, unit_cell = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+        codes = [rows[:, j] for j in range(len(sizes))]
+    unit_base = base
+    base = np.bincount(unit_cell.ravel(), weights=unit_base)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     k = int(offsets[-1])
     target = np.concatenate(targets)
@@ -139,16 +156,17 @@ def _bounded_rake(
     objective = _raking_distance_dual(eta, u, base, target, log_low, log_high, low, high)
     scale = np.where(target > 0, target, 1.0)
     for _ in range(max_iter):
-        e = np.exp(np.clip(u, log_low, log_high))
-        g = e
-        w = base * g
+        w = base * np.exp(np.clip(u, log_low, log_high))
         gradient = target - totals(w)
         if np.max(np.abs(gradient) / scale) <= tolerance:
-            return w, True
+            return unit_base * np.exp(np.clip(u, log_low, log_high))[unit_cell.ravel()], True
         inside = (u >= log_low) & (u <= log_high)
-        hessian = crossed(w * inside) + 1e-9 * crossed(base * np.exp(u.clip(-50, 50)))
+        # A whisker of the unbounded Hessian keeps the step defined where every unit of a category
+        # sits at a bound.
+        hessian = crossed(w * inside) + 1e-9 * np.diag(totals(base * np.exp(u.clip(-50, 50))))
         step = np.linalg.lstsq(hessian, gradient, rcond=1e-13)[0]
         slope = float(gradient @ step)
+        gap = float(np.max(np.abs(gradient) / scale))
         t = 1.0
         while t > 1e-12:
             candidate = eta + t * step
@@ -156,11 +174,16 @@ def _bounded_rake(
             value = _raking_distance_dual(candidate, cu, base, target, log_low, log_high, low, high)
             if value <= objective - 1e-4 * t * slope:
                 break
+            # Near the solution the dual's decrease drowns in rounding; a step that brings the
+            # margins closer is then taken on that evidence.
+            closer = target - totals(base * np.exp(np.clip(cu, log_low, log_high)))
+            if gap < 1e-6 and float(np.max(np.abs(closer) / scale)) < gap:
+                break
             t /= 2
         else:
             break
         eta, u, objective = candidate, cu, value
-    return base * np.exp(np.clip(u, log_low, log_high)), False
+    return unit_base * np.exp(np.clip(u, log_low, log_high))[unit_cell.ravel()], False
 
 
 def _worst_margin(
