@@ -28,6 +28,7 @@ Public API::
     group_difference(design, values, groups, kind=..., confidence=0.95) -> Difference   (svyttest)
     wave_difference(before: DesignEstimate, after: DesignEstimate, confidence=0.95) -> Difference
     adjust_across(differences: Sequence[Difference], q=0.05) -> MultipleTests   (Benjamini–Hochberg)
+    method_of(design) -> str   the method's wording, as each estimate carries it
 
 Every function refuses bad input with ``ValidationFailed`` (or ``RakingFailed``) whose message
 names what is at fault (the domain, the stratum, the margin) in words a user can act on.
@@ -75,6 +76,7 @@ __all__ = [
     "estimate_by",
     "group_difference",
     "indicator_variance",
+    "method_of",
     "nonresponse_adjustment",
     "plan_sample",
     "stratified_draw",
@@ -638,7 +640,8 @@ class DesignEstimate(Estimate):
 _METHOD = "design-based ({}): stratified SRS with fpc{}, Taylor linearisation, t on {} df"
 
 
-def _method(design: SurveyDesign) -> str:
+def method_of(design: SurveyDesign) -> str:
+    """The one wording of the estimation method, as every estimate of this design carries it."""
     return _METHOD.format(
         "Horvitz–Thompson ratio",
         ", calibrated by raking (variance on calibration residuals)"
@@ -646,6 +649,9 @@ def _method(design: SurveyDesign) -> str:
         else "",
         design.degrees_of_freedom,
     )
+
+
+_method = method_of  # the name barometers.results first used
 
 
 def _linearised(
@@ -752,7 +758,7 @@ def _estimates(
     low_limit, high_limit = {"nps": (-100.0, 100.0), "proportion": (0.0, 1.0)}.get(
         kind, (-math.inf, math.inf)
     )
-    method = _method(design)
+    method = method_of(design)
     rows = []
     for j in range(count):
         if n[j] == 0:
