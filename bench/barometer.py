@@ -9,7 +9,7 @@ CSV are left out); avis is timed on the same arrays already in memory. Both keep
 ``--repeat`` runs. Calibrated weights, domain estimates and their standard errors must agree to
 1e-6 (relative). Goal: avis's time ≤ 0.5 × R's.
 
-    .venv/bin/python bench/barometer.py estimates [--n 200000] [--domains 50] [--repeat 3]
+    .venv/bin/python bench/barometer.py estimates [--n 200000] [--domains 50] [--repeat 3] [--bounds 0.5 2]
 
 (The ``draw`` sub-command, the stratified draw on PostgreSQL, is another engineer's: add it as
 another function registered in COMMANDS.)
@@ -88,13 +88,13 @@ def synthetic_wave(n: int, domains: int, seed: int = 2026) -> dict:
     return {"data": data, "targets": targets, "frame": {h: int(frame[h]) for h in range(STRATA)}}
 
 
-def avis_estimates(wave: dict) -> tuple[np.ndarray, dict]:
+def avis_estimates(wave: dict, bounds: tuple[float, float] = BOUNDS) -> tuple[np.ndarray, dict]:
     from avis.analytics import survey_design as sd
 
     data, targets = wave["data"], wave["targets"]
     categories = {v: data[v] for v in MARGINS}
     weights = sd.calibrate(
-        data["d"], categories, targets, population_total=float(sum(wave["frame"].values())), bounds=BOUNDS
+        data["d"], categories, targets, population_total=float(sum(wave["frame"].values())), bounds=bounds
     )
     design = sd.SurveyDesign.build(
         data["stratum"],
@@ -133,13 +133,15 @@ def estimates(args: argparse.Namespace) -> float:
     best_avis = np.inf
     for _ in range(args.repeat):
         started = time.perf_counter()
-        weights, by = avis_estimates(wave)
+        weights, by = avis_estimates(wave, tuple(args.bounds))
         best_avis = min(best_avis, time.perf_counter() - started)
     with tempfile.TemporaryDirectory(prefix="avis-bench-barometer-") as tmp:
         folder = Path(tmp)
         write_csv(wave, folder)
         script = R_ESTIMATES.replace("REPEAT", str(args.repeat))
-        script = script.replace("BOUNDS_LOW", repr(BOUNDS[0])).replace("BOUNDS_HIGH", repr(BOUNDS[1]))
+        script = script.replace("BOUNDS_LOW", repr(args.bounds[0])).replace(
+            "BOUNDS_HIGH", repr(args.bounds[1])
+        )
         run_r(script, folder)
         r_seconds = float((folder / "seconds.txt").read_text())
         r_weights = np.genfromtxt(folder / "weights.csv", delimiter=",", skip_header=1)
@@ -153,7 +155,8 @@ def estimates(args: argparse.Namespace) -> float:
         estimate_gap = max(estimate_gap, abs(found.value - mean) / max(abs(mean), 1e-9))
         se_gap = max(se_gap, abs(found.standard_error - se) / se)
     factor = weights / wave["data"]["d"]
-    print(f"calibration factors {factor.min():.3f}–{factor.max():.3f} (bounds {BOUNDS[0]}–{BOUNDS[1]})")
+    low, high = args.bounds
+    print(f"calibration factors {factor.min():.3f}–{factor.max():.3f} (bounds {low:g}–{high:g})")
     gaps = f"weights {weight_gap:.1e}, estimates {estimate_gap:.1e}, SEs {se_gap:.1e}"
     print(f"largest relative gaps to R: {gaps}")
     identical = max(weight_gap, estimate_gap, se_gap) <= 1e-6
@@ -180,6 +183,7 @@ def main() -> None:
     part.add_argument("--n", type=int, default=200_000)
     part.add_argument("--domains", type=int, default=50)
     part.add_argument("--repeat", type=int, default=3)
+    part.add_argument("--bounds", type=float, nargs=2, default=BOUNDS, metavar=("LOW", "HIGH"))
     args = parser.parse_args()
     COMMANDS[args.command](args)
 

@@ -275,3 +275,40 @@ def test_domain_estimates_add_up_to_the_whole(seed: int, groups: int) -> None:
     total = sd.estimate(design, scores, "total")
     assert sum(e.population * e.value for e in by.values()) == pytest.approx(total.value)
     assert total.value / sum(e.population for e in by.values()) == pytest.approx(overall.value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.3, 0.9), st.floats(1.1, 3.0))
+def test_bounded_raking_is_the_raking_optimum_within_the_bounds(seed: int, low: float, high: float) -> None:
+    """Whenever it succeeds, bounded raking meets the margins with g = clip(exp(x'η), L, U): log g is
+    additive in the categories for units strictly inside the bounds, and the additive fit lies
+    beyond the bound for units held at it (the optimality conditions of Deville, Särndal & Sautory)."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    region = rng.choice(["n", "s", "e"], size=n, p=[0.5, 0.3, 0.2])
+    age = rng.choice(["y", "o"], size=n, p=[0.7, 0.3])
+    base = rng.choice([1.0, 2.0, 5.0], size=n)
+    margins = {"region": {"n": 0.3, "s": 0.35, "e": 0.35}, "age": {"y": 0.45, "o": 0.55}}
+    categories = {"region": region, "age": age}
+    try:
+        weights = sd.calibrate(
+            base, categories, margins, population_total=float(base.sum()), bounds=(low, high)
+        )
+    except RakingFailed:
+        return
+    g = weights / base
+    for variable, margin in margins.items():
+        for category, share in margin.items():
+            assert weights[categories[variable] == category].sum() == pytest.approx(
+                share * base.sum(), rel=1e-8
+            )
+    assert g.min() >= low * (1 - 1e-9) and g.max() <= high * (1 + 1e-9)
+    x = np.column_stack([np.ones(n), region == "s", region == "e", age == "o"]).astype(float)
+    inside = (g > low * (1 + 1e-7)) & (g < high * (1 - 1e-7))
+    if np.linalg.matrix_rank(x[inside]) < x.shape[1]:
+        return
+    eta = np.linalg.lstsq(x[inside], np.log(g[inside]), rcond=None)[0]
+    assert np.abs(x[inside] @ eta - np.log(g[inside])).max() < 1e-7
+    fitted = x @ eta
+    assert np.all(fitted[~inside & (g >= high * (1 - 1e-7))] >= np.log(high) - 1e-7)
+    assert np.all(fitted[~inside & (g <= low * (1 + 1e-7))] <= np.log(low) + 1e-7)

@@ -17,6 +17,9 @@ from numpy.typing import ArrayLike, NDArray
 from avis.errors import ValidationFailed
 
 SHARE_TOLERANCE = 1e-6
+# Newton's method on the bounded-raking dual converges in a few dozen steps when the bounds can be
+# met (R's calibrate stops at 50); beyond this many, the bounds cannot be met.
+NEWTON_STEPS = 100
 
 
 class RakingFailed(ValidationFailed):
@@ -301,19 +304,20 @@ def rake(
                         f"{high * available:,.0f}; the bounds are too tight for this margin",
                         field=variable,
                     )
+        steps = min(max_iter, NEWTON_STEPS)
         w, converged = _bounded_rake(
             [codes[v] for v in variables],
             [targets[v] for v in variables],
             scaled_base,
             low,
             high,
-            max_iter,
+            steps,
             tolerance,
         )
         if converged:
             return w
         raise RakingFailed(
-            f"raking did not meet the margins within {max_iter} steps: the bounds are too tight for these "
+            f"raking did not meet the margins within {steps} steps: the bounds are too tight for these "
             f"margins with this sample; worst: {_worst_margin(w, variables, codes, targets, categories)}"
         )
     w = scaled_base.copy()
