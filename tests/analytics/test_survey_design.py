@@ -216,6 +216,7 @@ def test_a_single_respondent_in_a_stratum_is_refused() -> None:
         sd.SurveyDesign.build(["a", "a", "b"], {"a": 10, "b": 10}, [5.0, 5.0, 10.0])
 
 
+@pytest.mark.slow
 def test_intervals_cover_the_truth_in_95_percent_of_samples() -> None:
     """500 barometers drawn from one synthetic frame with a known NPS: stratified draw, non-response
     varying by stratum, raking to the frame's region counts, design-based 95 % interval."""

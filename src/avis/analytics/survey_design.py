@@ -336,7 +336,8 @@ def stratified_draw(ids: ArrayLike, strata: ArrayLike, sizes: Mapping[Hashable, 
     stratum_array = np.asarray(strata)
     if id_array.ndim != 1 or id_array.shape != stratum_array.shape:
         raise ValidationFailed("ids and strata must be two arrays of the same length", field="ids")
-    if np.unique(id_array).size != id_array.size:
+    ordered = np.sort(id_array)
+    if np.any(ordered[1:] == ordered[:-1]):
         raise ValidationFailed("the frame lists an id twice", field="ids")
     labels, codes = np.unique(stratum_array, return_inverse=True)
     present = {label.item() if hasattr(label, "item") else label: i for i, label in enumerate(labels)}
@@ -514,7 +515,7 @@ class SurveyDesign:
     @property
     def degrees_of_freedom(self) -> int:
         """Respondents − strata with respondents (R's ``degf`` for a one-stage stratified design)."""
-        return int(self.weights.size - np.unique(self.strata).size)
+        return int(self.weights.size - np.count_nonzero(np.bincount(self.strata)))
 
     @classmethod
     def build(
@@ -839,7 +840,7 @@ def group_difference(
     diff = rows[1].value - rows[0].value
     # As svyglm: the residual df of the answers the model sees, respondents − strata − 1.
     answered = ~np.isnan(_scores(kind, values))
-    df = int(answered.sum() - np.unique(design.strata[answered]).size - 1)
+    df = int(answered.sum() - np.count_nonzero(np.bincount(design.strata[answered])) - 1)
     t = diff / se if se > 0 else math.inf
     half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
     p = float(2 * student_t.sf(abs(t), df)) if se > 0 else 0.0
