@@ -11,16 +11,28 @@ CSV are left out); avis is timed on the same arrays already in memory. Both keep
 
     .venv/bin/python bench/barometer.py estimates [--n 200000] [--domains 50] [--repeat 3] [--bounds 0.5 2]
 
-(The ``draw`` sub-command, the stratified draw on PostgreSQL, is another engineer's: add it as
-another function registered in COMMANDS.)
+``draw``: the stratified draw of a barometer wave on PostgreSQL. avis side:
+``barometers.services.draw_wave`` for real — the frame in SQL over 5,000,000 customers (scope
+rule, 30 strata of region × segment × tenure band, the contact ledger's exclusions: opted out,
+excluded by the policy, no usable channel, a window's cap, the quarantine, counted by reason),
+the sample sizes from the precision goal, the seeded draw (``analytics.survey_design``), the
+10,000 sampled cases and the wave written. Baseline: a plain SQL random draw per stratum without
+any exclusion — ``row_number() OVER (PARTITION BY the strata ORDER BY random())`` with the same
+n_h — on the same table, in the same run. Best of ``--repeat`` each. Customers are loaded with
+COPY, the ledger (opt-outs, recent contacts) with INSERT … SELECT, in a throw-away database.
+Goal: avis's time ≤ 3 × the baseline's.
+
+    .venv/bin/python bench/barometer.py draw [--customers 5000000] [--sample 10000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +181,234 @@ def estimates(args: argparse.Namespace) -> float:
     return ratio
 
 
-COMMANDS = {"estimates": estimates}
+# --- draw ---------------------------------------------------------------------------------------
+
+DRAW_GOAL = 3.0
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_DATABASE = "avis_bench_barometer"
+REGIONS = ["nord", "est", "sud", "ouest", "centre"]
+SEGMENTS = ["particulier", "pro"]
+RESPONSE_RATE = 0.3
+
+
+def _load_customers(organisation_id: int, count: int) -> None:
+    """``count`` customers by COPY, in chunks: region, segment, start date, contract, some without email."""
+    import numpy as np
+    from django.db import connection
+
+    rng = np.random.default_rng(2026)
+    columns = (
+        "organisation_id, external_id, phone, phone_status, email, email_status, locale, time_zone, "
+        "attributes, created_at, updated_at"
+    )
+    chunk = 500_000
+    with connection.cursor() as cursor:
+        for start in range(0, count, chunk):
+            size = min(chunk, count - start)
+            region = rng.choice(len(REGIONS), size=size, p=[0.3, 0.2, 0.2, 0.2, 0.1])
+            segment = rng.choice(2, size=size, p=[0.8, 0.2])
+            year = rng.integers(1995, 2026, size=size)
+            active = rng.random(size) < 0.95
+            email = rng.random(size) < 0.97
+            lines = []
+            for i in range(size):
+                n = start + i
+                mail = f"c{n}@example.fr" if email[i] else ""
+                attributes = (
+                    f'{{"region": "{REGIONS[region[i]]}", "segment": "{SEGMENTS[segment[i]]}", '
+                    f'"customer_since": "{year[i]}-06-15", "contract": "{"active" if active[i] else "ended"}"}}'
+                )
+                lines.append(
+                    f"{organisation_id}\tC-{n}\t\tok\t{mail}\tok\tfr\tEurope/Paris\t"
+                    f"{attributes}\t2026-01-01 00:00:00+00\t2026-01-01 00:00:00+00\n"
+                )
+            with cursor.cursor.copy(f"COPY customers_customer ({columns}) FROM STDIN") as copy:
+                copy.write("".join(lines))
+        cursor.execute("ANALYZE customers_customer")
+
+
+def _load_ledger(organisation_id: int, touchpoint_id: int, policy_id: int) -> None:
+    """The contact ledger: 1 % opted out, 5 % surveyed in the last 10 days (quarantine), 1 % three times
+    in 60 days (a window's cap), 0.5 % employees (the policy's exclusion)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO customers_optout (organisation_id, customer_id, channel, source, created_at, "
+            "withdrawn_source) SELECT organisation_id, id, 'all', 'bench', now(), '' FROM customers_customer "
+            "WHERE id % 100 = 1"
+        )
+        cursor.execute(
+            "UPDATE customers_customer SET attributes = attributes || '{\"employee\": true}' WHERE id % 200 = 7"
+        )
+        for label, condition, days in (
+            ("q", "id %% 20 = 3", 10),
+            ("c1", "id %% 100 = 5", 20),
+            ("c2", "id %% 100 = 5", 40),
+            ("c3", "id %% 100 = 5", 55),
+        ):
+            cursor.execute(
+                "INSERT INTO interactions_interaction (organisation_id, external_id, touchpoint_id, customer_id, "
+                "occurred_at, received_at, attributes, contact_only) "
+                f"SELECT organisation_id, '{label}-' || id, %s, id, now() - interval '{days} days', now(), '{{}}', "
+                f"true FROM customers_customer WHERE {condition}",
+                [touchpoint_id],
+            )
+            cursor.execute(
+                "INSERT INTO governance_decision (organisation_id, interaction_id, customer_id, touchpoint_id, "
+                "outcome, reason, context, policy_id, inclusion_probability, channel, decided_at, solicited_at) "
+                "SELECT organisation_id, id, customer_id, touchpoint_id, 'skip', 'contact_only', '{}', %s, 0, '', "
+                f"occurred_at, occurred_at FROM interactions_interaction WHERE external_id LIKE '{label}-%%'",
+                [policy_id],
+            )
+        cursor.execute("ANALYZE")
+
+
+BASELINE_SQL = """
+WITH framed AS (
+    SELECT id,
+           attributes->>'region' AS region,
+           attributes->>'segment' AS segment,
+           CASE WHEN attributes->>'customer_since' > %(two)s THEN '<2'
+                WHEN attributes->>'customer_since' > %(ten)s THEN '2–10' ELSE '≥10' END AS band
+    FROM customers_customer
+    WHERE organisation_id = %(organisation)s AND attributes->>'contract' = 'active'
+), ranked AS (
+    SELECT id, region || ' × ' || segment || ' × ' || band AS stratum,
+           row_number() OVER (PARTITION BY region, segment, band ORDER BY random()) AS rank
+    FROM framed
+)
+SELECT ranked.id FROM ranked JOIN (SELECT unnest(%(keys)s::text[]) AS stratum, unnest(%(sizes)s::int[]) AS n) AS sizes
+ON sizes.stratum = ranked.stratum WHERE rank <= sizes.n
+"""
+
+
+def draw(args: argparse.Namespace) -> float:
+    import psycopg
+
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+        admin.execute(f"CREATE DATABASE {PG_DATABASE}")
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avis.settings")
+    try:
+        return _draw(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+
+
+def _draw(args: argparse.Namespace) -> float:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from avis.accounts.services import create_organisation
+    from avis.barometers.models import SampledCase, WaveStratum
+    from avis.barometers.services import create_barometer, draw_wave, plan_wave
+    from avis.governance.services import current_policy, update_policy
+    from avis.interactions.services import create_touchpoint
+    from avis.surveys.services import create_standard_survey
+
+    started = time.perf_counter()
+    call_command("migrate", verbosity=0)
+    organisation = create_organisation(name="Bench barometer")
+    update_policy(
+        organisation=organisation,
+        changes={
+            "quarantine_days": 30,
+            "windows": [{"max": 3, "days": 90}],
+            "exclusions": [{"attribute": "employee", "operator": "is_true"}],
+        },
+    )
+    policy = current_policy(organisation=organisation)
+    touchpoint = create_touchpoint(organisation=organisation, code="barometer.relation", name_fr="Baromètre")
+    survey = create_standard_survey(organisation=organisation, touchpoint=touchpoint)
+    contact = create_touchpoint(organisation=organisation, code="call_center.call", name_fr="Appel")
+    _load_customers(organisation.id, args.customers)
+    _load_ledger(organisation.id, contact.id, policy.id)
+    print(
+        f"loaded {args.customers:,} customers and their contact ledger in {time.perf_counter() - started:.0f} s"
+    )
+    # The margin whose worst-case sample (S = 100 points, 30 % response) is about --sample customers.
+    margin = 1.959963984540054 * 100 / (args.sample * RESPONSE_RATE) ** 0.5
+    barometer = create_barometer(
+        organisation=organisation,
+        name_fr="Baromètre bench",
+        survey_id=survey.id,
+        scope=[{"attribute": "contract", "operator": "equals", "value": "active"}],
+        strata=[
+            {"attribute": "region"},
+            {"attribute": "segment"},
+            {"attribute": "customer_since", "bands": [2, 10], "years_since": True},
+        ],
+        margin=margin,
+        mode="email",
+        expected_response_rate=RESPONSE_RATE,
+        recurrence="monthly",
+    )
+    today = date.today()
+    avis_times, sizes = [], None
+    for number in range(1, args.repeat + 1):
+        plan_wave(
+            organisation=organisation,
+            barometer_id=barometer.id,
+            frame_date=today - timedelta(days=31 * (args.repeat - number)),
+        )
+        t0 = time.perf_counter()
+        wave = draw_wave(organisation=organisation, barometer_id=barometer.id, number=number, seed=number)
+        avis_times.append(time.perf_counter() - t0)
+        sizes = {s.key: s.sample_size for s in WaveStratum.objects.filter(wave=wave)}
+        drawn = SampledCase.objects.filter(wave=wave).count()
+        print(
+            f"avis wave {number}: {avis_times[-1]:.2f} s — frame {wave.frame_size:,} eligible, "
+            f"{drawn:,} drawn in {len(sizes)} strata; left out: "
+            + ", ".join(f"{reason} {count:,}" for reason, count in wave.exclusions.items())
+        )
+    assert sizes is not None
+    if os.environ.get("BENCH_EXPLAIN"):  # the frame query's plan, for profiling
+        from avis.barometers.frame import frame_queryset
+        from django.utils import timezone
+
+        query = frame_queryset(barometer=barometer, policy=policy, on=today, at=timezone.now())
+        sql, params = query.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN ANALYZE " + sql, params)
+            print("\n".join(r[0] for r in cursor.fetchall()))
+            print(sql % tuple(repr(p) for p in params))
+    ten = today.replace(year=today.year - 10).isoformat()
+    two = today.replace(year=today.year - 2).isoformat()
+    baseline_times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                BASELINE_SQL,
+                {
+                    "two": two,
+                    "ten": ten,
+                    "organisation": organisation.id,
+                    "keys": list(sizes),
+                    "sizes": list(sizes.values()),
+                },
+            )
+            rows = cursor.fetchall()
+        baseline_times.append(time.perf_counter() - t0)
+        print(f"plain SQL draw: {baseline_times[-1]:.2f} s — {len(rows):,} drawn")
+    best_avis, best_baseline = min(avis_times), min(baseline_times)
+    ratio = best_avis / best_baseline
+    print(f"avis draw_wave {best_avis:.2f} s; plain SQL random draw per stratum {best_baseline:.2f} s")
+    print(f"ratio: {ratio:.2f} (goal ≤ {DRAW_GOAL:g})")
+    return ratio
+
+
+COMMANDS = {"estimates": estimates, "draw": draw}
 
 
 def main() -> None:
@@ -184,6 +423,10 @@ def main() -> None:
     part.add_argument("--domains", type=int, default=50)
     part.add_argument("--repeat", type=int, default=3)
     part.add_argument("--bounds", type=float, nargs=2, default=BOUNDS, metavar=("LOW", "HIGH"))
+    part = commands.add_parser("draw", help="stratified draw of 10,000 from 5,000,000 on PostgreSQL")
+    part.add_argument("--customers", type=int, default=5_000_000)
+    part.add_argument("--sample", type=int, default=10_000)
+    part.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     COMMANDS[args.command](args)
 

@@ -33,7 +33,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import Expression
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Lower, Substr, Trim
+from django.db.models.functions import Cast, Lower, NullIf, Substr, Trim
 
 from avis.barometers.models import Barometer, Mode
 from avis.customers.models import Channel, Customer, EmailStatus, OptOut, PhoneStatus
@@ -200,17 +200,18 @@ def stratum_part(spec: Mapping[str, Any], *, on: date) -> Expression:
     bands = [float(b) for b in spec.get("bands") or []]
     text = _text(attribute)
     if not bands:
-        return Case(When(Q(Exact_regex(text, r".")), then=text), default=None, output_field=CharField())
+        # One extraction per customer: the database does not share a sub-expression between uses.
+        return NullIf(text, Value(""), output_field=CharField())
     labels = band_labels(bands)
     if spec.get("years_since"):
         # An ISO date: less than b years ago means after the day b years before the frame date.
-        day = Substr(text, 1, 10)
+        day = Substr(KT(f"attributes__{attribute}"), 1, 10)
         whens = [
             When(Q(_Compare(day, ">", _years_before(on, b).isoformat())), then=Value(label))
             for b, label in zip(bands, labels, strict=False)
         ]
         return Case(
-            When(~Q(Exact_regex(text, r"^ *[0-9]{4}-[0-9]{2}-[0-9]{2}")), then=Value(None)),
+            When(~Q(Exact_regex(day, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")), then=Value(None)),
             *whens,
             default=Value(labels[-1]),
             output_field=CharField(),
@@ -259,12 +260,9 @@ def frame_queryset(
         scope &= rule_condition(Exclusion(rule["attribute"], rule["operator"], rule.get("value")))
     parts = {f"s{i}": stratum_part(spec, on=on) for i, spec in enumerate(barometer.strata)}
     decisions = Decision.objects.filter(organisation_id=organisation_id)
+    # A customer with a stratum part missing is "no_stratum" (said by build_frame, which reads the
+    # parts once more rather than have the database extract them twice).
     reasons: list[When] = []
-    if parts:
-        missing = Q()
-        for name in parts:
-            missing |= Q(**{f"{name}__isnull": True})
-        reasons.append(When(missing, then=Value("no_stratum")))
     reasons.append(When(_refusing(organisation_id, barometer.mode), then=Value("opted_out")))
     excluded = Q(pk__in=[])
     for rule in policy.exclusions:
@@ -296,6 +294,24 @@ def frame_queryset(
     )
 
 
+def _id_lists(cursor: Any, table: str, parts: list[str], missing: str) -> dict[tuple[str, ...], np.ndarray]:
+    """The eligible ids of each stratum, as one comma-joined text per stratum built by the database
+    (a hash aggregate, no sort of the whole frame) and parsed by numpy: millions of ids without a
+    Python object per row."""
+    joined = "string_agg(id::text, ',')" if connection.vendor == "postgresql" else "group_concat(id, ',')"
+    group = ", ".join(parts)
+    select = f"{group}, " if parts else ""
+    cursor.execute(
+        f"SELECT {select}{joined} FROM {table} WHERE reason IS NULL AND NOT ({missing})"  # noqa: S608
+        + (f" GROUP BY {group}" if parts else "")
+    )
+    found = {}
+    for row in cursor.fetchall():
+        text = row[-1] or ""
+        found[tuple(row[:-1])] = np.array(text.split(","), dtype=np.int64) if text else np.empty(0, np.int64)
+    return found
+
+
 def build_frame(*, barometer: Barometer, policy: ContactPolicy, on: date, at: datetime) -> Frame:
     """The frame of a wave: counted per stratum and reason, eligible ids in stratum order, by id."""
     query = frame_queryset(barometer=barometer, policy=policy, on=on, at=at)
@@ -307,15 +323,15 @@ def build_frame(*, barometer: Barometer, policy: ContactPolicy, on: date, at: da
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)  # noqa: S608
         try:
-            group = ", ".join([*parts, "reason"])
+            missing = " OR ".join(f"{p} IS NULL" for p in parts) or "FALSE"
+            reason = f"CASE WHEN {missing} THEN 'no_stratum' ELSE reason END"
+            group = ", ".join(parts)
             cursor.execute(
-                f"SELECT {group}, COUNT(*) FROM {table} GROUP BY {group} ORDER BY {order}"  # noqa: S608
+                f"SELECT {group + ', ' if parts else ''}{reason}, COUNT(*) FROM {table} "  # noqa: S608
+                f"GROUP BY {group + ', ' if parts else ''}{reason} ORDER BY {order}"
             )
             counted = cursor.fetchall()
-            cursor.execute(
-                f"SELECT id FROM {table} WHERE reason IS NULL ORDER BY {order}, id"  # noqa: S608
-            )
-            eligible = np.array([row[0] for row in cursor.fetchall()], dtype=np.int64)
+            eligible = _id_lists(cursor, table, parts, missing)
         finally:
             cursor.execute(f"DROP TABLE {table}")
     strata: dict[tuple[str, ...], FrameStratum] = {}
@@ -334,6 +350,7 @@ def build_frame(*, barometer: Barometer, policy: ContactPolicy, on: date, at: da
         else:
             stratum.excluded[reason] = stratum.excluded.get(reason, 0) + count
     ordered = list(strata.values())
-    bounds = np.cumsum([0] + [s.eligible for s in ordered])
-    ids = [eligible[bounds[i] : bounds[i + 1]] for i in range(len(ordered))]
+    empty = np.empty(0, dtype=np.int64)
+    # In id order within each stratum: the draw is reproducible whatever order the database used.
+    ids = [np.sort(eligible.get(values, empty)) for values in strata]
     return Frame(ordered, ids, dict(sorted(exclusions.items(), key=lambda item: REASONS.index(item[0]))))
