@@ -216,7 +216,8 @@ def _load_customers(organisation_id: int, count: int) -> None:
                 mail = f"c{n}@example.fr" if email[i] else ""
                 attributes = (
                     f'{{"region": "{REGIONS[region[i]]}", "segment": "{SEGMENTS[segment[i]]}", '
-                    f'"customer_since": "{year[i]}-06-15", "contract": "{"active" if active[i] else "ended"}"}}'
+                    f'"customer_since": "{year[i]}-06-15", '
+                    f'"contract": "{"active" if active[i] else "ended"}"}}'
                 )
                 lines.append(
                     f"{organisation_id}\tC-{n}\t\tok\t{mail}\tok\tfr\tEurope/Paris\t"
@@ -239,7 +240,8 @@ def _load_ledger(organisation_id: int, touchpoint_id: int, policy_id: int) -> No
             "WHERE id % 100 = 1"
         )
         cursor.execute(
-            "UPDATE customers_customer SET attributes = attributes || '{\"employee\": true}' WHERE id % 200 = 7"
+            "UPDATE customers_customer SET attributes = attributes || '{\"employee\": true}' "
+            "WHERE id % 200 = 7"
         )
         for label, condition, days in (
             ("q", "id %% 20 = 3", 10),
@@ -248,17 +250,18 @@ def _load_ledger(organisation_id: int, touchpoint_id: int, policy_id: int) -> No
             ("c3", "id %% 100 = 5", 55),
         ):
             cursor.execute(
-                "INSERT INTO interactions_interaction (organisation_id, external_id, touchpoint_id, customer_id, "
-                "occurred_at, received_at, attributes, contact_only) "
-                f"SELECT organisation_id, '{label}-' || id, %s, id, now() - interval '{days} days', now(), '{{}}', "
-                f"true FROM customers_customer WHERE {condition}",
+                "INSERT INTO interactions_interaction (organisation_id, external_id, touchpoint_id, "
+                "customer_id, occurred_at, received_at, attributes, contact_only) "
+                f"SELECT organisation_id, '{label}-' || id, %s, id, now() - interval '{days} days', now(), "
+                f"'{{}}', true FROM customers_customer WHERE {condition}",
                 [touchpoint_id],
             )
             cursor.execute(
-                "INSERT INTO governance_decision (organisation_id, interaction_id, customer_id, touchpoint_id, "
-                "outcome, reason, context, policy_id, inclusion_probability, channel, decided_at, solicited_at) "
-                "SELECT organisation_id, id, customer_id, touchpoint_id, 'skip', 'contact_only', '{}', %s, 0, '', "
-                f"occurred_at, occurred_at FROM interactions_interaction WHERE external_id LIKE '{label}-%%'",
+                "INSERT INTO governance_decision (organisation_id, interaction_id, customer_id, "
+                "touchpoint_id, outcome, reason, context, policy_id, inclusion_probability, channel, "
+                "decided_at, solicited_at) SELECT organisation_id, id, customer_id, touchpoint_id, 'skip', "
+                "'contact_only', '{}', %s, 0, '', occurred_at, occurred_at FROM interactions_interaction "
+                f"WHERE external_id LIKE '{label}-%%'",
                 [policy_id],
             )
         cursor.execute("ANALYZE")
@@ -278,7 +281,8 @@ WITH framed AS (
            row_number() OVER (PARTITION BY region, segment, band ORDER BY random()) AS rank
     FROM framed
 )
-SELECT ranked.id FROM ranked JOIN (SELECT unnest(%(keys)s::text[]) AS stratum, unnest(%(sizes)s::int[]) AS n) AS sizes
+SELECT ranked.id FROM ranked
+JOIN (SELECT unnest(%(keys)s::text[]) AS stratum, unnest(%(sizes)s::int[]) AS n) AS sizes
 ON sizes.stratum = ranked.stratum WHERE rank <= sizes.n
 """
 
@@ -334,7 +338,8 @@ def _draw(args: argparse.Namespace) -> float:
     _load_customers(organisation.id, args.customers)
     _load_ledger(organisation.id, contact.id, policy.id)
     print(
-        f"loaded {args.customers:,} customers and their contact ledger in {time.perf_counter() - started:.0f} s"
+        f"loaded {args.customers:,} customers and their contact ledger "
+        f"in {time.perf_counter() - started:.0f} s"
     )
     # The margin whose worst-case sample (S = 100 points, 30 % response) is about --sample customers.
     margin = 1.959963984540054 * 100 / (args.sample * RESPONSE_RATE) ** 0.5
@@ -373,8 +378,9 @@ def _draw(args: argparse.Namespace) -> float:
         )
     assert sizes is not None
     if os.environ.get("BENCH_EXPLAIN"):  # the frame query's plan, for profiling
-        from avis.barometers.frame import frame_queryset
         from django.utils import timezone
+
+        from avis.barometers.frame import frame_queryset
 
         query = frame_queryset(barometer=barometer, policy=policy, on=today, at=timezone.now())
         sql, params = query.query.sql_with_params()
