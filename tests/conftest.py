@@ -59,6 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
     HUEY.immediate = True
     # Real password hashing costs half a second per user; tests make many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # On Redis (AVIS_REDIS_URL) the cache outlives the run: each run reads only its own entries.
+    cache = settings.CACHES["default"]
+    cache["KEY_PREFIX"] = f"{cache.get('KEY_PREFIX', '')}:{os.getpid()}"
     # Tests post far faster than any integration; tests/accounts/test_api_rate_limits.py sets limits.
     settings.AVIS_API_RATE_PER_KEY = settings.AVIS_API_RATE_PER_ADDRESS = 0
 

@@ -86,6 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id, the access log, the latency; /healthz, /readyz and /-/metrics answered here.
+    "avis.observability.RequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -226,7 +228,11 @@ SECURE_HSTS_SECONDS = env_int("AVIS_HSTS_SECONDS", 31_536_000 if _HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("AVIS_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("AVIS_HSTS_PRELOAD", False)
 # Behind a reverse proxy that terminates TLS, it must set X-Forwarded-Proto (else redirects loop).
-if env_bool("AVIS_BEHIND_PROXY", False):
+# Behind nginx (deploy/): X-Forwarded-Proto says whether the client used HTTPS, and the last address
+# of X-Forwarded-For is the client's (avis.audit.context.client_address). Never without a proxy
+# that sets both: a client could claim any address.
+AVIS_BEHIND_PROXY = env_bool("AVIS_BEHIND_PROXY", False)
+if AVIS_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Listing the domain in browsers' preload lists is the operator's decision, not a default.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
@@ -403,6 +409,27 @@ else:
         "consumer": {"workers": env_int("AVIS_WORKERS", 2), "worker_type": "thread"},
     }
 
+# Shared by every web process when Redis is configured (several machines): the cache, and the
+# sessions (cached_db: read from Redis, written through to the database, so a Redis restart signs
+# nobody out). Without Redis: one machine, sessions in the database, a per-process cache.
+if AVIS_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": AVIS_REDIS_URL,
+            "KEY_PREFIX": _huey_name,
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- Operations: health, metrics (docs/deployment.md) ---------------------------------
+# /-/metrics answers a bearer token when one is set; else only these client addresses.
+AVIS_PROMETHEUS_TOKEN = env_str("AVIS_PROMETHEUS_TOKEN", "")
+AVIS_PROMETHEUS_ADDRESSES = env_list("AVIS_PROMETHEUS_ADDRESSES", ["127.0.0.1", "::1"])
+# The business figures (counts in the database) are computed at most this often.
+AVIS_PROMETHEUS_CACHE_SECONDS = env_int("AVIS_PROMETHEUS_CACHE_SECONDS", 15)
+
 # --- Backups ------------------------------------------------------------------------
 # Archives of `avis backup`; put them on another disk than var/ (a dead disk takes both).
 AVIS_BACKUP_DIR = Path(env_str("AVIS_BACKUP_DIR", str(VAR_DIR / "backups")))
@@ -424,13 +451,30 @@ if AVIS_BACKUP_KEEP_DAILY < 1 or AVIS_BACKUP_KEEP_WEEKLY < 0:
     )
 
 # --- Logging --------------------------------------------------------------------
+# "plain" (a line of text) or "json" (one object a line, for a log collector).
+AVIS_LOG_FORMAT = env_str("AVIS_LOG_FORMAT", "plain")
+if AVIS_LOG_FORMAT not in ("plain", "json"):
+    raise ConfigurationError(f"AVIS_LOG_FORMAT={AVIS_LOG_FORMAT!r} must be plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Phone numbers, e-mails, tokens and customer ids never reach a log line (avis/logs.py).
-    "filters": {"redact": {"()": "avis.logs.RedactPersonalData"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "avis.observability.JsonFormatter"},
+    },
+    # Phone numbers, e-mails, tokens and customer ids never reach a log line (avis/logs.py); each
+    # line written while a request is answered carries its X-Request-ID.
+    "filters": {
+        "redact": {"()": "avis.logs.RedactPersonalData"},
+        "request_id": {"()": "avis.observability.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": AVIS_LOG_FORMAT,
+            "filters": ["redact", "request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("AVIS_LOG_LEVEL", "INFO")},
     # The Huey consumer logs through its own handler; propagating too would print each line twice.
     "loggers": {

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 _request: ContextVar[HttpRequest | None] = ContextVar("avis_audit_request", default=None)
@@ -30,7 +31,12 @@ class Actor:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The peer address (a proxy in front sets REMOTE_ADDR through the WSGI server's own setting)."""
+    """The client's address: the peer's, or behind a proxy (AVIS_BEHIND_PROXY) the last address of
+    X-Forwarded-For, the one the proxy itself saw and appended."""
+    if settings.AVIS_BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     return request.META.get("REMOTE_ADDR") or None
 
 
