@@ -102,7 +102,9 @@ def test_any_web_process_answers_the_same_session_and_the_same_rate_limit(org, t
     if time.time() % 60 > 45:
         time.sleep(61 - time.time() % 60)
     key = {"Authorization": f"Bearer {org.api_key}"}
-    statuses = [httpx.get(f"{base}/api/v1/touchpoints", headers=key, timeout=60).status_code for base in (a, b) * 4]
+    statuses = [
+        httpx.get(f"{base}/api/v1/touchpoints", headers=key, timeout=60).status_code for base in (a, b) * 4
+    ]
     assert statuses.count(200) == 5 and statuses[5:] == [429, 429, 429], statuses
 
     # Process a's two gunicorn processes each answered some; the scrape sums them.
