@@ -211,6 +211,21 @@ def test_wave_over_wave_changes_are_tested_and_adjusted_across_subgroups() -> No
     assert list(family.rejected) == [True, False, False] and family.adjusted[2] == 1.0
 
 
+def test_subgroup_changes_are_judged_as_a_family_and_small_ones_are_not_judged() -> None:
+    def figure(value: float, se: float, n: int) -> sd.DesignEstimate:
+        return sd.DesignEstimate(value, None, None, n, "m", se, None, n - 3, 1e4, 0.95, "nps")
+
+    before = {"north": figure(30, 2, 400), "south": figure(20, 2, 400), "east": figure(10, 9, 12)}
+    after = {"north": figure(42, 2, 380), "south": figure(21, 2, 390), "east": figure(60, 9, 15)}
+    keys, family = sd.compare_waves(before, after, minimum_n=30)
+    rows = dict(zip(keys, family.rows, strict=True))
+    assert rows["north"].significant and rows["north"].difference.value == 12
+    assert not rows["south"].significant and rows["south"].adjusted_p is not None
+    assert not rows["east"].judged and not rows["east"].significant  # 12 answers: below the minimum n
+    assert family.tested == 2 and family.level == pytest.approx(1 - 0.05 / 2)
+    assert rows["north"].difference.ci_low > 0
+
+
 def test_a_single_respondent_in_a_stratum_is_refused() -> None:
     with pytest.raises(ValidationFailed, match="stratum b has a single respondent"):
         sd.SurveyDesign.build(["a", "a", "b"], {"a": 10, "b": 10}, [5.0, 5.0, 10.0])

@@ -28,6 +28,8 @@ Public API::
     group_difference(design, values, groups, kind=..., confidence=0.95) -> Difference   (svyttest)
     wave_difference(before: DesignEstimate, after: DesignEstimate, confidence=0.95) -> Difference
     adjust_across(differences: Sequence[Difference], q=0.05) -> MultipleTests   (Benjamini–Hochberg)
+    compare_waves(before_by, after_by, *, minimum_n=0, q=0.05) -> (subgroups, comparison.Family)
+        every subgroup's wave-over-wave change, BH across them, intervals that agree with the verdicts
     method_of(design) -> str   the method's wording, as each estimate carries it
 
 Every function refuses bad input with ``ValidationFailed`` (or ``RakingFailed``) whose message
@@ -39,6 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -46,7 +49,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from avis.analytics.comparison import Difference, MultipleTests, benjamini_hochberg
+from avis.analytics.comparison import Difference, Family, MultipleTests, benjamini_hochberg, judge_family
 from avis.analytics.estimators import DETRACTOR_MAX, PROMOTER_MIN, design_effect, kish_effective_n
 from avis.analytics.stats import Estimate
 from avis.analytics.weighting import SHARE_TOLERANCE, RakingFailed, rake
@@ -71,6 +74,7 @@ __all__ = [
     "WeightReport",
     "adjust_across",
     "calibrate",
+    "compare_waves",
     "domains_of",
     "estimate",
     "estimate_by",
@@ -892,3 +896,26 @@ def adjust_across(differences: Sequence[Difference], q: float = 0.05) -> Multipl
     adjusted[tested] = found.adjusted
     rejected[tested] = found.rejected
     return MultipleTests(adjusted, rejected, q)
+
+
+def compare_waves(
+    before: Mapping[Hashable, DesignEstimate],
+    after: Mapping[Hashable, DesignEstimate],
+    *,
+    minimum_n: int = 0,
+    q: float = 0.05,
+) -> tuple[list[Hashable], Family]:
+    """Each subgroup's change between two waves (``estimate_by`` of each), judged as a family:
+    ``comparison.judge_family`` tests the subgroups with enough answers on both sides (at least
+    ``minimum_n``; the others get no verdict), Benjamini–Hochberg at q across them, and draws each
+    interval at the level that keeps test and interval in agreement. Returns the subgroups (those
+    present in both waves, in the first wave's order) and the family, row for row."""
+    keys = [k for k in before if k in after]
+    compare = [partial(wave_difference, before[k], after[k]) for k in keys]
+    judged = [
+        before[k].value is not None
+        and after[k].value is not None
+        and min(before[k].n, after[k].n) >= minimum_n
+        for k in keys
+    ]
+    return keys, judge_family(compare, judged, q=q)
