@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -52,11 +53,13 @@ class Command(BaseCommand):
         )
 
 
-def metrics_directory() -> Path:
+def metrics_directory(bind: str) -> Path:
     """Where the processes' Prometheus samples meet (prometheus_client's multiprocess mode): emptied
-    at start, since samples of a previous run's processes would be summed with today's."""
+    at start, since samples of a previous run's processes would be summed with today's. One per
+    address, so two `avis web` on one machine keep theirs apart."""
     configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    directory = Path(configured) if configured else Path(settings.VAR_DIR) / "prometheus"
+    place = re.sub(r"[^A-Za-z0-9.-]+", "_", bind).strip("_")
+    directory = Path(configured) if configured else Path(settings.VAR_DIR) / "prometheus" / place
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
@@ -67,7 +70,7 @@ def metrics_directory() -> Path:
 def serve_with_gunicorn(*, bind: str, processes: int, threads: int, timeout: int) -> None:
     from gunicorn.app.base import BaseApplication
 
-    metrics_directory()
+    metrics_directory(bind)
 
     def child_exit(server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
