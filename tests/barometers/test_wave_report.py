@@ -24,9 +24,13 @@ NPS = {"north": [9, 10, 6], "south": [3, 8]}
 AGENT = {"north": ["5", "4", "2"], "south": ["1", "4"]}
 
 
-def answered(org, scores: list[int | None], agent: list[str]) -> list[Invitation]:  # noqa: ANN001
+def answered(
+    org, scores: list[int | None], agent: list[str], comments: list[str] | None = None
+) -> list[Invitation]:  # noqa: ANN001, E501
     before = set(Invitation.objects.values_list("pk", flat=True))
-    survey_and_answer(org, datetime(2026, 3, 3, 11, tzinfo=PARIS), scores, agent_scores=agent)
+    survey_and_answer(
+        org, datetime(2026, 3, 3, 11, tzinfo=PARIS), scores, agent_scores=agent, comments=comments
+    )
     return list(Invitation.objects.exclude(pk__in=before).order_by("pk"))
 
 
@@ -34,7 +38,9 @@ def answered(org, scores: list[int | None], agent: list[str]) -> list[Invitation
 def closed_wave(org):  # noqa: ANN001, ANN201
     """North: 5 sampled of 1,000, 3 answered; south: 3 sampled of 500, 2 answered; fieldwork over."""
     open_all_day(org.organisation)
-    north_invitations = answered(org, [*NPS["north"], None, None], [*AGENT["north"], "5", "5"])
+    north_invitations = answered(
+        org, [*NPS["north"], None, None], [*AGENT["north"], "5", "5"], ['=HYPERLINK("http://x")', *"abcd"]
+    )
     south_invitations = answered(org, [*NPS["south"], None], [*AGENT["south"], "3"])
     invitation = north_invitations[0]
     wave, north, south = make_wave(

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest
-from ninja import Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema
 from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
+from avis.analytics.exports import CONTENT_TYPES, Format
 from avis.barometers import queries, services
 from avis.barometers.dispositions import wave_rates
+from avis.barometers.exports import export_wave_answers, wave_export_filename
 from avis.barometers.models import Barometer, Wave
+from avis.barometers.report import render_wave_report_pdf, wave_report_filename
 
 router = Router(tags=["barometers"])
 
@@ -238,3 +241,43 @@ def close_wave(request: HttpRequest, barometer_id: int, number: int) -> WaveOut:
         organisation=organisation_of(request), barometer_id=barometer_id, number=number
     )
     return _wave_out(wave)
+
+
+class WaveReportQuery(Schema):
+    language: Literal["fr", "en"] | None = Field(
+        default=None, description="the organisation's language when absent"
+    )
+
+
+@router.get("/{barometer_id}/waves/{number}/report", response={200: None})
+def wave_report(
+    request: HttpRequest, barometer_id: int, number: int, query: Query[WaveReportQuery]
+) -> HttpResponse:
+    """The wave's PDF report with its AAPOR / ISO 20252 disclosure: frame, dates, mode, wording, design,
+    dispositions and outcome rates, weighting, estimates with margins of error, limitations."""
+    organisation = organisation_of(request)
+    wave = queries.wave(organisation=organisation, barometer_id=barometer_id, number=number)
+    language = query.language or organisation.default_locale[:2]
+    response = HttpResponse(
+        render_wave_report_pdf(wave=wave, language=language), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{wave_report_filename(wave, language)}"'
+    return response
+
+
+class WaveAnswersQuery(Schema):
+    format: Format = Field(default="csv", description="csv, xlsx or parquet")
+
+
+@router.get("/{barometer_id}/waves/{number}/answers", response={200: None})
+def wave_answers(
+    request: HttpRequest, barometer_id: int, number: int, query: Query[WaveAnswersQuery]
+) -> HttpResponse:
+    """The wave's answers, one row per respondent, with stratum, disposition, inclusion probability,
+    design weight and final weight."""
+    wave = queries.wave(organisation=organisation_of(request), barometer_id=barometer_id, number=number)
+    response = HttpResponse(
+        export_wave_answers(wave=wave, fmt=query.format), content_type=CONTENT_TYPES[query.format]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{wave_export_filename(wave, query.format)}"'
+    return response
