@@ -12,10 +12,16 @@ never corrupt the file.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
 
 from huey import Huey
 from huey.storage import SqliteStorage
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
 
 
 class SqliteQueueStorage(SqliteStorage):
@@ -27,3 +33,19 @@ class SqliteQueueStorage(SqliteStorage):
 
 class SqliteHuey(Huey):
     storage_class = SqliteQueueStorage
+
+
+def wake(enqueue: Callable[[], object], *, what: str) -> bool:
+    """Hand a wake-up to the queue; when Redis is unreachable (restarting, failing over), log it and go on.
+
+    A wake-up is never the only copy of the work: the row it points to is committed in the database,
+    and the scheduler's sweeps (``sweep_outbox``, ``tend_conversations``, ``sweep_webhooks``) wake a
+    worker for rows left waiting. So a request whose data is committed answers 2xx even while the
+    queue is down, instead of a 500 that would make its client send it again.
+    """
+    try:
+        enqueue()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        logger.warning("the queue is unreachable; %s left for the next sweep (%s)", what, type(exc).__name__)
+        return False
+    return True

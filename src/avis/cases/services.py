@@ -48,6 +48,7 @@ from avis.errors import NotFound, ValidationFailed
 from avis.isolation import apart
 from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
+from avis.queue import wake
 from avis.surveys.models import Answer, Response
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.CONTACTED, CaseStatus.REOPENED)
@@ -526,9 +527,14 @@ def _queue_webhooks(ids: Sequence[int], *, delay: int = 0) -> None:
 
     for delivery_id in ids:
         if delay:
-            deliver_webhook.schedule(args=(delivery_id,), delay=delay)
+            sent = wake(
+                lambda delivery_id=delivery_id: deliver_webhook.schedule(args=(delivery_id,), delay=delay),
+                what="a case webhook",
+            )
         else:
-            deliver_webhook(delivery_id)
+            sent = wake(lambda delivery_id=delivery_id: deliver_webhook(delivery_id), what="a case webhook")
+        if not sent:
+            return
 
 
 def _email_owner_or_managers(case: Case, event: str) -> None:

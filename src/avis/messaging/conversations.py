@@ -58,6 +58,7 @@ from avis.messaging.outbox import cancel_queued_messages, enqueue_on_commit
 from avis.messaging.queries import provider_name
 from avis.messaging.rendering import respondent_link, sms_completion_text, sms_question
 from avis.messaging.sms_replies import Reply, parse_reply
+from avis.queue import wake
 from avis.surveys.conditions import applicable_questions, next_question_index
 from avis.surveys.models import Invitation, InvitationStatus, Question, QuestionKind
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
@@ -103,7 +104,7 @@ def receive_sms(
         organisation_id=organisation_id,
     )
     if not inbound.interpretation:
-        handle_inbound_message(inbound.id)
+        wake(lambda: handle_inbound_message(inbound.id), what="an inbound text")
     return inbound  # as recorded: what the worker made of it is in the database
 
 

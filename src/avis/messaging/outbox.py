@@ -14,6 +14,7 @@ from avis.bulk import insert_rows, new_row
 from avis.customers.models import Channel
 from avis.messaging.models import Conversation, MessageKind, MessageStatus, OutboundMessage
 from avis.messaging.queries import provider_name
+from avis.queue import wake
 from avis.surveys.models import Invitation
 from avis.surveys.services import cancel_invitation
 
@@ -142,9 +143,19 @@ def _wake(messages: Sequence[tuple[int, int]], *, delay: int = 0) -> None:
         for start in range(0, len(ids), ENQUEUE_CHUNK):
             chunk = ids[start : start + ENQUEUE_CHUNK]
             if delay:
-                deliver_messages.schedule(args=(chunk,), delay=delay, priority=priority)
+                sent = wake(
+                    lambda chunk=chunk, priority=priority: deliver_messages.schedule(
+                        args=(chunk,), delay=delay, priority=priority
+                    ),
+                    what=f"{len(chunk)} messages",
+                )
             else:
-                deliver_messages(chunk, priority=priority)
+                sent = wake(
+                    lambda chunk=chunk, priority=priority: deliver_messages(chunk, priority=priority),
+                    what=f"{len(chunk)} messages",
+                )
+            if not sent:
+                return
 
 
 def cancel_queued_messages(
