@@ -349,6 +349,12 @@ def plan_upsert(
     return plan
 
 
+def deadlocked(exc: BaseException) -> bool:
+    """PostgreSQL rolled this transaction back to break a deadlock (or a serialization failure):
+    running it again is what PostgreSQL asks for."""
+    return getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
+
+
 def upsert_rows(
     model: type[M],
     *,
@@ -374,7 +380,9 @@ def upsert_rows(
         new_row(
             model, organisation=organisation, **{key: row_key, **(create_defaults or {}), **wanted[row_key]}
         )
-        for row_key in plan.missing
+        # In key order: two requests creating some of the same rows at once take the unique index's
+        # locks in the same order, so the second waits for the first instead of deadlocking with it.
+        for row_key in sorted(plan.missing)
     ]
     if missing:
         try:

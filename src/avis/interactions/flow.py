@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from avis.accounts.models import Organisation
-from avis.bulk import collector_paused
+from avis.bulk import collector_paused, deadlocked
 from avis.governance.models import Decision
 from avis.governance.queries import decisions_for_interactions
 from avis.governance.services import decide_contacts
@@ -26,6 +26,9 @@ from avis.messaging.outbox import queue_invitations
 from avis.surveys.models import Invitation
 from avis.surveys.queries import active_surveys_by_touchpoint, invitations_for_decisions
 from avis.surveys.services import create_invitations
+
+# How many times a batch runs when PostgreSQL breaks a deadlock by rolling it back.
+DEADLOCK_ATTEMPTS = 3
 
 
 @dataclass
@@ -56,19 +59,28 @@ def ingest_interactions(
 def _ingest(
     *, organisation: Organisation, items: Sequence[InteractionIn], now: datetime, replay: bool
 ) -> list[IngestResult]:
-    with transaction.atomic():
-        recorded = record_interactions(organisation=organisation, items=items, now=now)
-        fresh = [r.interaction for r in recorded if r.created and r.interaction is not None]
-        surveyable = set(active_surveys_by_touchpoint(organisation=organisation))
-        decisions = decide_contacts(
-            organisation=organisation,
-            interactions=fresh,
-            surveyable_touchpoint_ids=surveyable,
-            now=now,
-            replay=replay,
-        )
-        invitations = create_invitations(organisation=organisation, decisions=decisions)
-        queue_invitations(organisation=organisation, invitations=invitations)
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                recorded = record_interactions(organisation=organisation, items=items, now=now)
+                fresh = [r.interaction for r in recorded if r.created and r.interaction is not None]
+                surveyable = set(active_surveys_by_touchpoint(organisation=organisation))
+                decisions = decide_contacts(
+                    organisation=organisation,
+                    interactions=fresh,
+                    surveyable_touchpoint_ids=surveyable,
+                    now=now,
+                    replay=replay,
+                )
+                invitations = create_invitations(organisation=organisation, decisions=decisions)
+                queue_invitations(organisation=organisation, invitations=invitations)
+            break
+        except OperationalError as exc:
+            # Two batches about the same new customers or agents, locking rows in different orders:
+            # PostgreSQL rolls one back whole; it runs again (nothing of it was kept).
+            outer = transaction.get_connection().in_atomic_block  # a caller's transaction: its to retry
+            if outer or not deadlocked(exc) or attempt == DEADLOCK_ATTEMPTS:
+                raise
 
     decision_by_interaction = {d.interaction_id: d for d in decisions}
     invitation_by_decision = {inv.decision_id: inv for inv in invitations}
