@@ -80,3 +80,13 @@ def test_another_organisation_reads_neither_the_report_nor_the_answers(closed_wa
     theirs = Client(headers={"Authorization": f"Bearer {other_org.api_key}"})
     assert theirs.get(url(closed_wave, "report")).status_code == 404
     assert theirs.get(url(closed_wave, "answers")).status_code == 404
+
+
+def test_the_wave_gives_dispositions_and_rates_per_stratum(closed_wave, api) -> None:  # noqa: ANN001, F811
+    wave = api.get(f"/api/v1/barometers/{closed_wave.barometer_id}/waves/{closed_wave.number}").json()
+    assert wave["dispositions_final"] is True and wave["e"] == 1.0 and wave["e_method"] == "known_share"
+    north, south = sorted(wave["strata"], key=lambda s: s["key"])
+    assert north["dispositions"]["I"] == 3 and north["dispositions"]["UH"] == 2
+    assert north["rates"]["RR1"] == 0.6
+    assert south["rates"]["RR3"] == pytest.approx(2 / 3) and south["rates"]["COOP1"] == 1.0
+    assert wave["total"]["rates"]["RR1"] == 0.625 and wave["total"]["dispositions"]["I"] == 5

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from avis.accounts.authentication import organisation_of
+from avis.analytics.aapor import OutcomeRates
 from avis.analytics.exports import CONTENT_TYPES, Format
 from avis.barometers import queries, services
 from avis.barometers.dispositions import wave_rates
@@ -104,6 +105,10 @@ class StratumOut(Schema):
     target: int
     response_rate: float | None
     full: bool
+    dispositions: dict[str, int] = Field(default_factory=dict, description="Cases per AAPOR code")
+    rates: dict[str, float | None] = Field(
+        default_factory=dict, description="AAPOR rates of the stratum, with its wave's e"
+    )
 
 
 class WaveOut(Schema):
@@ -138,8 +143,10 @@ def _wave_out(wave: Wave) -> WaveOut:
     return WaveOut.model_validate(wave, from_attributes=True)
 
 
-def _stratum_out(progress: queries.StratumProgress) -> StratumOut:
+def _stratum_out(progress: queries.StratumProgress, rates: OutcomeRates | None = None) -> StratumOut:
     return StratumOut(
+        dispositions=rates.counts.as_dict() if rates else {},
+        rates=rates.as_floats() if rates else {},
         key=progress.key,
         values=progress.values,
         population=progress.population,
@@ -201,10 +208,11 @@ def get_wave(request: HttpRequest, barometer_id: int, number: int) -> FieldworkO
     wave = queries.wave(organisation=organisation_of(request), barometer_id=barometer_id, number=number)
     progress = queries.fieldwork(wave=wave)
     rates = wave_rates(wave=wave)
+    by_key = {found.stratum.key: found.rates for found in rates.strata}
     return FieldworkOut(
         **_wave_out(wave).model_dump(),
-        strata=[_stratum_out(s) for s in progress.strata],
-        total=_stratum_out(progress.total),
+        strata=[_stratum_out(s, by_key.get(s.key)) for s in progress.strata],
+        total=_stratum_out(progress.total, rates.overall),
         rates=rates.overall.as_floats(),
         e=float(rates.overall.eligibility.e) if rates.overall.eligibility.e is not None else None,
         e_method=str(rates.overall.eligibility.method),
