@@ -21,6 +21,7 @@ urlpatterns = [
     path("settings/touchpoints/", include("avis.interactions.urls")),
     path("cases/", include("avis.cases.urls")),
     path("analytics/", include("avis.analytics.urls")),
+    path("barometers/", include("avis.barometers.urls")),
     path("governance/", include("avis.governance.urls")),
     path("imports/", include("avis.customers.urls")),
     path("hooks/", include("avis.messaging.hook_urls")),

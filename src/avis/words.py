@@ -45,6 +45,9 @@ REASONS = {
     "invited": _("surveyed"),
     "barometer_sample": _("drawn for a barometer"),
     "barometer_fieldwork": _("in a barometer's fieldwork"),
+    # Left out of a barometer's frame (avis.barometers.frame.REASONS).
+    "no_stratum": _("no value for a stratum"),
+    "in_study": _("already in a study's fieldwork"),
 }
 
 # Why a case was opened (Case.reasons, the alert rule's condition), as a short tag.

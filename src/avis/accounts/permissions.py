@@ -77,6 +77,7 @@ CHANGE_POLICY = gettext_lazy("change the contact policy")
 CHANGE_GOALS = gettext_lazy("change the precision goals")
 CHANGE_SURVEYS = gettext_lazy("change or publish a survey")
 CHANGE_TOUCHPOINTS = gettext_lazy("create or change touchpoints")
+CHANGE_BAROMETERS = gettext_lazy("set up or change a barometer")
 
 PAGES: dict[str, Page] = {
     # Anyone: signing in and out, joining from an invitation, the customer's own pages.
@@ -129,6 +130,10 @@ PAGES: dict[str, Page] = {
     "analytics:report_choice": Page(read=TEAM),
     "analytics:report": Page(read=TEAM),
     "analytics:settings": Page(read=ADMIN),
+    "barometers:list": Page(read=TEAM),
+    "barometers:new": Page(read=EDITORS, change=CHANGE_BAROMETERS),
+    "barometers:edit": Page(read=EDITORS, change=CHANGE_BAROMETERS),
+    "barometers:preview": Page(read=EDITORS),
     "cases:list": Page(read=TEAM),
     "cases:rows": Page(read=TEAM),
     "cases:detail": Page(read=TEAM),

@@ -52,10 +52,11 @@ def _variance(barometer: Barometer, before: Wave) -> tuple[float, str, int]:
         organisation_id=barometer.organisation_id, kind=kind, number__isnull=False
     )
     earlier = answers.filter(
-        response__invitation__barometer_case__wave__barometer=barometer,
+        response__invitation__barometer_case__wave__barometer_id=barometer.pk or 0,
         response__invitation__barometer_case__wave__number__lt=before.number,
     )
-    values = list(earlier.values_list("number", flat=True)[:200_000])
+    # A barometer being set up (not saved yet) has no earlier wave.
+    values = list(earlier.values_list("number", flat=True)[:200_000]) if barometer.pk else []
     if len(values) >= MIN_ANSWERS_FOR_VARIANCE:
         return survey_design.indicator_variance(estimator, values), "earlier_waves", len(values)
     since = before.frame_date - timedelta(days=365)
@@ -68,7 +69,7 @@ def _variance(barometer: Barometer, before: Wave) -> tuple[float, str, int]:
 def _response_rates(barometer: Barometer, frame: Frame) -> tuple[list[float], str]:
     """Completes per sampled customer in each stratum, from the closed waves when they have enough."""
     rows = (
-        SampledCase.objects.filter(wave__barometer=barometer, wave__status=WaveStatus.CLOSED)
+        SampledCase.objects.filter(wave__barometer_id=barometer.pk or 0, wave__status=WaveStatus.CLOSED)
         .values("stratum__key")
         .annotate(cases=Count("id"), completes=Count("id", filter=Q(completed_at__isnull=False)))
     )
@@ -85,8 +86,12 @@ def _response_rates(barometer: Barometer, frame: Frame) -> tuple[list[float], st
     return rates, "earlier_waves"
 
 
-def plan_design(*, barometer: Barometer, frame: Frame, seed: int, before: Wave) -> Design:
-    """Size each stratum's sample for the barometer's goal on this frame, and draw it."""
+def size_sample(
+    *, barometer: Barometer, frame: Frame, before: Wave
+) -> tuple[survey_design.SamplePlan, dict[str, Any]]:
+    """Each stratum's sample for the barometer's goal on this frame (not drawn), and what the wave
+    records about it: the inputs (spread, response rate, where they came from) and the expected
+    margins. The set-up page shows the same before anything is sent."""
     variance, variance_source, variance_n = _variance(barometer, before)
     rates, rate_source = _response_rates(barometer, frame)
     strata = [
@@ -107,23 +112,6 @@ def plan_design(*, barometer: Barometer, frame: Frame, seed: int, before: Wave) 
         minimum_per_stratum=barometer.minimum_per_stratum or 2,
         confidence=barometer.confidence,
     )
-    counts = [len(ids) for ids in frame.ids]
-    draw = survey_design.stratified_draw(
-        np.concatenate(frame.ids) if frame.ids else np.empty(0, dtype=np.int64),
-        np.repeat(np.arange(len(counts)), counts),
-        {row.stratum: row.sample for row in plan.strata},
-        seed=seed,
-    )
-    plans = []
-    for index, row in enumerate(plan.strata):
-        plans.append(
-            StratumPlan(
-                sample_size=row.sample,
-                target_completes=row.completes,
-                inclusion_probability=row.inclusion_probability,
-                sampled_ids=draw.ids[draw.strata == index],
-            )
-        )
     summary = {
         "allocation": barometer.allocation,
         "confidence": barometer.confidence,
@@ -141,4 +129,27 @@ def plan_design(*, barometer: Barometer, frame: Frame, seed: int, before: Wave) 
         "expected_margin": plan.margin,
         "expected_domain_margins": plan.domain_margins,
     }
+    return plan, summary
+
+
+def plan_design(*, barometer: Barometer, frame: Frame, seed: int, before: Wave) -> Design:
+    """Size each stratum's sample for the barometer's goal on this frame, and draw it."""
+    plan, summary = size_sample(barometer=barometer, frame=frame, before=before)
+    counts = [len(ids) for ids in frame.ids]
+    draw = survey_design.stratified_draw(
+        np.concatenate(frame.ids) if frame.ids else np.empty(0, dtype=np.int64),
+        np.repeat(np.arange(len(counts)), counts),
+        {row.stratum: row.sample for row in plan.strata},
+        seed=seed,
+    )
+    plans = []
+    for index, row in enumerate(plan.strata):
+        plans.append(
+            StratumPlan(
+                sample_size=row.sample,
+                target_completes=row.completes,
+                inclusion_probability=row.inclusion_probability,
+                sampled_ids=draw.ids[draw.strata == index],
+            )
+        )
     return Design(plans, summary)

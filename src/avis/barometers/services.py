@@ -23,7 +23,7 @@ from avis.accounts.models import Organisation
 from avis.audit.services import record, snapshot
 from avis.barometers.design import plan_design
 from avis.barometers.dispositions import assign_dispositions
-from avis.barometers.frame import build_frame
+from avis.barometers.frame import Frame, build_frame
 from avis.barometers.models import (
     Allocation,
     Barometer,
@@ -134,10 +134,10 @@ def _targets_problems(targets: object, attributes: Sequence[str]) -> dict[str, s
     return problems
 
 
-@transaction.atomic
-def create_barometer(
+def build_barometer(
     *,
     organisation: Organisation,
+    barometer_id: int | None = None,
     name_fr: str = "",
     name_en: str = "",
     survey_id: int,
@@ -160,7 +160,8 @@ def create_barometer(
     created_by: AbstractBaseUser | None = None,
     now: datetime | None = None,
 ) -> Barometer:
-    """A new barometer; every wrong field is reported at once and nothing is saved."""
+    """The barometer these fields describe, not saved (``barometer_id``: the one they would change);
+    every wrong field is reported at once. The set-up page previews its design from it."""
     scope = scope if scope is not None else []
     population_targets = population_targets or {}
     problems: dict[str, str] = {}
@@ -168,7 +169,7 @@ def create_barometer(
     if not names:
         problems["name.fr"] = _("Give the barometer a name, in French or English or both.")
     survey = (
-        Survey.objects.filter(organisation=organisation, id=survey_id)
+        Survey.objects.filter(organisation=organisation, id=survey_id if isinstance(survey_id, int) else 0)
         .select_related("current_version")
         .first()
     )
@@ -176,9 +177,11 @@ def create_barometer(
         problems["survey_id"] = _("No such survey.")
     elif survey.current_version_id is None:
         problems["survey_id"] = _("Publish the survey before using it in a barometer.")
-    elif Barometer.objects.filter(
-        organisation=organisation, survey=survey, archived_at__isnull=True
-    ).exists():
+    elif (
+        Barometer.objects.filter(organisation=organisation, survey=survey, archived_at__isnull=True)
+        .exclude(id=barometer_id)
+        .exists()
+    ):
         problems["survey_id"] = _("This survey already belongs to another barometer.")
     problems |= _rules_problems(scope, "scope") | _strata_problems(strata)
     attributes = (
@@ -206,9 +209,9 @@ def create_barometer(
         problems["domain_margin"] = _("Give the margin wanted for each %(domain)s, in points, such as 8.") % {
             "domain": domain
         }
-    if not 0.5 <= confidence < 1:
+    if not isinstance(confidence, int | float) or not 0.5 <= confidence < 1:
         problems["confidence"] = _("The confidence level is between 0.5 and 1, such as 0.95.")
-    if not 0.01 <= expected_response_rate <= 1:
+    if not isinstance(expected_response_rate, int | float) or not 0.01 <= expected_response_rate <= 1:
         problems["expected_response_rate"] = _("The expected response rate is between 0.01 and 1.")
     for name, value, low, high in (
         ("fieldwork_days", fieldwork_days, 1, 366),
@@ -225,7 +228,8 @@ def create_barometer(
     problems |= _targets_problems(population_targets, attributes)
     if problems:
         raise FieldsInvalid(problems)
-    barometer = Barometer.objects.create(
+    return Barometer(
+        id=barometer_id,
         organisation=organisation,
         name=names,
         survey=survey,
@@ -248,7 +252,62 @@ def create_barometer(
         created_by=created_by,
         created_at=now or timezone.now(),
     )
+
+
+@transaction.atomic
+def create_barometer(*, organisation: Organisation, **fields: Any) -> Barometer:
+    """A new barometer (the fields of ``build_barometer``); every wrong field is reported at once and
+    nothing is saved."""
+    barometer = build_barometer(organisation=organisation, **fields)
+    barometer.save(force_insert=True)
     record(organisation=organisation, action="barometer.created", target=barometer, after=snapshot(barometer))
+    return barometer
+
+
+# What a change of set-up may touch; waves already drawn keep the design they recorded.
+EDITABLE = (
+    "name",
+    "survey",
+    "scope",
+    "strata",
+    "mode",
+    "metric",
+    "margin",
+    "domain",
+    "domain_margin",
+    "confidence",
+    "allocation",
+    "minimum_per_stratum",
+    "expected_response_rate",
+    "recurrence",
+    "fieldwork_days",
+    "reminder_gap_days",
+    "reminder_max",
+    "population_targets",
+)
+
+
+@transaction.atomic
+def update_barometer(*, organisation: Organisation, barometer_id: int, **fields: Any) -> Barometer:
+    """Change a barometer's set-up (every field given again, as the set-up page sends them); the next
+    waves follow it, the waves already drawn keep theirs. Every wrong field is reported at once."""
+    barometer = (
+        Barometer.objects.select_for_update().filter(organisation=organisation, id=barometer_id).first()
+    )
+    if barometer is None:
+        raise NotFound(_("No such barometer."))
+    changed = build_barometer(organisation=organisation, barometer_id=barometer_id, **fields)
+    before = snapshot(barometer, fields=EDITABLE)
+    for name in EDITABLE:
+        setattr(barometer, name, getattr(changed, name))
+    barometer.save(update_fields=[*(f if f != "survey" else "survey_id" for f in EDITABLE)])
+    record(
+        organisation=organisation,
+        action="barometer.changed",
+        target=barometer,
+        before=before,
+        after=snapshot(barometer, fields=EDITABLE),
+    )
     return barometer
 
 
@@ -326,6 +385,25 @@ def _check_targets(barometer: Barometer, in_scope: int, values: Mapping[str, set
             )
 
 
+def frame_to_draw(*, barometer: Barometer, on: date, now: datetime) -> Frame:
+    """The barometer's frame on ``on`` as a draw would take it; refused (ValidationFailed) when there is
+    nobody in scope, a stratum is left empty by governance's exclusions or the targets do not
+    describe it."""
+    policy = current_policy(organisation=barometer.organisation)
+    frame = build_frame(barometer=barometer, policy=policy, on=on, at=now)
+    if not frame.strata:
+        raise ValidationFailed(_("No customer is in the barometer's scope: there is nothing to draw from."))
+    empty = [s.key for s in frame.strata if s.eligible == 0]
+    if empty:
+        raise ValidationFailed(
+            _("The stratum %(stratum)s has no customer left to draw once governance's exclusions apply.")
+            % {"stratum": empty[0]}
+        )
+    values = {a: {s.values[a] for s in frame.strata} for a in barometer.stratum_attributes}
+    _check_targets(barometer, frame.in_scope - frame.exclusions.get("no_stratum", 0), values)
+    return frame
+
+
 def draw_wave(
     *,
     organisation: Organisation,
@@ -358,20 +436,7 @@ def draw_wave(
                 % {"number": wave.number, "day": wave.frame_date.isoformat()}
             )
         barometer = wave.barometer
-        policy = current_policy(organisation=organisation)
-        frame = build_frame(barometer=barometer, policy=policy, on=wave.frame_date, at=now)
-        if not frame.strata:
-            raise ValidationFailed(
-                _("No customer is in the barometer's scope: there is nothing to draw from.")
-            )
-        empty = [s.key for s in frame.strata if s.eligible == 0]
-        if empty:
-            raise ValidationFailed(
-                _("The stratum %(stratum)s has no customer left to draw once governance's exclusions apply.")
-                % {"stratum": empty[0]}
-            )
-        values = {a: {s.values[a] for s in frame.strata} for a in barometer.stratum_attributes}
-        _check_targets(barometer, frame.in_scope - frame.exclusions.get("no_stratum", 0), values)
+        frame = frame_to_draw(barometer=barometer, on=wave.frame_date, now=now)
         seed = seed if seed is not None else secrets.randbits(62)
         design = plan_design(barometer=barometer, frame=frame, seed=seed, before=wave)
         strata = [

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from avis.barometers import views
+
+app_name = "barometers"
+urlpatterns = [
+    path("", views.barometers, name="list"),
+    path("new/", views.new, name="new"),
+    path("preview/", views.preview, name="preview"),
+    path("<int:barometer_id>/", views.edit, name="edit"),
+]

@@ -1,0 +1,118 @@
+"""Barometer pages: the list, the set-up on one page with its live design preview, a wave's results.
+
+Same shape as the API: parse, call a service or a query, render. What a valid barometer is lives in
+``services.build_barometer``; what the design would be, in ``preview.preview_design``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from avis.accounts.decorators import member_required
+from avis.barometers.models import Barometer
+from avis.barometers.preview import preview_design
+from avis.barometers.services import build_barometer, create_barometer, update_barometer
+from avis.barometers.setup_form import choices, fields_from_post, form_from_barometer
+from avis.barometers.setup_queries import barometer_list, relationship_surveys
+from avis.errors import FieldsInvalid
+
+
+@login_required
+@member_required()
+def barometers(request: HttpRequest) -> HttpResponse:
+    """Every barometer of the organisation, with its waves."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    return render(
+        request,
+        "barometers/list.html",
+        {
+            "barometers": barometer_list(organisation=organisation),
+            "may_edit": request.membership.role in ("admin", "analyst"),  # type: ignore[attr-defined]
+        },
+    )
+
+
+def _barometer(request: HttpRequest, barometer_id: int | None) -> Barometer | None:
+    if barometer_id is None:
+        return None
+    found = Barometer.objects.filter(organisation=request.organisation, id=barometer_id).first()  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404(_("No such barometer."))
+    return found
+
+
+def _setup(request: HttpRequest, barometer_id: int | None) -> HttpResponse:
+    organisation = request.organisation  # type: ignore[attr-defined]
+    barometer = _barometer(request, barometer_id)
+    problems: dict[str, str] = {}
+    preview = None
+    if request.method == "POST":
+        fields, form = fields_from_post(request.POST)
+        try:
+            if barometer is None:
+                saved = create_barometer(organisation=organisation, created_by=request.user, **fields)
+            else:
+                saved = update_barometer(organisation=organisation, barometer_id=barometer.id, **fields)
+        except FieldsInvalid as exc:
+            problems = exc.problems
+        else:
+            return redirect("barometers:edit", barometer_id=saved.id)
+    else:
+        form = form_from_barometer(barometer)
+        if barometer is not None:
+            preview = preview_design(barometer=barometer, on=timezone.localdate(), now=timezone.now())
+    return render(
+        request,
+        "barometers/setup.html",
+        {
+            "barometer": barometer,
+            "form": form,
+            "problems": problems,
+            "preview": preview,
+            "surveys": relationship_surveys(organisation=organisation, barometer=barometer),
+            **choices(),
+        },
+        status=422 if problems else 200,
+    )
+
+
+@login_required
+@member_required()
+def new(request: HttpRequest) -> HttpResponse:
+    """Set up a new barometer."""
+    return _setup(request, None)
+
+
+@login_required
+@member_required()
+def edit(request: HttpRequest, barometer_id: int) -> HttpResponse:
+    """Change a barometer's set-up; the next waves follow it."""
+    return _setup(request, barometer_id)
+
+
+@login_required
+@member_required()
+def preview(request: HttpRequest) -> HttpResponse:
+    """The design the form being filled in would give, drawn today (htmx: the set-up page's panel)."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    barometer_id = request.POST.get("barometer_id", "")
+    existing = _barometer(request, int(barometer_id)) if barometer_id.isdigit() else None
+    fields, _form = fields_from_post(request.POST)
+    # The design does not depend on the name: a set-up being typed is previewed before it has one.
+    if not (fields["name_fr"].strip() or fields["name_en"].strip()):
+        fields["name_en"] = "—"
+    problems: dict[str, str] = {}
+    found = None
+    try:
+        barometer = build_barometer(
+            organisation=organisation, barometer_id=existing.id if existing else None, **fields
+        )
+    except FieldsInvalid as exc:
+        problems = exc.problems
+    else:
+        found = preview_design(barometer=barometer, on=timezone.localdate(), now=timezone.now())
+    return render(request, "barometers/_preview.html", {"preview": found, "problems": problems})
