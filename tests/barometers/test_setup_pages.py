@@ -18,6 +18,7 @@ from avis.surveys.services import create_standard_survey
 from tests.barometers.setup import make_barometer, region_base
 from tests.factories import PASSWORD
 from tests.helpers import open_all_day
+from tests.test_words import english_in, visible_text
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -141,3 +142,22 @@ def test_managers_read_the_list_but_do_not_set_up_and_no_tenant_sees_another(org
     stranger = _client(other_org.admin_email)
     assert "Yearly barometer" not in _text(stranger.get("/barometers/"))
     assert stranger.get(f"/barometers/{barometer.id}/").status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_set_up_pages_speak_the_readers_language(org, survey, language) -> None:  # noqa: ANN001
+    barometer = make_barometer(org.organisation, code="barometer.other", domain="region", domain_margin=30.0)
+    admin = _client(org.admin_email)
+    for reply in (
+        admin.get("/barometers/", HTTP_ACCEPT_LANGUAGE=language),
+        admin.get("/barometers/new/", HTTP_ACCEPT_LANGUAGE=language),
+        admin.get(f"/barometers/{barometer.id}/", HTTP_ACCEPT_LANGUAGE=language),
+    ):
+        assert reply.status_code == 200
+        # Survey names are the organisation's own (this fixture's are English).
+        page = re.sub(r'<select id="survey_id".*?</select>', "", reply.content.decode(), flags=re.S)
+        text = visible_text(page, language)
+        if language == "fr":
+            assert not english_in(text), english_in(text)
+            assert "Marge attendue, ensemble" in text or "Paramétrer" in text or "Nouveau" in text
