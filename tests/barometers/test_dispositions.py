@@ -138,3 +138,31 @@ def test_a_wave_without_cases_has_no_rate(org) -> None:  # noqa: ANN001
     wave, _north, _south = make_wave(org.organisation, survey, started=timezone.now())
     rates = wave_rates(wave=wave)
     assert rates.overall.counts.total == 0 and rates.overall["RR1"] is None and not rates.final
+
+
+def test_a_soft_failure_is_not_a_bounce_and_our_own_failure_is_a_non_contact(org) -> None:  # noqa: ANN001
+    open_all_day(org.organisation)
+    survey_and_answer(org, datetime(2026, 3, 3, 11, tzinfo=PARIS), [None, None])
+    failed, undelivered = sorted(
+        (m.invitation for m in OutboundMessage.objects.filter(organisation=org.organisation)),
+        key=lambda i: i.pk,
+    )
+    wave, north, _south = make_wave(
+        org.organisation, failed.survey, started=timezone.now() - timedelta(hours=1)
+    )
+    # The provider refused to take the message (our side); the other was not delivered (a phone
+    # switched off), which the fieldwork marks as bounced to stop reminders: its address is valid.
+    OutboundMessage.objects.filter(invitation=failed).update(status="failed")
+    OutboundMessage.objects.filter(invitation=undelivered).update(delivery_status=DeliveryStatus.UNDELIVERED)
+    first = sample(wave, north, failed.customer, invitation=failed, channel=failed.channel)
+    second = sample(
+        wave,
+        north,
+        undelivered.customer,
+        invitation=undelivered,
+        channel=undelivered.channel,
+        bounced_at=timezone.now(),
+    )
+    found = {d.case_id: (d.disposition.value, d.reason) for d in case_dispositions(wave=wave)}
+    assert found[first.pk] == ("NC", "not_sent")
+    assert found[second.pk] == ("UH", "sent_no_reply")

@@ -247,8 +247,11 @@ def _case_facts(
         if invalid.get(m["channel"], False)
         and (m["delivery_status"] in _BOUNCES or m["status"] == MessageStatus.FAILED)
     )
-    if case.bounced_at and not bounced:
-        bounced = max(1, len(sent))
+    if case.bounced_at and not messages:
+        # Recorded without its messages at hand (imported fieldwork): the case's own fact. With
+        # messages, the ledger decides: ``bounced_at`` also marks soft failures (a phone off for
+        # days), which stop reminders but do not make a customer ineligible.
+        bounced = 1
     refused = (
         case.refused_at is not None
         or bool(opted_out & {Channel.ALL, channel})
