@@ -170,3 +170,36 @@ def test_a_wave_still_in_fieldwork_says_its_figures_are_provisional(org) -> None
     html = wave_report_html(wave=wave, language="en")
     assert "provisional" in html and "No respondent yet: nothing to weight." in html
     assert "No estimate" in html
+
+
+def test_uploaded_targets_are_raked_to_and_stated(closed_wave) -> None:  # noqa: ANN001
+    barometer = closed_wave.barometer
+    barometer.population_targets = {"region": {"north": 1200, "south": 300}}
+    barometer.save()
+    html = wave_report_html(wave=closed_wave, language="en")
+    assert "Targets: uploaded by the organisation." in html
+    assert "north 1200 · south 300" in html
+    # raking factors 1.2 and 0.6, within the bounds: weights 400 (north) and 150 (south)
+    assert "weights from 150.0 to 400.0" in html
+
+
+def test_a_wave_that_cannot_be_weighted_says_why_and_estimates_nothing(org, api) -> None:  # noqa: ANN001
+    open_all_day(org.organisation)
+    north_invitations = answered(org, [9, 7, None], ["5", "4", "5"])
+    south_invitations = answered(org, [None, None], ["5", "5"])
+    wave, north, south = make_wave(
+        org.organisation,
+        north_invitations[0].survey,
+        started=timezone.now() - timedelta(days=1),
+        strata=(("north", 1000, 3, 3), ("south", 500, 2, 2)),
+    )
+    for stratum, invitations in ((north, north_invitations), (south, south_invitations)):
+        for i in invitations:
+            sample(wave, stratum, i.customer, invitation=i, channel=i.channel)
+    html = wave_report_html(wave=wave, language="en")
+    assert "The wave could not be weighted: nobody answered in south" in html
+    assert "Without weights, no estimate of the population is given" in html
+    assert "No estimate" in html
+    answers = api.get(f"/api/v1/barometers/{wave.barometer_id}/waves/1/answers").content.decode("utf-8-sig")
+    lines = answers.splitlines()
+    assert len(lines) == 3 and all(line.split(",")[6] == "" for line in lines[1:])  # no final weight
