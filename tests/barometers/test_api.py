@@ -11,7 +11,8 @@ from django.test import Client
 
 from avis.barometers.models import SampledCase
 from avis.interactions.services import create_touchpoint
-from avis.surveys.services import create_standard_survey
+from avis.surveys.models import Invitation
+from avis.surveys.services import create_standard_survey, submit_response
 from tests.barometers.setup import region_base
 from tests.factories import PASSWORD
 from tests.helpers import open_all_day
@@ -70,6 +71,19 @@ def test_a_barometer_is_set_up_drawn_and_followed_through_the_api(org, api, surv
     assert set(status["rates"]) >= {"RR1", "COOP1", "REF1", "CON1"}
     assert status["e_method"]
     assert api.get(f"/api/v1/barometers/{barometer}/waves").json()[0]["number"] == 1
+    for index, invitation in enumerate(Invitation.objects.order_by("id")):
+        score = str(index % 11)
+        submit_response(
+            token=invitation.token, answers={"nps": score, "resolved": "yes", "agent": "4"}, now=NOW
+        )
+    estimates = api.get(f"/api/v1/barometers/{barometer}/waves/1/estimates")
+    assert estimates.status_code == 200, estimates.content
+    body = estimates.json()
+    nps = next(q for q in body["questions"] if q["question"] == "nps")
+    assert nps["summary"] == "nps" and nps["overall"]["n"] == Invitation.objects.count()
+    assert nps["overall"]["ci_low"] < nps["overall"]["value"] < nps["overall"]["ci_high"]
+    assert set(nps["domains"]["region"]) == {"north", "south"}
+    assert "design-based" in nps["overall"]["method"]
     assert api.post(f"/api/v1/barometers/{barometer}/waves/1/close").json()["status"] == "closed"
 
 

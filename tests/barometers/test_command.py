@@ -19,7 +19,7 @@ NOW = datetime(2026, 3, 2, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
 
 @time_machine.travel(NOW, tick=False)
-def test_draw_start_and_status_from_the_command_line(org) -> None:
+def test_draw_start_status_and_report_from_the_command_line(org, tmp_path) -> None:
     open_all_day(org.organisation)
     region_base(org.organisation, {"north": 300, "south": 200})
     barometer = make_barometer(org.organisation)
@@ -45,3 +45,17 @@ def test_draw_start_and_status_from_the_command_line(org) -> None:
     assert "north" in text and "south" in text and "RR1" in text or "AAPOR" in text
     with pytest.raises(CommandError, match="already drawn"):
         call_command("barometer", "draw", str(barometer.id), "1", "--organisation", slug)
+    pdf = tmp_path / "wave.pdf"
+    out = StringIO()
+    call_command(
+        "barometer",
+        "report",
+        str(barometer.id),
+        "1",
+        "--organisation",
+        slug,
+        "--output",
+        str(pdf),
+        stdout=out,
+    )
+    assert pdf.read_bytes().startswith(b"%PDF") and "written to" in out.getvalue()

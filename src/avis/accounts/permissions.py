@@ -256,6 +256,7 @@ OPERATIONS: dict[str, Operation] = {
     "GET /barometers/{barometer_id}/waves/{number}": _reading(),
     "GET /barometers/{barometer_id}/waves/{number}/report": _reading(),
     "GET /barometers/{barometer_id}/waves/{number}/answers": _reading(),
+    "GET /barometers/{barometer_id}/waves/{number}/estimates": _reading(),
     "POST /barometers": Operation(roles=EDITORS, scopes=ONLY_ADMIN_KEYS),
     "POST /barometers/{barometer_id}/waves": Operation(roles=EDITORS, scopes=ONLY_ADMIN_KEYS),
     "POST /barometers/{barometer_id}/waves/{number}/draw": Operation(roles=EDITORS, scopes=ONLY_ADMIN_KEYS),

@@ -17,6 +17,7 @@ from avis.barometers.dispositions import wave_rates
 from avis.barometers.exports import export_wave_answers, wave_export_filename
 from avis.barometers.models import Barometer, Wave
 from avis.barometers.report import render_wave_report_pdf, wave_report_filename
+from avis.barometers.results import wave_results
 
 router = Router(tags=["barometers"])
 
@@ -135,6 +136,51 @@ class FieldworkOut(WaveOut):
     dispositions_final: bool
 
 
+class EstimateOut(Schema):
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    margin: float | None = Field(description="Half-width of the interval, in the figure's unit")
+    standard_error: float | None
+    n: int
+    population: float = Field(description="The customers the answers stand for (sum of weights)")
+    degrees_of_freedom: int
+    confidence: float
+    method: str
+
+
+class QuestionEstimatesOut(Schema):
+    question: str
+    summary: str = Field(description="nps, proportion (top-2-box) or mean")
+    overall: EstimateOut
+    domains: dict[str, dict[str, EstimateOut]] = Field(description="Attribute → value → domain estimate")
+
+
+class EstimatesOut(Schema):
+    barometer_id: int
+    number: int
+    method: str
+    margins_source: str = Field(description="Raking margins: uploaded targets or the frame's own counts")
+    weights: dict[str, float | None] = Field(description="Weight report: min, max, efficiency, Kish n, deff")
+    problem: str = Field(description="Why the wave could not be weighted, if it could not")
+    questions: list[QuestionEstimatesOut]
+
+
+def _estimate_out(estimate: Any) -> EstimateOut:
+    return EstimateOut(
+        value=estimate.value,
+        ci_low=estimate.ci_low,
+        ci_high=estimate.ci_high,
+        margin=estimate.margin,
+        standard_error=estimate.standard_error,
+        n=estimate.n,
+        population=estimate.population,
+        degrees_of_freedom=estimate.degrees_of_freedom,
+        confidence=estimate.confidence,
+        method=estimate.method,
+    )
+
+
 def _barometer_out(barometer: Barometer) -> BarometerOut:
     return BarometerOut.model_validate(barometer, from_attributes=True)
 
@@ -217,6 +263,40 @@ def get_wave(request: HttpRequest, barometer_id: int, number: int) -> FieldworkO
         e=float(rates.overall.eligibility.e) if rates.overall.eligibility.e is not None else None,
         e_method=str(rates.overall.eligibility.method),
         dispositions_final=rates.final,
+    )
+
+
+@router.get("/{barometer_id}/waves/{number}/estimates", response=EstimatesOut)
+def get_estimates(request: HttpRequest, barometer_id: int, number: int) -> EstimatesOut:
+    """Every scored question's design-based figure (weighted, calibrated, with its interval), overall
+    and per subgroup as domains; provisional while the fieldwork runs."""
+    wave = queries.wave(organisation=organisation_of(request), barometer_id=barometer_id, number=number)
+    results = wave_results(wave=wave)
+    report = results.report
+    weights = {}
+    if report is not None:
+        weights = {
+            k: (float(v) if v is not None else None) for k, v in vars(report).items() if not k.startswith("_")
+        }
+    return EstimatesOut(
+        barometer_id=barometer_id,
+        number=number,
+        method=results.method,
+        margins_source=results.margins_source,
+        weights=weights,
+        problem=results.problem,
+        questions=[
+            QuestionEstimatesOut(
+                question=figures.question.code,
+                summary=figures.summary,
+                overall=_estimate_out(figures.overall),
+                domains={
+                    attribute: {str(value): _estimate_out(e) for value, e in by_value.items()}
+                    for attribute, by_value in figures.domains.items()
+                },
+            )
+            for figures in results.figures
+        ],
     )
 
 
