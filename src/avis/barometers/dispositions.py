@@ -169,7 +169,7 @@ def _facts(wave: Wave, cases: list[SampledCase], *, now: datetime) -> dict[int, 
     if start is not None:
         for row in OptOut.objects.filter(
             organisation_id=organisation_id,
-            customer__in=[case.customer_id for case in cases],
+            customer_id__in=SampledCase.objects.filter(wave=wave).values("customer_id"),
             created_at__gte=start,
             created_at__lt=end,
         ).values("customer_id", "channel"):
