@@ -134,6 +134,7 @@ PAGES: dict[str, Page] = {
     "barometers:new": Page(read=EDITORS, change=CHANGE_BAROMETERS),
     "barometers:edit": Page(read=EDITORS, change=CHANGE_BAROMETERS),
     "barometers:preview": Page(read=EDITORS),
+    "barometers:wave": Page(read=TEAM),
     "cases:list": Page(read=TEAM),
     "cases:rows": Page(read=TEAM),
     "cases:detail": Page(read=TEAM),

@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", views.new, name="new"),
     path("preview/", views.preview, name="preview"),
     path("<int:barometer_id>/", views.edit, name="edit"),
+    path("<int:barometer_id>/waves/<int:number>/", views.wave, name="wave"),
 ]

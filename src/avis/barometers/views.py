@@ -10,15 +10,20 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
-from avis.barometers.models import Barometer
+from avis.analytics.aapor import RATE_NAMES
+from avis.barometers.charts import wave_trend_chart
+from avis.barometers.models import Barometer, Wave, WaveStatus
 from avis.barometers.preview import preview_design
 from avis.barometers.services import build_barometer, create_barometer, update_barometer
 from avis.barometers.setup_form import choices, fields_from_post, form_from_barometer
 from avis.barometers.setup_queries import barometer_list, relationship_surveys
+from avis.barometers.wave_page import wave_page
 from avis.errors import FieldsInvalid
+from avis.words import question_label
 
 
 @login_required
@@ -116,3 +121,59 @@ def preview(request: HttpRequest) -> HttpResponse:
     else:
         found = preview_design(barometer=barometer, on=timezone.localdate(), now=timezone.now())
     return render(request, "barometers/_preview.html", {"preview": found, "problems": problems})
+
+
+@login_required
+@member_required()
+def wave(request: HttpRequest, barometer_id: int, number: int) -> HttpResponse:
+    """A wave's results: design-based figures with n, interval and method, per subgroup, the weights,
+    the response rates, the change since the previous wave, and the series across waves."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    found = (
+        Wave.objects.filter(
+            organisation=organisation,
+            barometer_id=barometer_id,
+            number=number,
+            status__in=[WaveStatus.FIELDWORK, WaveStatus.CLOSED],
+        )
+        .select_related("barometer", "barometer__survey__touchpoint", "organisation")
+        .first()
+    )
+    if found is None:
+        raise Http404(_("No such wave."))
+    page = wave_page(wave=found)
+    language = (get_language() or "en")[:2]
+    figures = []
+    for figure in page.results.figures:
+        label = question_label(figure.question.code, figure.question)
+        points = page.trends.get(figure.question.code, [])
+        figures.append(
+            {
+                "label": label,
+                "summary": figure.summary,
+                "overall": figure.overall,
+                "domains": figure.domains,
+                "trend": wave_trend_chart(
+                    points, title=label, percent=figure.summary == "proportion", language=language
+                )
+                if len(points) > 1
+                else None,
+                "break": any(p.break_before for p in points),
+            }
+        )
+    rates = page.rates.overall.as_floats()
+    return render(
+        request,
+        "barometers/wave.html",
+        {
+            "page": page,
+            "wave": found,
+            "barometer": found.barometer,
+            "figures": figures,
+            "min_n": page.min_n,
+            "rates": [(name, rates[name]) for name in RATE_NAMES],
+            "eligibility": page.rates.overall.eligibility,
+            "e": float(page.rates.overall.eligibility.e),
+            "key_label": question_label(page.key.question.code, page.key.question) if page.key else "",
+        },
+    )
