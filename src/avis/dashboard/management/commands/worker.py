@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+logger = logging.getLogger("avis.worker")
 
 
 class Command(BaseCommand):
@@ -32,4 +35,5 @@ class Command(BaseCommand):
         extra = ["--workers", str(options["concurrency"])] if options["concurrency"] else []
         if not options["periodic"]:
             extra.append("--no-periodic")
+            logger.info("This worker runs queued tasks only; the periodic ones come from `avis scheduler`.")
         call_command("run_huey", *extra)
