@@ -131,6 +131,7 @@ PAGES: dict[str, Page] = {
     "analytics:report": Page(read=TEAM),
     "analytics:settings": Page(read=ADMIN),
     "barometers:list": Page(read=TEAM),
+    "barometers:fieldwork": Page(read=TEAM),
     "barometers:new": Page(read=EDITORS, change=CHANGE_BAROMETERS),
     "barometers:edit": Page(read=EDITORS, change=CHANGE_BAROMETERS),
     "barometers:preview": Page(read=EDITORS),

@@ -321,6 +321,12 @@ def build_frame(*, barometer: Barometer, policy: ContactPolicy, on: date, at: da
     table = f"barometer_frame_{secrets.token_hex(6)}"
     order = ", ".join(parts) if parts else "1"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and connection.in_atomic_block:
+            # The ledger's sets (opted out, recently surveyed…) are matched by hashed subplans, which
+            # PostgreSQL only builds when they fit in work_mem: with a quarter of a million recent
+            # contacts the default 4 MB falls back to a scan of the set per customer (minutes, not
+            # seconds). For this transaction only.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)  # noqa: S608
         try:
             missing = " OR ".join(f"{p} IS NULL" for p in parts) or "FALSE"

@@ -9,4 +9,5 @@ urlpatterns = [
     path("preview/", views.preview, name="preview"),
     path("<int:barometer_id>/", views.edit, name="edit"),
     path("<int:barometer_id>/waves/<int:number>/", views.wave, name="wave"),
+    path("<int:barometer_id>/waves/<int:number>/fieldwork/", views.fieldwork, name="fieldwork"),
 ]

@@ -15,14 +15,16 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
 from avis.analytics.aapor import RATE_NAMES
+from avis.barometers import queries
 from avis.barometers.charts import wave_trend_chart
+from avis.barometers.dispositions import wave_rates
 from avis.barometers.models import Barometer, Wave, WaveStatus
 from avis.barometers.preview import preview_design
 from avis.barometers.services import build_barometer, create_barometer, update_barometer
 from avis.barometers.setup_form import choices, fields_from_post, form_from_barometer
 from avis.barometers.setup_queries import barometer_list, relationship_surveys
 from avis.barometers.wave_page import wave_page
-from avis.errors import FieldsInvalid
+from avis.errors import FieldsInvalid, NotFound
 from avis.words import question_label
 
 
@@ -175,5 +177,31 @@ def wave(request: HttpRequest, barometer_id: int, number: int) -> HttpResponse:
             "eligibility": page.rates.overall.eligibility,
             "e": float(page.rates.overall.eligibility.e),
             "key_label": question_label(page.key.question.code, page.key.question) if page.key else "",
+        },
+    )
+
+
+@login_required
+@member_required()
+def fieldwork(request: HttpRequest, barometer_id: int, number: int) -> HttpResponse:
+    """A wave's live fieldwork: per stratum sampled, invited, delivered, completes against target."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    try:
+        wave = queries.wave(organisation=organisation, barometer_id=barometer_id, number=number)
+    except NotFound:
+        raise Http404 from None
+    rates = wave_rates(wave=wave)
+    shown = ("RR1", "RR3", "COOP1", "REF1", "CON1")
+    return render(
+        request,
+        "barometers/fieldwork.html",
+        {
+            "wave": wave,
+            "progress": queries.fieldwork(wave=wave),
+            "rates": [
+                (name, None if rates.overall[name] is None else float(rates.overall[name])) for name in shown
+            ],
+            "eligibility": rates.overall.eligibility,
+            "final": rates.final,
         },
     )
