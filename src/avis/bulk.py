@@ -53,30 +53,69 @@ def insert_rows(objs: Sequence[M]) -> None:
         return
     _take_related_keys(objs, fields)
     read = _reader([field.attname for field in fields])
+    keys = _insert(model, alias, fields, [read(obj) for obj in objs])
+    _mark_saved(objs, keys, alias)
+
+
+def insert_values(
+    model: type[models.Model], attnames: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[Any]:
+    """Insert rows given as tuples of the ``attnames`` columns; the others take their default. Their keys.
+
+    For the largest batches (an import's million rows): no model instance is
+    made, which is most of what ``insert_rows`` costs in Python.
+    """
+    if not rows:
+        return []
+    alias = router.db_for_write(model)
+    fields = _insert_fields(model)
+    if fields is None or not connections[alias].features.can_return_rows_from_bulk_insert:
+        objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        model._default_manager.using(alias).bulk_create(objs)
+        return [obj.pk for obj in objs]
+    position = {attname: i for i, attname in enumerate(attnames)}
+    unknown = set(attnames) - {field.attname for field in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no column {', '.join(sorted(unknown))} to insert")
+    if len(position) == len(fields) and all(position[f.attname] == i for i, f in enumerate(fields)):
+        full = rows
+    else:
+        # Columns not given take their default, the same value for every row (COPY and
+        # INSERT serialise it per row, so a shared dict default is never shared in the table).
+        pick = [
+            (position[f.attname], None) if f.attname in position else (None, f.get_default()) for f in fields
+        ]
+        full = [tuple(row[i] if i is not None else default for i, default in pick) for row in rows]
+    return _insert(model, alias, fields, full)
+
+
+def _insert(
+    model: type[models.Model], alias: str, fields: list[models.Field[Any, Any]], rows: Sequence[Sequence[Any]]
+) -> list[Any]:
+    """Rows of every insertable column, in ``fields``' order, in as few statements as the engine allows."""
+    connection = connections[alias]
     converters = [_converter(field, connection) for field in fields]
     if connection.vendor == "postgresql":
-        keys = _copy_rows(model, connection, fields, [read(obj) for obj in objs], converters)
-        _mark_saved(objs, keys, alias)
-        return
-    per_statement = min(connection.ops.bulk_batch_size(fields, objs), MAX_ROWS_PER_STATEMENT)
+        return _copy_rows(model, connection, fields, rows, converters)
+    per_statement = min(connection.ops.bulk_batch_size(fields, rows), MAX_ROWS_PER_STATEMENT)
     keys = []
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), per_statement):
-            chunk = objs[start : start + per_statement]
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
             # Column by column, so that a column of plain values passes in one check.
-            columns = zip(*(read(obj) for obj in chunk), strict=True)
+            columns = zip(*chunk, strict=True)
             converted = [convert(column) for convert, column in zip(converters, columns, strict=True)]
             params = list(chain.from_iterable(zip(*converted, strict=True)))
             cursor.execute(_insert_sql(model, alias, len(chunk)), params)
             keys.extend(pk for (pk,) in cursor.fetchall())
-    _mark_saved(objs, keys, alias)
+    return keys
 
 
 def _copy_rows(
     model: type[models.Model],
     connection: BaseDatabaseWrapper,
     fields: list[models.Field[Any, Any]],
-    rows: list[Sequence[Any]],
+    rows: Sequence[Sequence[Any]],
     converters: list[Converter],
 ) -> list[Any]:
     """PostgreSQL: take the keys from the table's sequence, then COPY the rows in with them.

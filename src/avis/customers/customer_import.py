@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
 from avis.bulk import Upsert, insert_rows, new_row, plan_upsert, upsert_rows
-from avis.customers.contact_details import SUPPORTED_LOCALES, is_email, known_time_zones, parse_phone
+from avis.customers.contact_details import SUPPORTED_LOCALES, known_time_zones
 from avis.customers.imports import (
     NO,
     YES,
@@ -50,7 +50,7 @@ def clean_contact_details(row: Row, reading: Reading) -> dict[str, Any]:
     values: dict[str, Any] = {}
     phone = row.text("phone")
     if phone:
-        e164, problem = parse_phone(phone, reading.region)
+        e164, problem = reading.phone(phone)
         if problem:
             raise RowProblem(
                 "phone",
@@ -60,7 +60,7 @@ def clean_contact_details(row: Row, reading: Reading) -> dict[str, Any]:
         values["phone"] = e164
     email = row.text("email").lower()
     if email:
-        if not is_email(email):
+        if not reading.is_email(email):
             raise RowProblem("email", _("%(value)r is not an email address") % {"value": email})
         values["email"] = email
     locale = row.text("locale")

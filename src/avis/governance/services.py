@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.audit.services import record, snapshot
-from avis.bulk import insert_rows, new_row
+from avis.bulk import insert_rows, insert_values, new_row
 from avis.customers.models import Customer
 from avis.customers.queries import opted_out_channels
 from avis.errors import NotFound, ValidationFailed
@@ -52,6 +52,7 @@ from avis.governance.models import (
 from avis.governance.precision import StratumObservation, goal_terms, required_probability
 from avis.governance.signals import decisions_withdrawn
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
+from avis.interactions.signals import ImportedInteraction
 
 # Roles allowed to change the contact policy and the sampling goals.
 POLICY_EDITORS = ("admin", "analyst")
@@ -670,35 +671,57 @@ def _withdraw_outranked(
 
 
 def record_past_contacts(
-    *, organisation: Organisation, interactions: Sequence[Interaction]
-) -> list[Decision]:
+    *, organisation: Organisation, interactions: Sequence[ImportedInteraction | Interaction]
+) -> int:
     """Record imported past interactions in their customers' contact history, as contacts made then.
 
     No rule is applied and nothing is sent: each is written as the engine
     writes a contact-only interaction (skipped, counted toward contact
     pressure from the moment it occurred), under the current policy version.
+    Written from tuples: an import's million contacts make no model instances.
     """
     if not interactions:
-        return []
-    policy = current_policy(organisation=organisation)
-    codes = dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code"))
-    decisions = [
-        new_row(
-            Decision,
-            organisation_id=organisation.id,
-            interaction_id=interaction.id,
-            customer_id=interaction.customer_id,
-            touchpoint_id=interaction.touchpoint_id,
-            outcome=Outcome.SKIP,
-            reason="contact_only",
-            context={"touchpoint": codes[interaction.touchpoint_id], "imported": True},
-            policy_id=policy.id,
-            inclusion_probability=0.0,
-            channel="",
-            decided_at=interaction.occurred_at,
-            solicited_at=interaction.occurred_at,
+        return 0
+    policy_id = current_policy(organisation=organisation).id
+    organisation_id = organisation.id
+    contexts = {
+        touchpoint_id: {"touchpoint": code, "imported": True}
+        for touchpoint_id, code in Touchpoint.objects.filter(organisation=organisation).values_list(
+            "id", "code"
+        )
+    }
+    rows = [
+        (
+            organisation_id,
+            interaction.id,
+            interaction.customer_id,
+            interaction.touchpoint_id,
+            Outcome.SKIP.value,
+            "contact_only",
+            contexts[interaction.touchpoint_id],
+            policy_id,
+            0.0,
+            "",
+            interaction.occurred_at,
+            interaction.occurred_at,
         )
         for interaction in interactions
     ]
-    insert_rows(decisions)
-    return decisions
+    insert_values(Decision, PAST_CONTACT_COLUMNS, rows)
+    return len(rows)
+
+
+PAST_CONTACT_COLUMNS = (
+    "organisation_id",
+    "interaction_id",
+    "customer_id",
+    "touchpoint_id",
+    "outcome",
+    "reason",
+    "context",
+    "policy_id",
+    "inclusion_probability",
+    "channel",
+    "decided_at",
+    "solicited_at",
+)

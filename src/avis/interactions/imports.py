@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows, new_row, upsert_rows
+from avis.bulk import insert_values, upsert_rows
 from avis.customers.customer_import import (
     CUSTOMER_CONTACT_FIELDS,
     CUSTOMER_ID_SYNONYMS,
@@ -41,7 +41,7 @@ from avis.customers.imports import (
 )
 from avis.interactions.models import Agent, Interaction, Team, Touchpoint
 from avis.interactions.services import archived_refusal
-from avis.interactions.signals import interactions_imported
+from avis.interactions.signals import ImportedInteraction, interactions_imported
 
 
 @dataclass(slots=True)
@@ -57,6 +57,20 @@ class InteractionRecord:
     team: str
     team_name: str
     attributes: dict[str, str]
+
+
+INTERACTION_COLUMNS = (
+    "organisation_id",
+    "external_id",
+    "touchpoint_id",
+    "customer_id",
+    "agent_id",
+    "team_id",
+    "occurred_at",
+    "received_at",
+    "attributes",
+    "contact_only",
+)
 
 
 class InteractionImporter(Importer):
@@ -160,27 +174,34 @@ class InteractionImporter(Importer):
         with transaction.atomic():
             customers = write_customers(organisation=organisation, wanted=customer_rows, plan=plan, now=now)
             teams, agents = _teams_and_agents(organisation, fresh)
+            # Tuples, not model instances: at a million rows the instances were a fifth of the import.
+            agent_ids = {code: agent.id for code, agent in agents.items()}
+            agent_teams = {code: agent.team_id for code, agent in agents.items()}
+            team_ids = {code: team.id for code, team in teams.items()}
+            customer_ids = {key: customer.id for key, customer in customers.items()}
+            organisation_id = organisation.id
             rows = [
-                new_row(
-                    Interaction,
-                    external_id=record.external_id,
-                    occurred_at=record.occurred_at,
-                    received_at=now,
-                    attributes=record.attributes,
-                    contact_only=True,
-                    organisation=organisation,
-                    touchpoint_id=record.touchpoint_id,
-                    customer=customers[record.customer],
-                    agent=agents[record.agent] if record.agent else None,
-                    # By key: an agent read from the database has not loaded its team.
-                    team_id=teams[record.team].id
+                (
+                    organisation_id,
+                    record.external_id,
+                    record.touchpoint_id,
+                    customer_ids[record.customer],
+                    agent_ids[record.agent] if record.agent else None,
+                    team_ids[record.team]
                     if record.team
-                    else (agents[record.agent].team_id if record.agent else None),
+                    else (agent_teams[record.agent] if record.agent else None),
+                    record.occurred_at,
+                    now,
+                    record.attributes,
+                    True,
                 )
                 for record in fresh
             ]
-            insert_rows(rows)
-            interactions_imported.send(sender=Interaction, organisation=organisation, interactions=rows)
+            keys = insert_values(Interaction, INTERACTION_COLUMNS, rows)
+            imported = [
+                ImportedInteraction(key, row[3], row[2], row[6]) for key, row in zip(keys, rows, strict=True)
+            ]
+            interactions_imported.send(sender=Interaction, organisation=organisation, interactions=imported)
 
 
 def _fresh(
