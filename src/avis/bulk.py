@@ -14,6 +14,7 @@ rows stored are the same as with ``bulk_create``.
 from __future__ import annotations
 
 import gc
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import RawSQL
 
 M = TypeVar("M", bound=models.Model)
 
@@ -94,9 +96,10 @@ def _insert(
 ) -> list[Any]:
     """Rows of every insertable column, in ``fields``' order, in as few statements as the engine allows."""
     connection = connections[alias]
-    converters = [_converter(field, connection) for field in fields]
     if connection.vendor == "postgresql":
+        converters = [_converter(field, connection, for_copy=True) for field in fields]
         return _copy_rows(model, connection, fields, rows, converters)
+    converters = [_converter(field, connection) for field in fields]
     per_statement = min(connection.ops.bulk_batch_size(fields, rows), MAX_ROWS_PER_STATEMENT)
     keys = []
     with connection.cursor() as cursor:
@@ -209,12 +212,24 @@ def _only(column: Sequence[Any], kinds: frozenset[type]) -> bool:
     return set(map(type, column)) <= kinds
 
 
+def _aware(column: Sequence[Any]) -> bool:
+    return _only(column, _MOMENTS) and all(value is None or value.tzinfo is not None for value in column)
+
+
 _KEYS = frozenset({int, type(None)})
 _TEXTS = frozenset({str})
+_TRUTHS = frozenset({bool})
+_FLOATS = frozenset({float})
+_MOMENTS = frozenset({datetime, type(None)})
 
 
-def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Converter:
-    """The field's own conversion of a column, short-cut for the plain values ingest writes."""
+def _converter(
+    field: models.Field[Any, Any], connection: BaseDatabaseWrapper, *, for_copy: bool = False
+) -> Converter:
+    """The field's own conversion of a column, short-cut for the plain values ingest writes.
+
+    ``for_copy``: the values go into PostgreSQL's COPY, which takes them as text.
+    """
 
     def generic(column: Sequence[Any]) -> list[Any]:
         return [field.get_db_prep_save(value, connection) for value in column]
@@ -225,9 +240,16 @@ def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -
         return lambda column: column if _only(column, _KEYS) else generic(column)
     if kind in (models.CharField, models.TextField, models.EmailField, models.SlugField):
         return lambda column: column if _only(column, _TEXTS) else generic(column)
+    if kind is models.BooleanField:
+        return lambda column: column if _only(column, _TRUTHS) else generic(column)
+    if kind is models.FloatField:
+        return lambda column: column if _only(column, _FLOATS) else generic(column)
     if kind is models.DateTimeField:
         adapt = connection.ops.adapt_datetimefield_value
         prepare = field.get_db_prep_save
+        if for_copy:
+            # COPY sends an aware datetime (or a null) as it is, as PostgreSQL's adapter would.
+            return lambda column: column if _aware(column) else generic(column)
         return lambda column: [
             adapt(value)
             if type(value) is datetime and value.tzinfo is not None
@@ -237,11 +259,33 @@ def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -
     if kind is models.JSONField:
         adapt_json, encoder = connection.ops.adapt_json_value, field.encoder  # type: ignore[attr-defined]
         prepare = field.get_db_prep_save
+        if for_copy and encoder is None:
+            return _json_texts(prepare, connection)
         return lambda column: [
             adapt_json(value, encoder) if type(value) is dict else prepare(value, connection)
             for value in column
         ]
     return generic
+
+
+def _json_texts(prepare: Callable[..., Any], connection: BaseDatabaseWrapper) -> Converter:
+    """COPY: each object as JSON text, which the server reads as the column's type; an object
+    shared by many rows (a context per touchpoint) is written out once."""
+
+    def convert(column: Sequence[Any]) -> list[Any]:
+        texts: dict[int, str] = {}
+        converted = []
+        for value in column:
+            if type(value) is dict:
+                text = texts.get(id(value))
+                if text is None:
+                    text = texts[id(value)] = json.dumps(value)
+                converted.append(text)
+            else:
+                converted.append(prepare(value, connection))
+        return converted
+
+    return convert
 
 
 _pause_lock = threading.Lock()
@@ -312,25 +356,40 @@ def _columns(model: type[models.Model]) -> tuple[tuple[str, str | None, models.F
 # --- rows keyed by an organisation's own identifiers ------------------------------------------
 
 _KEYS_PER_QUERY = 2000
+_KEYS_PER_ARRAY = 20_000
+
+
+def in_chunks(rows: models.QuerySet[Any], key: str, keys: Sequence[Any]) -> Iterator[Any]:
+    """The rows whose ``key`` is one of ``keys``, a query per chunk of keys.
+
+    On PostgreSQL the keys go as one array (``= ANY(%s)``): an ``IN`` list of
+    2,000 parameters cost more to build and parse than to run.
+    """
+    connection = connections[rows.db]
+    if connection.vendor == "postgresql":
+        column = rows.model._meta.get_field(key).column
+        quote = connection.ops.quote_name
+        test = f"{quote(rows.model._meta.db_table)}.{quote(column)} = ANY(%s)"
+        for start in range(0, len(keys), _KEYS_PER_ARRAY):
+            chunk = list(keys[start : start + _KEYS_PER_ARRAY])
+            # Only names from the model's metadata go into the text; the keys are a parameter.
+            yield from rows.filter(RawSQL(test, [chunk], output_field=models.BooleanField()))  # noqa: S611
+        return
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        yield from rows.filter(**{f"{key}__in": keys[start : start + _KEYS_PER_QUERY]})
 
 
 def fetch_by_key(
     model: type[M], organisation: Any, key: str, keys: Iterable[str], only: Sequence[str] = ()
 ) -> dict[str, M]:
-    """The organisation's rows whose ``key`` is one of ``keys``, by key, in queries of 2,000 keys.
+    """The organisation's rows whose ``key`` is one of ``keys``, by key.
 
     ``only`` loads just those fields (and the key), for callers that need no other.
     """
-    found: dict[str, M] = {}
-    wanted = sorted(set(keys))
     rows = model._default_manager.filter(organisation=organisation)
     if only:
         rows = rows.only(key, *only)
-    for start in range(0, len(wanted), _KEYS_PER_QUERY):
-        chunk = wanted[start : start + _KEYS_PER_QUERY]
-        for row in rows.filter(**{f"{key}__in": chunk}):
-            found[getattr(row, key)] = row
-    return found
+    return {getattr(row, key): row for row in in_chunks(rows, key, sorted(set(keys)))}
 
 
 def _differs(row: models.Model, name: str, value: Any) -> bool:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
-from avis.bulk import Upsert, insert_rows, new_row, plan_upsert, upsert_rows
+from avis.bulk import Upsert, in_chunks, insert_rows, new_row, plan_upsert, upsert_rows
 from avis.customers.contact_details import SUPPORTED_LOCALES, known_time_zones
 from avis.customers.imports import (
     NO,
@@ -260,15 +260,8 @@ def _new_opt_outs(
     whatever an older list says, until they say START themselves.
     """
     known = [ids[key] for key, channels in wanted.items() if channels and key in ids]
-    active: set[tuple[int, str]] = set()
-    for start in range(0, len(known), 2000):
-        active.update(
-            OptOut.objects.filter(
-                organisation=organisation,
-                customer_id__in=known[start : start + 2000],
-                withdrawn_at__isnull=True,
-            ).values_list("customer_id", "channel")
-        )
+    in_force = OptOut.objects.filter(organisation=organisation, withdrawn_at__isnull=True)
+    active = set(in_chunks(in_force.values_list("customer_id", "channel"), "customer_id", known))
     return [
         (ids.get(key), channel)
         for key, channels in wanted.items()

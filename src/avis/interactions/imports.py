@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_values, upsert_rows
+from avis.bulk import in_chunks, insert_values, upsert_rows
 from avis.customers.customer_import import (
     CUSTOMER_CONTACT_FIELDS,
     CUSTOMER_ID_SYNONYMS,
@@ -212,13 +212,8 @@ def _fresh(
     for record in records:
         first.setdefault(record.external_id, record)
     keys = list(first)
-    stored: set[str] = set()
-    for start in range(0, len(keys), 2000):
-        stored.update(
-            Interaction.objects.filter(
-                organisation=organisation, external_id__in=keys[start : start + 2000]
-            ).values_list("external_id", flat=True)
-        )
+    known = Interaction.objects.filter(organisation=organisation).values_list("external_id", flat=True)
+    stored = set(in_chunks(known, "external_id", keys))
     new = [key for key in keys if key not in stored]
     if seen is not None:
         new = seen.first("interaction", new)
