@@ -242,3 +242,27 @@ def test_the_command_line_checks_without_writing_and_refuses_to_import_unconfirm
 
     assert imported.returncode == 0, imported.stderr
     assert Customer.objects.filter(organisation=org.organisation).count() == 2
+
+
+def test_a_customer_on_rows_of_many_chunks_is_updated_only_where_the_file_changes_them(
+    org: OrganisationSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from avis.customers import imports
+
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)  # a chunk of two rows: C-1 is on five chunks
+    lines = ["id;point de contact;date;client;téléphone;langue"]
+    phones = ["06 12 34 56 78"] * 6 + ["06 98 76 54 32"] * 2 + ["06 12 34 56 78"] * 2
+    for number, phone in enumerate(phones, start=1):
+        lines.append(f"E-{number};call_center.call;0{1 + number % 9}/11/2026 14:05;C-1;{phone};fr")
+    path = tmp_path / "history.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    output = run("interactions", str(path), "--organisation", org.organisation.slug, "--yes")
+
+    # Created by the first chunk, changed by the fourth, changed back by the fifth.
+    assert "1  customers created" in output
+    assert "2  customers updated" in output
+    marie = Customer.objects.get(organisation=org.organisation, external_id="C-1")
+    assert marie.phone == "+33612345678"
+    assert Interaction.objects.filter(customer=marie).count() == 10
+    assert Decision.objects.filter(customer=marie, reason="contact_only").count() == 10

@@ -215,6 +215,7 @@ class CustomerImporter(Importer):
         seen: SeenKeys | None,
         tally: Tally,
         now: datetime,
+        reading: Reading,
     ) -> None:
         wanted: dict[str, dict[str, Any]] = {}
         opt_outs: dict[str, set[str]] = {}

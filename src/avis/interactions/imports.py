@@ -156,6 +156,7 @@ class InteractionImporter(Importer):
         seen: SeenKeys | None,
         tally: Tally,
         now: datetime,
+        reading: Reading,
     ) -> None:
         fresh = _fresh(organisation, records, seen)
         tally.counts["interactions_created"] += len(fresh)
@@ -168,6 +169,9 @@ class InteractionImporter(Importer):
                     values["attributes"] | record.customer_values["attributes"]
                 )
             values.update(record.customer_values)
+        unchanged: dict[str, int] = {}
+        if write:
+            unchanged, customer_rows = reading.unchanged_customers(customer_rows)
         plan = tally_customers(organisation=organisation, wanted=customer_rows, seen=seen, tally=tally)
         if not write or not fresh:
             return
@@ -178,7 +182,7 @@ class InteractionImporter(Importer):
             agent_ids = {code: agent.id for code, agent in agents.items()}
             agent_teams = {code: agent.team_id for code, agent in agents.items()}
             team_ids = {code: team.id for code, team in teams.items()}
-            customer_ids = {key: customer.id for key, customer in customers.items()}
+            customer_ids = unchanged | {key: customer.id for key, customer in customers.items()}
             organisation_id = organisation.id
             rows = [
                 (
@@ -201,6 +205,7 @@ class InteractionImporter(Importer):
             imported = [
                 ImportedInteraction(key, row[3], row[2], row[6]) for key, row in zip(keys, rows, strict=True)
             ]
+            reading.wrote_customers(customer_rows, customer_ids)
             interactions_imported.send(sender=Interaction, organisation=organisation, interactions=imported)
 
 
