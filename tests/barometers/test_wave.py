@@ -17,6 +17,7 @@ from avis.barometers.services import (
     plan_wave,
     send_due_reminders,
     start_fieldwork,
+    tend_waves,
 )
 from avis.errors import Conflict, FieldsInvalid, ValidationFailed
 from avis.governance.models import Decision
@@ -169,3 +170,17 @@ def test_a_wave_cannot_be_drawn_before_its_date(org) -> None:
     plan_wave(organisation=org.organisation, barometer_id=barometer.id, frame_date=date(2026, 4, 1))
     with pytest.raises(ValidationFailed, match="2026-04-01"):
         draw_wave(organisation=org.organisation, barometer_id=barometer.id, number=1, now=DRAW)
+
+
+def test_the_periodic_pass_closes_a_wave_past_its_fieldwork_and_lifts_the_hold(org) -> None:
+    wave = drawn(org)
+    barometer = wave.barometer
+    start_fieldwork(organisation=org.organisation, barometer_id=barometer.id, number=1, now=DRAW)
+    during = DRAW + timedelta(days=2)
+    assert tend_waves(now=during) == {"reminders": 0, "closed": 0}
+    after = DRAW + timedelta(days=barometer.fieldwork_days, minutes=5)
+    assert tend_waves(now=after)["closed"] == 1
+    wave.refresh_from_db()
+    assert wave.status == WaveStatus.CLOSED
+    assert not SampledCase.objects.filter(wave=wave, disposition="").exists()
+    assert not Decision.objects.filter(reason="barometer_sample", send_before__gt=after).exists()
