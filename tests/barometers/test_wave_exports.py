@@ -90,3 +90,18 @@ def test_the_wave_gives_dispositions_and_rates_per_stratum(closed_wave, api) -> 
     assert north["rates"]["RR1"] == 0.6
     assert south["rates"]["RR3"] == pytest.approx(2 / 3) and south["rates"]["COOP1"] == 1.0
     assert wave["total"]["rates"]["RR1"] == 0.625 and wave["total"]["dispositions"]["I"] == 5
+
+
+def test_the_team_downloads_the_report_and_the_answers_from_the_pages(closed_wave, org, other_org) -> None:  # noqa: ANN001, F811
+    from tests.analytics.test_pages import signed_in
+
+    client = signed_in(org)
+    base = f"/barometers/{closed_wave.barometer_id}/waves/{closed_wave.number}"
+    report = client.get(f"{base}/report.pdf", {"language": "fr"})
+    assert report.status_code == 200 and report["Content-Type"] == "application/pdf"
+    assert squeezed("Statuts finaux et taux de réponse") in squeezed(pdf_text(report.content))
+    answers = client.get(f"{base}/answers.xlsx")
+    assert answers.status_code == 200 and "wave-1.xlsx" in answers["Content-Disposition"]
+    assert client.get(f"{base}/answers.exe").status_code == 404
+    assert client.get(f"{base}/report.pdf", {"language": "de"}).status_code == 404
+    assert signed_in(other_org).get(f"{base}/report.pdf").status_code == 404

@@ -136,6 +136,8 @@ PAGES: dict[str, Page] = {
     "barometers:edit": Page(read=EDITORS, change=CHANGE_BAROMETERS),
     "barometers:preview": Page(read=EDITORS),
     "barometers:wave": Page(read=TEAM),
+    "barometers:wave_report": Page(read=TEAM),
+    "barometers:wave_answers": Page(read=TEAM),
     "cases:list": Page(read=TEAM),
     "cases:rows": Page(read=TEAM),
     "cases:detail": Page(read=TEAM),

@@ -10,4 +10,6 @@ urlpatterns = [
     path("<int:barometer_id>/", views.edit, name="edit"),
     path("<int:barometer_id>/waves/<int:number>/", views.wave, name="wave"),
     path("<int:barometer_id>/waves/<int:number>/fieldwork/", views.fieldwork, name="fieldwork"),
+    path("<int:barometer_id>/waves/<int:number>/report.pdf", views.wave_report, name="wave_report"),
+    path("<int:barometer_id>/waves/<int:number>/answers.<str:fmt>", views.wave_answers, name="wave_answers"),
 ]

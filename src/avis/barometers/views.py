@@ -15,11 +15,16 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.decorators import member_required
 from avis.analytics.aapor import RATE_NAMES
+from avis.analytics.exports import CONTENT_TYPES, FORMATS
 from avis.barometers import queries
 from avis.barometers.charts import wave_trend_chart
 from avis.barometers.dispositions import wave_rates
+from avis.barometers.exports import export_wave_answers, wave_export_filename
 from avis.barometers.models import Barometer, Wave, WaveStatus
 from avis.barometers.preview import preview_design
+from avis.barometers.queries import wave as wave_of
+from avis.barometers.report import LANGUAGES as REPORT_LANGUAGES
+from avis.barometers.report import render_wave_report_pdf, wave_report_filename
 from avis.barometers.services import build_barometer, create_barometer, update_barometer
 from avis.barometers.setup_form import choices, fields_from_post, form_from_barometer
 from avis.barometers.setup_queries import barometer_list, relationship_surveys
@@ -205,3 +210,37 @@ def fieldwork(request: HttpRequest, barometer_id: int, number: int) -> HttpRespo
             "final": rates.final,
         },
     )
+
+
+@login_required
+@member_required()
+def wave_report(request: HttpRequest, barometer_id: int, number: int) -> HttpResponse:
+    """The wave's PDF report, in the reader's language (``?language=fr|en`` for the other one)."""
+    found = _wave(request, barometer_id, number)
+    language = request.GET.get("language") or (get_language() or "en")[:2]
+    if language not in REPORT_LANGUAGES:
+        raise Http404
+    response = HttpResponse(
+        render_wave_report_pdf(wave=found, language=language), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="{wave_report_filename(found, language)}"'
+    return response
+
+
+@login_required
+@member_required()
+def wave_answers(request: HttpRequest, barometer_id: int, number: int, fmt: str) -> HttpResponse:
+    """The wave's answers with their weights as a CSV, XLSX or Parquet file."""
+    if fmt not in FORMATS:
+        raise Http404
+    found = _wave(request, barometer_id, number)
+    response = HttpResponse(export_wave_answers(wave=found, fmt=fmt), content_type=CONTENT_TYPES[fmt])  # type: ignore[arg-type]
+    response["Content-Disposition"] = f'attachment; filename="{wave_export_filename(found, fmt)}"'  # type: ignore[arg-type]
+    return response
+
+
+def _wave(request: HttpRequest, barometer_id: int, number: int) -> Wave:
+    try:
+        return wave_of(organisation=request.organisation, barometer_id=barometer_id, number=number)  # type: ignore[attr-defined]
+    except NotFound as exc:
+        raise Http404 from exc
