@@ -97,6 +97,8 @@ def test_the_team_downloads_the_report_and_the_answers_from_the_pages(closed_wav
 
     client = signed_in(org)
     base = f"/barometers/{closed_wave.barometer_id}/waves/{closed_wave.number}"
+    page = client.get(f"{base}/").content.decode()
+    assert f'href="{base}/report.pdf?language=fr"' in page and f'href="{base}/answers.parquet"' in page
     report = client.get(f"{base}/report.pdf", {"language": "fr"})
     assert report.status_code == 200 and report["Content-Type"] == "application/pdf"
     assert squeezed("Statuts finaux et taux de réponse") in squeezed(pdf_text(report.content))
