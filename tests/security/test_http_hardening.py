@@ -17,7 +17,6 @@ from tests.factories import PASSWORD
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "avis"
 # Rendered for mail clients and the PDF renderer, never served to a browser as a page.
-# Rendered to PDF or e-mail, never served as a page: their styles are inline by necessity.
 NOT_PAGES = {"invitation_email.html", "report.html", "wave_report.html"}
 INLINE = re.compile(
     r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")|<style|\sstyle=|\son[a-z]+=|hx-on"
