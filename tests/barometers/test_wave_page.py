@@ -8,8 +8,11 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from avis.barometers.against_flow import against_flow
 from avis.barometers.results import wave_results
+from tests.analytics.answering import survey_and_answer
 from tests.barometers.test_wave_report import closed_wave  # noqa: F401 — the fixture
 from tests.factories import PASSWORD
 from tests.test_words import english_in, visible_text
@@ -50,3 +53,35 @@ def test_the_manager_reads_a_waves_design_based_figures(org, other_org, closed_w
     seen = visible_text(french.content.decode(), "fr")
     assert not english_in(seen), english_in(seen)
     assert _client(other_org.manager_email).get(url).status_code == 404
+
+
+def test_the_barometer_against_the_flow_per_touchpoint_and_region(org, closed_wave) -> None:  # noqa: F811
+    barometer = closed_wave.barometer
+    closed_wave.status = "closed"
+    closed_wave.save(update_fields=["status"])
+    other = next(code for code in org.touchpoints if code != barometer.survey.touchpoint.code)
+    survey_and_answer(
+        org, timezone.now(), [10, 9, 2, 10, 9, 8, 3], touchpoint=other, attributes={"region": "north"}
+    )
+    found = against_flow(wave=closed_wave)
+    nps = next(m for m in found.metrics if m.metric == "nps")
+    flow = nps.overall.flow
+    assert flow is not None and flow.n == 7
+    # Only the other touchpoint's answers: the barometer's own are left out of the flow.
+    assert [side.label for side in nps.touchpoints] == [other]
+    ours = wave_results(wave=closed_wave)
+    barometer_nps = next(f for f in ours.figures if f.question.kind == "nps").overall
+    assert nps.overall.difference.value == pytest.approx(barometer_nps.value - flow.value)
+    north = next(side for side in nps.regions if side.label == "north")
+    assert north.flow.n == 7 and north.barometer.n == 3
+    reply = _client(org.manager_email).get(f"/barometers/{barometer.id}/against-the-flow/")
+    assert reply.status_code == 200
+    text = _text(reply.content)
+    assert "The barometer measures" in text and "The flow measures" in text
+    difference = nps.overall.difference
+    assert f"{difference.value:+.1f} [{difference.ci_low:.1f} ; {difference.ci_high:.1f}]" in text
+    french = _client(org.manager_email).get(
+        f"/barometers/{barometer.id}/against-the-flow/", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    seen = visible_text(french.content.decode(), "fr")
+    assert not english_in(seen), english_in(seen)

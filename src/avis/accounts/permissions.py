@@ -138,6 +138,7 @@ PAGES: dict[str, Page] = {
     "barometers:wave": Page(read=TEAM),
     "barometers:wave_report": Page(read=TEAM),
     "barometers:wave_answers": Page(read=TEAM),
+    "barometers:vs_flow": Page(read=TEAM),
     "cases:list": Page(read=TEAM),
     "cases:rows": Page(read=TEAM),
     "cases:detail": Page(read=TEAM),

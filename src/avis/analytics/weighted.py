@@ -12,8 +12,8 @@ size, so the reader sees what weighting changed and what it cost in precision.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -71,13 +71,20 @@ class WeightedOverview:
     margins: tuple[str, ...]
     dropped: list[str]  # population categories without any answer, left out of the raking
     not_raked: str = ""  # why raking failed; the figures then carry the design weights only
+    # With ``by_attribute``: the figure per value of that customer attribute (same weights).
+    groups: dict[str, WeightedEstimate] = field(default_factory=dict)
 
 
 def _population_shares(
-    organisation: Organisation, since: datetime | None, until: datetime | None
+    organisation: Organisation,
+    since: datetime | None,
+    until: datetime | None,
+    exclude_touchpoints: Sequence[int] = (),
 ) -> dict[str, Counter]:
     """The window's interactions (those governance decided on) by touchpoint, team and channel."""
-    decisions = Decision.objects.filter(organisation=organisation)
+    decisions = Decision.objects.filter(organisation=organisation).exclude(
+        touchpoint_id__in=list(exclude_touchpoints)
+    )
     if since:
         decisions = decisions.filter(interaction__occurred_at__gte=since)
     if until:
@@ -98,6 +105,8 @@ def weighted_overview(
     metric: WeightedMetric = "nps",
     since: datetime | None = None,
     until: datetime | None = None,
+    exclude_touchpoints: Sequence[int] = (),
+    by_attribute: str = "",
 ) -> WeightedOverview:
     """NPS, CSAT top-2-box or resolution rate, weighted and unweighted, overall and per touchpoint.
 
@@ -107,7 +116,9 @@ def weighted_overview(
     if metric not in _MEASURES:
         raise ValidationFailed(f"no weighted figure for {metric}", field="metric")
     measure = _MEASURES[metric]
-    answers = Answer.objects.filter(measure.answers, organisation=organisation)
+    answers = Answer.objects.filter(measure.answers, organisation=organisation).exclude(
+        touchpoint_id__in=list(exclude_touchpoints)
+    )
     if since:
         answers = answers.filter(answered_at__gte=since)
     if until:
@@ -120,6 +131,7 @@ def weighted_overview(
             "team_id",
             "response__channel",
             "response__invitation__decision__inclusion_probability",
+            *([f"response__customer__attributes__{by_attribute}"] if by_attribute else []),
         )
     )
     codes = dict(Touchpoint.objects.filter(organisation=organisation).values_list("id", "code"))
@@ -132,7 +144,7 @@ def weighted_overview(
         "channel": [r[4] or NONE for r in rows],
     }
     base = design_weights([r[5] if r[5] else 1.0 for r in rows])
-    population = _population_shares(organisation, since, until)
+    population = _population_shares(organisation, since, until, exclude_touchpoints)
     margins, dropped = {}, []
     for name in MARGINS:
         present = set(sample[name])
@@ -161,4 +173,10 @@ def weighted_overview(
         figures.append(
             WeightedFigure(codes.get(touchpoint, ""), measure.estimator(values[mask], weights[mask]))
         )
-    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped), not_raked)
+    groups = {}
+    if by_attribute:
+        labels = np.array([str(r[6]).strip() if r[6] not in (None, "") else NONE for r in rows])
+        for label in sorted(set(labels)):
+            mask = labels == label
+            groups[label] = measure.estimator(values[mask], weights[mask])
+    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped), not_raked, groups)

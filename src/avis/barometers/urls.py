@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:barometer_id>/waves/<int:number>/fieldwork/", views.fieldwork, name="fieldwork"),
     path("<int:barometer_id>/waves/<int:number>/report.pdf", views.wave_report, name="wave_report"),
     path("<int:barometer_id>/waves/<int:number>/answers.<str:fmt>", views.wave_answers, name="wave_answers"),
+    path("<int:barometer_id>/against-the-flow/", views.against, name="vs_flow"),
 ]

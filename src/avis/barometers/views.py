@@ -16,7 +16,9 @@ from django.utils.translation import gettext as _
 from avis.accounts.decorators import member_required
 from avis.analytics.aapor import RATE_NAMES
 from avis.analytics.exports import CONTENT_TYPES, FORMATS
+from avis.analytics.queries import analytics_settings
 from avis.barometers import queries
+from avis.barometers.against_flow import against_flow
 from avis.barometers.charts import wave_trend_chart
 from avis.barometers.dispositions import wave_rates
 from avis.barometers.exports import export_wave_answers, wave_export_filename
@@ -244,3 +246,28 @@ def _wave(request: HttpRequest, barometer_id: int, number: int) -> Wave:
         return wave_of(organisation=request.organisation, barometer_id=barometer_id, number=number)  # type: ignore[attr-defined]
     except NotFound as exc:
         raise Http404 from exc
+
+
+@login_required
+@member_required()
+def against(request: HttpRequest, barometer_id: int) -> HttpResponse:
+    """The barometer's last closed wave beside the transactional figures of the same period."""
+    organisation = request.organisation  # type: ignore[attr-defined]
+    barometer = _barometer(request, barometer_id)
+    closed = (
+        Wave.objects.filter(organisation=organisation, barometer=barometer, status=WaveStatus.CLOSED)
+        .select_related("barometer__survey", "organisation")
+        .order_by("-number")
+    )
+    number = request.GET.get("wave", "")
+    chosen = (closed.filter(number=int(number)) if number.isdigit() else closed).first()
+    return render(
+        request,
+        "barometers/against_flow.html",
+        {
+            "barometer": barometer,
+            "closed": closed,
+            "found": against_flow(wave=chosen) if chosen else None,
+            "min_n": analytics_settings(organisation=organisation).min_n,
+        },
+    )
