@@ -95,3 +95,19 @@ def test_counts_go_to_redis_when_it_is_configured(settings) -> None:
     finally:
         throttling._redis().flushdb()
         throttling._redis.cache_clear()
+
+
+@pytest.mark.django_db
+def test_while_redis_is_unreachable_api_requests_go_through_uncounted(org, api, limits) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: Redis restarting
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    limits.AVIS_REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    throttling._redis.cache_clear()
+    try:
+        statuses = [api.get("/api/v1/touchpoints").status_code for _ in range(5)]
+    finally:
+        throttling._redis.cache_clear()
+    assert statuses == [200] * 5  # over the limit of 3, but nothing could count them

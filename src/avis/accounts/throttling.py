@@ -4,11 +4,14 @@ A fixed one-minute window: each request adds one to the counts of its key (the p
 bearer token) and of its address, in Redis when AVIS_REDIS_URL is set, otherwise in the
 database with one atomic upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, which SQLite
 and PostgreSQL both run). Over either limit, the API answers 429 with ``Retry-After``: the
-seconds until the next minute.
+seconds until the next minute. While Redis cannot be reached (restarting, failing over), requests
+are let through uncounted, with a warning in the log: a limit is a guard against a runaway client,
+not a reason to refuse every request for the seconds Redis is away.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
@@ -25,6 +28,7 @@ from django.utils.translation import gettext as _
 from avis.accounts.models import RateCount
 from avis.audit.context import client_address
 
+logger = logging.getLogger(__name__)
 WINDOW = 60
 _BEARER = re.compile(r"^Bearer\s+avis_([0-9a-f]{12})_", re.IGNORECASE)
 
@@ -67,7 +71,14 @@ def count_request(bucket: str, *, now: float | None = None) -> int:
     """Add one request to ``bucket`` in the current minute; the minute's count so far."""
     minute = int((now if now is not None else time.time()) // WINDOW)
     if settings.AVIS_REDIS_URL:
-        return _count_in_redis(bucket, minute)
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            return _count_in_redis(bucket, minute)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("Redis is unreachable; API request let through uncounted (%s)", type(exc).__name__)
+            return 0
     return _count_in_database(bucket, minute)
 
 
