@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -47,26 +48,29 @@ def route_of(path: str) -> str:
 
 def _latency() -> Any:
     """The histogram, made at first use: in gunicorn's processes PROMETHEUS_MULTIPROC_DIR is set by
-    then (`avis web`), so every process writes its samples where the scrape sums them."""
+    then (`avis web`), so every process writes its samples where the scrape sums them. The first
+    requests arrive on several threads at once: one of them registers it (twice is an error)."""
     global _histogram, _requests
-    if _histogram is None:
-        from prometheus_client import Counter, Histogram
+    with _making:
+        if _histogram is None:
+            from prometheus_client import Counter, Histogram
 
-        _histogram = Histogram(
-            "avis_http_request_duration_seconds",
-            "Time to answer one HTTP request, by route group",
-            ["route"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        )
-        _requests = Counter(
-            "avis_http_requests",
-            "HTTP requests answered, by route group and status class",
-            ["route", "status"],
-        )
+            _histogram = Histogram(
+                "avis_http_request_duration_seconds",
+                "Time to answer one HTTP request, by route group",
+                ["route"],
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            )
+            _requests = Counter(
+                "avis_http_requests",
+                "HTTP requests answered, by route group and status class",
+                ["route", "status"],
+            )
     return _histogram, _requests
 
 
 _histogram: Any = None
+_making = threading.Lock()
 _requests: Any = None
 
 
