@@ -3,8 +3,8 @@ processes, workers and schedulers, each a real process that a test (or bench/sca
 again without disturbing anybody else's servers.
 
 Every server is the distribution's own binary started by hand in a temporary directory, on a free port:
-PostgreSQL 15 (``initdb`` + ``pg_ctl``; fsync off, it is a test), ``redis-server`` without persistence
-(a restart loses the queue, as a crashed Redis without AOF would) and Debian's nginx in the foreground with
+PostgreSQL 15 (``initdb`` + ``pg_ctl``; fsync off, it is a test), ``redis-server``
+with an append-only file (as docs/deployment.md asks) and Debian's nginx in the foreground with
 a configuration of the same shape as deploy/'s site (an upstream of the web processes).
 """
 
@@ -124,7 +124,8 @@ class PrivatePostgres:
 
 @dataclass
 class PrivateRedis:
-    """A redis-server of its own, nothing persisted: killing it loses whatever was queued."""
+    """A redis-server of its own, configured as docs/deployment.md asks for the queue: an append-only
+    file synced every second, so a crash loses at most the last second's tasks."""
 
     root: Path
     port: int = field(default_factory=free_port)
@@ -138,8 +139,8 @@ class PrivateRedis:
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "redis.log").open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.root)],
+                [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+                 "--appendfsync", "everysec", "--dir", str(self.root)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -175,6 +176,9 @@ http {{
     upstream avis {{
 {servers}
         keepalive 32;
+        # Shorter than gunicorn's keep-alive (5 s, `avis web`): nginx never sends a request on a
+        # connection gunicorn is closing (a reset, then a 502 that nginx may not retry for a POST).
+        keepalive_timeout 4s;
     }}
     server {{
         listen 127.0.0.1:{port};
@@ -464,7 +468,14 @@ class Gateway:
             disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw)
+                except ValueError:  # cut off: the worker posting it was killed mid-request
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 key = self.headers.get("Idempotency-Key", "")
                 text = {**body, "key": key, "at": time.monotonic()}
                 with owner.lock:
