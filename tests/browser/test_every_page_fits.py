@@ -68,6 +68,8 @@ PAGES = (
     "/imports/",
     "/messaging/simulator/",
     "/messaging/costs/",
+    "/barometers/",
+    "/barometers/new/",
     "/settings/audit/",
     "/settings/privacy/",
     "/settings/backups/",
