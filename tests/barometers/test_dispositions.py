@@ -3,7 +3,7 @@ wave's and each stratum's outcome rates follow (formulas checked in tests/analyt
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction as F
 from zoneinfo import ZoneInfo
 
@@ -166,3 +166,12 @@ def test_a_soft_failure_is_not_a_bounce_and_our_own_failure_is_a_non_contact(org
     found = {d.case_id: (d.disposition.value, d.reason) for d in case_dispositions(wave=wave)}
     assert found[first.pk] == ("NC", "not_sent")
     assert found[second.pk] == ("UH", "sent_no_reply")
+
+
+@pytest.fixture(autouse=True)
+def _a_weekday_morning_in_paris():
+    """The wave's dates and deadlines are read from one set instant, not the machine's clock."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 2, 9, 30, tzinfo=UTC), tick=True):
+        yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.test import Client
@@ -85,3 +86,12 @@ def test_the_barometer_against_the_flow_per_touchpoint_and_region(org, closed_wa
     )
     seen = visible_text(french.content.decode(), "fr")
     assert not english_in(seen), english_in(seen)
+
+
+@pytest.fixture(autouse=True)
+def _a_weekday_morning_in_paris():
+    """The wave's dates and deadlines are read from one set instant, not the machine's clock."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 2, 9, 30, tzinfo=UTC), tick=True):
+        yield

@@ -3,7 +3,7 @@ the PDF's text and checked against the wave's data."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -203,3 +203,12 @@ def test_a_wave_that_cannot_be_weighted_says_why_and_estimates_nothing(org, api)
     answers = api.get(f"/api/v1/barometers/{wave.barometer_id}/waves/1/answers").content.decode("utf-8-sig")
     lines = answers.splitlines()
     assert len(lines) == 3 and all(line.split(",")[6] == "" for line in lines[1:])  # no final weight
+
+
+@pytest.fixture(autouse=True)
+def _a_weekday_morning_in_paris():
+    """The wave's dates and deadlines are read from one set instant, not the machine's clock."""
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 2, 9, 30, tzinfo=UTC), tick=True):
+        yield
