@@ -4,9 +4,11 @@ replayed, weights that add up to the frame, refusals that name the culprit, inte
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -85,6 +87,16 @@ def test_a_goal_the_frame_cannot_meet_is_refused_naming_the_domain() -> None:
         ValidationFailed, match=r"region=south: the frame cannot give ±1 — even asking all 13,500"
     ):
         sd.plan_sample(strata, overall_margin=3, domains=goals)
+    # In the reader's language and numbers: a French reader gets French words and 13 500, ±2,31.
+    with translation.override("fr"), pytest.raises(ValidationFailed) as refused:
+        sd.plan_sample(strata, overall_margin=3, domains=goals)
+    assert re.search(
+        r"^region=south : la base de sondage ne permet pas ±1 — même en interrogeant ses 13\s500 "
+        r"clients .* la marge serait de ±\d+,\d\d ; élargissez la marge",
+        refused.value.message,
+    )
+    with translation.override("fr"), pytest.raises(ValidationFailed, match="sur l'ensemble"):
+        sd.plan_sample(strata, overall_margin=0.1)
 
 
 def test_an_empty_stratum_is_refused_by_the_plan_and_the_draw() -> None:

@@ -1,6 +1,7 @@
 """The barometer's statistics: sample sizes, the stratified draw, weights and design-based estimates.
 
-Pure numpy/scipy: plain data in, plain dataclasses out, no Django. The barometer app
+Pure numpy/scipy: plain data in, plain dataclasses out, no Django but for the words of the refusals
+a user reads (a precision goal the frame cannot meet, in the reader's language). The barometer app
 (``avis.barometers``) calls these functions; the formulas, references and what was checked against
 R's ``survey`` package are in docs/statistics.md ("Barometers: design-based statistics").
 
@@ -45,6 +46,8 @@ from functools import partial
 from typing import Literal
 
 import numpy as np
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import norm
 from scipy.stats import t as student_t
@@ -202,6 +205,34 @@ def _domain_margin(
     return float(z * np.sqrt(np.sum(shares**2 * np.maximum(per, 0.0))))
 
 
+def _out_of_reach(goal: str, margin: float, customers: int, answers: float, best: float) -> str:
+    """Why a precision goal is refused, in the reader's language and numbers (13 500 and ±2,31 in
+    French): the goal, and the best margin a census of its strata would give."""
+    figures = {
+        "domain": goal,
+        "margin": number_format(margin if margin % 1 else int(margin), use_l10n=True),
+        "customers": number_format(customers, use_l10n=True, force_grouping=True),
+        "answers": number_format(round(answers), use_l10n=True, force_grouping=True),
+        "best": number_format(best, decimal_pos=2, use_l10n=True),
+    }
+    if goal == "overall":
+        return (
+            gettext(
+                "The frame cannot give ±%(margin)s overall — even asking all %(customers)s customers (about "
+                "%(answers)s answers at the expected response rates) gives ±%(best)s; widen the margin"
+            )
+            % figures
+        )
+    return (
+        gettext(
+            "%(domain)s: the frame cannot give ±%(margin)s — even asking all %(customers)s customers (about "
+            "%(answers)s answers at the expected response rates) gives ±%(best)s; widen the margin or merge "
+            "this domain with another"
+        )
+        % figures
+    )
+
+
 def plan_sample(
     strata: Sequence[StratumFrame],
     *,
@@ -254,7 +285,8 @@ def plan_sample(
         unknown = [str(s) for s in goal.strata if s not in index]
         if unknown or not goal.strata:
             raise ValidationFailed(
-                f"{domain}: no customer in the frame (strata {', '.join(unknown) or 'none'} are not in it)",
+                gettext("%(domain)s: no customer in the frame (strata %(strata)s are not in it)")
+                % {"domain": domain, "strata": ", ".join(unknown) or "—"},
                 field="domains",
             )
         goals.append((domain, np.array([index[s] for s in goal.strata]), goal.margin))
@@ -273,10 +305,9 @@ def plan_sample(
         best = _domain_margin(census, population, variance, members, z)
         if best > margin:
             raise ValidationFailed(
-                f"{name}: the frame cannot give ±{margin:g} — even asking all "
-                f"{int(population[members].sum()):,} customers (about {census[members].sum():,.0f} answers "
-                "at the expected response rates) "
-                f"gives ±{best:.2f}; widen the margin or merge this domain with another",
+                _out_of_reach(
+                    name, margin, int(population[members].sum()), float(census[members].sum()), best
+                ),
                 field="domains" if name != "overall" else "overall_margin",
             )
         low, high = 0.0, float(census[members].sum())

@@ -22,7 +22,6 @@ from avis.analytics.survey_design import DesignEstimate, wave_difference
 from avis.analytics.weighted import weighted_overview
 from avis.barometers.models import Wave
 from avis.barometers.results import wave_results
-from avis.barometers.services import RECURRENCE_MONTHS, _months_later
 from avis.surveys.models import QuestionKind
 
 METRICS = (("nps", QuestionKind.NPS), ("csat", QuestionKind.CSAT))
@@ -74,7 +73,7 @@ def against_flow(*, wave: Wave, now: datetime | None = None) -> AgainstFlow:
     """The wave's figures beside the flow's over the barometer's period ending with the fieldwork."""
     barometer = wave.barometer
     zone = timezone.get_current_timezone()
-    start = _months_later(wave.frame_date, -RECURRENCE_MONTHS[barometer.recurrence])
+    start = barometer.period_start(wave.frame_date)
     since = datetime.combine(start, time(0), tzinfo=zone)
     until = wave.fieldwork_ends_at or now or timezone.now()
     attributes = barometer.stratum_attributes

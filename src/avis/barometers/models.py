@@ -10,6 +10,8 @@ See docs/barometers.md.
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -40,6 +42,22 @@ class Recurrence(models.TextChoices):
     MONTHLY = "monthly", _("monthly")
     QUARTERLY = "quarterly", _("quarterly")
     YEARLY = "yearly", _("yearly")
+
+
+RECURRENCE_MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3, Recurrence.YEARLY: 12}
+
+
+def months_later(day: date, months: int) -> date:
+    """The same day ``months`` later (earlier when negative), on the month's last day when it has
+    no such day (31 January + 1 month → 28 or 29 February)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError  # pragma: no cover
 
 
 class BarometerMetric(models.TextChoices):
@@ -99,6 +117,15 @@ class Barometer(models.Model):
     @property
     def stratum_attributes(self) -> list[str]:
         return [str(spec["attribute"]) for spec in self.strata]
+
+    def next_frame_date(self, after: date) -> date:
+        """One recurrence after ``after``: the frame date of the wave that follows."""
+        return months_later(after, RECURRENCE_MONTHS[self.recurrence])
+
+    def period_start(self, frame_date: date) -> date:
+        """The first day of the period a wave drawn on ``frame_date`` stands for (one recurrence
+        back): what the barometer is compared with in the flow."""
+        return months_later(frame_date, -RECURRENCE_MONTHS[self.recurrence])
 
 
 class WaveStatus(models.TextChoices):

@@ -56,7 +56,6 @@ from avis.surveys.services import create_invitations, drop_reminders
 
 # Who may set up a barometer and draw its waves (the role matrix names the same roles).
 BAROMETER_EDITORS = ("admin", "analyst")
-RECURRENCE_MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3, Recurrence.YEARLY: 12}
 
 
 # --- set-up ------------------------------------------------------------------------------------
@@ -311,17 +310,6 @@ def update_barometer(*, organisation: Organisation, barometer_id: int, **fields:
     return barometer
 
 
-def _months_later(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError  # pragma: no cover
-
-
 @transaction.atomic
 def plan_wave(*, organisation: Organisation, barometer_id: int, frame_date: date | None = None) -> Wave:
     """The barometer's next wave: on ``frame_date``, else one recurrence after the last wave's."""
@@ -334,7 +322,7 @@ def plan_wave(*, organisation: Organisation, barometer_id: int, frame_date: date
     if frame_date is None:
         if last is None:
             raise ValidationFailed(_("Give the date of the first wave."), field="frame_date")
-        frame_date = _months_later(last.frame_date, RECURRENCE_MONTHS[barometer.recurrence])
+        frame_date = barometer.next_frame_date(last.frame_date)
     if last is not None and frame_date <= last.frame_date:
         raise ValidationFailed(
             _("A new wave comes after the last one (%(day)s).") % {"day": last.frame_date.isoformat()},
