@@ -98,13 +98,15 @@ def _language_of_each_test_is_its_own() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _process_caches_of_each_test_are_its_own() -> Iterator[None]:
     """The per-process caches of published questions and alert rules are keyed by ids, which a
-    rolled-back test hands out again to the next one."""
+    rolled-back test hands out again to the next one; a Redis outage one test made is its own."""
     yield
+    from avis.cache import forget_outage
     from avis.cases.services import forget_alert_rules
     from avis.surveys.queries import forget_version_questions
 
     forget_version_questions()
     forget_alert_rules()
+    forget_outage()
 
 
 @pytest.fixture

@@ -391,10 +391,14 @@ _huey_name = env_str("AVIS_HUEY_NAME", "avis")
 if env_str("PYTEST_XDIST_WORKER", "") and not env_str("AVIS_HUEY_NAME", ""):
     _huey_name = f"avis-{env_str('PYTEST_XDIST_WORKER', '')}"
 if AVIS_REDIS_URL:
+    import redis
+
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
         "name": _huey_name,
-        "url": AVIS_REDIS_URL,
+        # A Redis whose machine is gone costs an enqueue 2 s (then the wake-up is left to the sweeps,
+        # avis/queue.py), not the system's TCP connect timeout (minutes).
+        "connection_pool": redis.ConnectionPool.from_url(AVIS_REDIS_URL, socket_connect_timeout=2),
         "immediate": _huey_immediate,
         "utc": True,
         "consumer": {"workers": env_int("AVIS_WORKERS", 2), "worker_type": "thread"},
@@ -411,11 +415,13 @@ else:
 
 # Shared by every web process when Redis is configured (several machines): the cache, and the
 # sessions (cached_db: read from Redis, written through to the database, so a Redis restart signs
-# nobody out). Without Redis: one machine, sessions in the database, a per-process cache.
+# nobody out). While Redis is unreachable the cache reads as empty and writes nothing (avis/cache.py):
+# sessions come from the database alone. Without Redis: one machine, sessions in the database, a
+# per-process cache.
 if AVIS_REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "avis.cache.ResilientRedisCache",
             "LOCATION": AVIS_REDIS_URL,
             "KEY_PREFIX": _huey_name,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

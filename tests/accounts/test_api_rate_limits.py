@@ -16,6 +16,7 @@ from django.test import Client
 
 from avis.accounts import throttling
 from avis.accounts.services import create_api_key
+from avis.cache import client as redis_client
 from tests.conftest import need_server
 
 MINUTE = datetime(2026, 3, 2, 9, 30, 45, tzinfo=ZoneInfo("Europe/Paris"))
@@ -86,15 +87,15 @@ def test_another_process_counts_in_the_same_database(limits) -> None:
 def test_counts_go_to_redis_when_it_is_configured(settings) -> None:
     need_server("127.0.0.1", 6379, "Redis")
     settings.AVIS_REDIS_URL = "redis://127.0.0.1:6379/13"
-    throttling._redis.cache_clear()
+    redis_client.cache_clear()
     try:
-        throttling._redis().flushdb()
+        redis_client().flushdb()
         assert [throttling.count_request("ip:192.0.2.1", now=1_700_000_000.0) for _ in range(3)] == [1, 2, 3]
-        assert throttling._redis().ttl("avis:rate:ip:192.0.2.1:28333333") > 0
+        assert redis_client().ttl("avis:rate:ip:192.0.2.1:28333333") > 0
         assert throttling.count_request("ip:192.0.2.1", now=1_700_000_060.0) == 1
     finally:
-        throttling._redis().flushdb()
-        throttling._redis.cache_clear()
+        redis_client().flushdb()
+        redis_client.cache_clear()
 
 
 @pytest.mark.django_db
@@ -105,9 +106,9 @@ def test_while_redis_is_unreachable_api_requests_go_through_uncounted(org, api, 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     limits.AVIS_REDIS_URL = f"redis://127.0.0.1:{port}/0"
-    throttling._redis.cache_clear()
+    redis_client.cache_clear()
     try:
         statuses = [api.get("/api/v1/touchpoints").status_code for _ in range(5)]
     finally:
-        throttling._redis.cache_clear()
+        redis_client.cache_clear()
     assert statuses == [200] * 5  # over the limit of 3, but nothing could count them

@@ -8,6 +8,7 @@ import logging
 import sys
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
@@ -42,6 +43,7 @@ def test_readyz_is_ready_when_database_migrations_and_queue_answer() -> None:
         "database": True,
         "migrations": True,
         "queue": True,
+        **({"redis": True} if settings.AVIS_REDIS_URL else {}),
     }
 
 

@@ -29,7 +29,7 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
 
-def start_web(tmp_path: Path, name: str, processes: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_web(tmp_path: Path, name: str, processes: int, **env: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     with (tmp_path / f"{name}.log").open("ab") as log:
         process = subprocess.Popen(  # noqa: S603
@@ -44,6 +44,7 @@ def start_web(tmp_path: Path, name: str, processes: int) -> tuple[subprocess.Pop
                 "AVIS_PROMETHEUS_CACHE_SECONDS": "0",
                 "AVIS_BEHIND_PROXY": "true",
                 "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"{name}-prometheus"),
+                **env,
             },
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -75,6 +76,25 @@ def start_nginx(tmp_path: Path, upstreams: list[str]) -> tuple[subprocess.Popen[
     base = f"http://127.0.0.1:{port}"
     assert wait_for(lambda: _answers(base), timeout=30), (tmp_path / "nginx-error.log").read_text()
     return process, base
+
+
+def sign_in(
+    browser: httpx.Client, org, *, form_from: str, post_to: str, password: str = PASSWORD
+) -> httpx.Response:  # noqa: ANN001
+    """The manager signs in as a browser does: the form (its CSRF cookie) from one address, the post
+    to another. The processes run avis's real settings, so their hasher, not the tests' fast one."""
+    get_user_model().objects.filter(username=org.manager_email.lower()).update(
+        password=PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
+    )
+    browser.get(f"{form_from}/login/")
+    return browser.post(
+        f"{post_to}/login/",
+        data={
+            "username": org.manager_email,
+            "password": password,
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+    )
 
 
 def _answers(base: str) -> bool:
@@ -122,20 +142,8 @@ def test_any_web_process_answers_the_same_session_and_the_same_rate_limit(
 ) -> None:
     a, b, front = two_web_processes
     bases = [front] * 8 if front else [a, b] * 4  # one address (nginx, round-robin), or alternating
-    # The tests' fast hasher is not the processes' (they run avis's real settings).
-    get_user_model().objects.filter(username=org.manager_email.lower()).update(
-        password=PBKDF2PasswordHasher().encode(PASSWORD, PBKDF2PasswordHasher().salt())
-    )
     browser = httpx.Client(timeout=60)
-    browser.get(f"{bases[0]}/login/")
-    signed_in = browser.post(
-        f"{bases[1]}/login/",
-        data={
-            "username": org.manager_email,
-            "password": PASSWORD,
-            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
-        },
-    )
+    signed_in = sign_in(browser, org, form_from=bases[0], post_to=bases[1])
     assert signed_in.status_code == 302, signed_in.text
     for base in bases[:4]:
         profile = browser.get(f"{base}/profile/")

@@ -5,8 +5,10 @@ bearer token) and of its address, in Redis when AVIS_REDIS_URL is set, otherwise
 database with one atomic upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``, which SQLite
 and PostgreSQL both run). Over either limit, the API answers 429 with ``Retry-After``: the
 seconds until the next minute. While Redis cannot be reached (restarting, failing over), requests
-are let through uncounted, with a warning in the log: a limit is a guard against a runaway client,
-not a reason to refuse every request for the seconds Redis is away.
+are let through uncounted, with one warning in the log when the outage starts and one when it ends
+(avis/cache.py): a limit is a guard against a runaway client, not a reason to refuse every request
+for the seconds Redis is away. Sign-in throttling is not here: django-axes counts refused sign-ins
+in the database, so it holds while Redis is down.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from functools import cache
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -33,16 +33,11 @@ WINDOW = 60
 _BEARER = re.compile(r"^Bearer\s+avis_([0-9a-f]{12})_", re.IGNORECASE)
 
 
-@cache
-def _redis() -> Any:
-    import redis
-
-    return redis.Redis.from_url(settings.AVIS_REDIS_URL)
-
-
 def _count_in_redis(bucket: str, minute: int) -> int:
+    from avis.cache import client
+
     key = f"avis:rate:{bucket}:{minute}"
-    pipe = _redis().pipeline()
+    pipe = client().pipeline()
     pipe.incr(key)
     pipe.expire(key, WINDOW * 2)
     count, _expiry = pipe.execute()
@@ -71,14 +66,17 @@ def count_request(bucket: str, *, now: float | None = None) -> int:
     """Add one request to ``bucket`` in the current minute; the minute's count so far."""
     minute = int((now if now is not None else time.time()) // WINDOW)
     if settings.AVIS_REDIS_URL:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
+        from avis.cache import UNREACHABLE, outage
 
-        try:
-            return _count_in_redis(bucket, minute)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            logger.warning("Redis is unreachable; API request let through uncounted (%s)", type(exc).__name__)
+        if outage.skip():
             return 0
+        try:
+            count = _count_in_redis(bucket, minute)
+        except UNREACHABLE as exc:
+            outage.failed(exc, "API requests are let through uncounted")
+            return 0
+        outage.answered()
+        return count
     return _count_in_database(bucket, minute)
 
 

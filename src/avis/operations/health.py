@@ -4,7 +4,8 @@
 - ``/healthz``: the process lives and answers; touches nothing else (a load balancer's liveness).
 - ``/readyz``: the database answers, every migration this code knows is applied, the queue answers.
   503 with the failing check otherwise (a load balancer's readiness: a web process of a new
-  version is not sent traffic before `avis migrate` ran).
+  version is not sent traffic before `avis migrate` ran). With Redis, its ping is a check too,
+  but not an essential one: Redis down is 200 ``degraded`` (see ``essential``).
 - ``/-/metrics``: Prometheus text, for a bearer token (AVIS_PROMETHEUS_TOKEN) or, without one,
   for the addresses in AVIS_PROMETHEUS_ADDRESSES only.
 """
@@ -30,9 +31,9 @@ def answer(request: HttpRequest) -> HttpResponse:
         return _no_store(JsonResponse({"status": "ok"}))
     if request.path_info == "/readyz":
         checks = readiness()
-        ready = all(check["ok"] for check in checks.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
-        return _no_store(JsonResponse(body, status=200 if ready else 503))
+        ready = all(checks[name]["ok"] for name in essential())
+        status = "unavailable" if not ready else "ok" if all(c["ok"] for c in checks.values()) else "degraded"
+        return _no_store(JsonResponse({"status": status, "checks": checks}, status=200 if ready else 503))
     return metrics(request)
 
 
@@ -47,6 +48,14 @@ def known_migrations() -> frozenset[tuple[str, str]]:
     from django.db.migrations.loader import MigrationLoader
 
     return frozenset(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+
+
+def essential() -> tuple[str, ...]:
+    """The checks without which a web process must not be sent traffic. Redis is not one of them:
+    while it is away the web degrades (sessions from the database, no cache, API limits uncounted,
+    wake-ups left to the sweeps; avis/cache.py), and every web process shares it, so refusing
+    traffic for it would take the whole site down. /readyz then answers 200 ``degraded``."""
+    return ("database", "migrations") if settings.AVIS_REDIS_URL else ("database", "migrations", "queue")
 
 
 _migrated_at: float | None = None  # when this process last saw every migration applied
@@ -85,7 +94,20 @@ def readiness() -> dict[str, dict[str, Any]]:
         checks["queue"] = {"ok": True, "pending": pending, "ms": _ms(started)}
     except Exception as exc:  # noqa: BLE001
         checks["queue"] = {"ok": False, "error": type(exc).__name__}
+    if settings.AVIS_REDIS_URL:
+        checks["redis"] = _redis_check()
     return checks
+
+
+def _redis_check() -> dict[str, Any]:
+    from avis.cache import client
+
+    started = time.perf_counter()
+    try:
+        client().ping()
+    except Exception as exc:  # noqa: BLE001 - down: say so (never the URL)
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "ms": _ms(started)}
 
 
 def _ms(started: float) -> float:
