@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from avis.logs import RedactPersonalData
 from avis.observability import JsonFormatter, RequestIdFilter
@@ -136,3 +137,26 @@ def test_json_log_lines_redact_personal_data_in_messages_fields_and_tracebacks()
     line = JsonFormatter().format(record)
     assert json.loads(line)["message"] == "sending to [email] failed"
     assert "jean@example.fr" not in line and "12 34 56" not in line and "612345678" not in line
+
+
+def test_a_scrape_counts_only_the_interactions_and_decisions_added_since_the_rows_already_tallied(
+    org, api
+) -> None:
+    from avis.operations.metrics import figures
+
+    open_all_day(org.organisation)
+    for n in range(2):
+        post_interaction(api, f"t-{n}", customer=f"T-{n}", email=f"t{n}@example.fr")
+    tallies: dict = {}
+    at = 1_800_000_000.0  # the scrapes' own clock
+    assert figures(tallies, now=at)["interactions"] == 2  # a first scrape counts the whole table
+    post_interaction(api, "t-2", customer="T-2", email="t2@example.fr")
+    assert figures(tallies, now=at + 15)["interactions"] == 3
+    assert figures(tallies, now=at + 3600)["interactions"] == 3  # an hour on: the first 2 are final
+    post_interaction(api, "t-3", customer="T-3", email="t3@example.fr")
+    with CaptureQueriesContext(connection) as queries:
+        later = figures(tallies, now=at + 3615)
+    assert later["interactions"] == 4
+    assert sum(row[-1] for row in later["decisions"]) == 4
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"] and '"interactions_interaction"' in q["sql"]]
+    assert counts and all('"interactions_interaction"."id" >' in sql for sql in counts), counts
