@@ -47,8 +47,8 @@ from avis.surveys.queries import (
     version_being_designed,
     version_questions,
 )
+from avis.surveys.respondent_page import laid_out, questions_page, thanks_page
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
-from avis.surveys.wording import page_questions
 
 
 # The token is the respondent's credential and the page is reached from an SMS
@@ -93,22 +93,27 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         except AnswersInvalid as exc:
             errors = exc.problems
         else:
-            return render(request, "surveys/thanks.html", context)
+            return HttpResponse(thanks_page(request, language=language, context=context))
     touchpoint = invitation.touchpoint.label(language)
-    context |= {
-        "questions": page_questions(
-            questions, language, company=invitation.organisation.name, touchpoint=touchpoint
-        ),
-        "shown": ",".join(q.code for q in questions),
-        # The questions whose answer a condition reads: changing one may show or hide a follow-up.
-        "drivers": {str(q.condition["question"]) for q in every if q.condition},
-        "errors": errors,
-        "posted": posted,
-        "more": more,
-    }
-    if partial:
-        return render(request, "surveys/_questions.html", context)
-    return render(request, "surveys/respond.html", context, status=422 if errors else 200)
+    if partial or errors or more:
+        company = invitation.organisation.name
+        context |= laid_out(questions, every, language=language, company=company, touchpoint=touchpoint)
+        context |= {"errors": errors, "posted": posted, "more": more}
+        if partial:
+            return render(request, "surveys/_questions.html", context)
+        return render(request, "surveys/respond.html", context, status=422 if errors else 200)
+    # The usual page: rendered once per published version and wording, the choices marked in it.
+    page = questions_page(
+        request,
+        version=invitation.version,
+        language=language,
+        touchpoint=touchpoint,
+        context=context,
+        questions=questions,
+        every=every,
+        posted=posted,
+    )
+    return HttpResponse(page)
 
 
 def _survey_or_404(request: HttpRequest, survey_id: int) -> Survey:
