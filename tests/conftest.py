@@ -14,6 +14,7 @@ from django.test import Client
 
 from tests.clock import INSTANTS, NOW_VARIABLE, parse_instant, start_travel
 from tests.factories import OrganisationSetup, make_organisation
+from tests.ports import free_port
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -147,16 +148,10 @@ class _Collector:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server(settings) -> Iterator[Mailbox]:  # noqa: ANN001
     """A real SMTP server (aiosmtpd) on a free local port; avis sends email to it."""
-    box = Mailbox("127.0.0.1", _free_port())
+    box = Mailbox("127.0.0.1", free_port())
     controller = Controller(_Collector(box), hostname=box.host, port=box.port)
     controller.start()
     settings.EMAIL_HOST = box.host

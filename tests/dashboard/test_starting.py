@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import avis
+from tests.ports import free_port
 
 SOURCE = Path(avis.__file__).resolve().parents[1]
 # The processes run on their own SQLite file: the PostgreSQL step has nothing to add.
@@ -31,12 +32,6 @@ def environment(var_dir: Path, **extra: str) -> dict[str, str]:
 
 def avis_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "avis.cli", *args]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import pytest
 
 from tests.conftest import need_server
 from tests.messaging.conftest import real_queue  # noqa: F401 (a fixture: the scheduler tests read the queue)
+from tests.ports import free_port  # noqa: F401 (the operations tests import it from here)
 
 POSTGRES = os.environ.get("AVIS_TEST_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 _databases = itertools.count()
@@ -33,18 +33,6 @@ org = make_organisation("Assurances du Centre")
 open_all_day(org.organisation)
 print("KEY", org.api_key)
 """
-
-
-def free_port() -> int:
-    """A port of this helper's range (8100-8199) that nothing listens on."""
-    for port in range(8100, 8200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8100-8199")
 
 
 @dataclass

@@ -50,7 +50,10 @@ def start_web(tmp_path: Path, name: str, processes: int, **env: str) -> tuple[su
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    assert wait_for(lambda: _answers(base), timeout=90), (tmp_path / f"{name}.log").read_text()
+    log = tmp_path / f"{name}.log"
+    assert wait_for(lambda: _answers(base), timeout=90), log.read_text()
+    # The one that answers is this test's gunicorn, not another process's on the same port.
+    assert f"Listening at: {base} ({process.pid})" in log.read_text(), log.read_text()
     return process, base
 
 

@@ -10,6 +10,7 @@ import pytest
 from django.apps.registry import Apps
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.graph import MigrationGraph
 
 from avis.accounts.models import Organisation
 from avis.customers.models import Customer
@@ -23,15 +24,31 @@ CREATED = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 def _migrate(surveys_at: str | None) -> Apps:
-    """Every app at its latest migration, surveys at ``surveys_at`` (None: its latest too)."""
+    """Surveys at ``surveys_at`` (None: its latest), every other app at its latest migration that does
+    not need a later one of surveys (the barometers need versions, so they step back before them)."""
     executor = MigrationExecutor(connection)
-    leaves = executor.loader.graph.leaf_nodes()
-    targets = [leaf for leaf in leaves if leaf[0] != "surveys" or surveys_at is None]
+    graph = executor.loader.graph
+    targets: list[tuple[str, str | None]] = list(graph.leaf_nodes())
     if surveys_at is not None:
+        earlier = set(graph.forwards_plan(("surveys", surveys_at)))
+        later = {node for node in graph.nodes if node[0] == "surveys"} - earlier
+        targets = [_before(graph, leaf, later) for leaf in targets if leaf[0] != "surveys"]
         targets.append(("surveys", surveys_at))
     executor.migrate(targets)
     executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
+    return executor.loader.project_state([target for target in targets if target[1] is not None]).apps
+
+
+def _before(
+    graph: MigrationGraph, node: tuple[str, str], later: set[tuple[str, str]]
+) -> tuple[str, str | None]:
+    """The app's latest migration at or before ``node`` that needs none of ``later`` (None: none of its
+    migrations can stay)."""
+    current: tuple[str, str] | None = node
+    while current is not None and later & set(graph.forwards_plan(current)):
+        parents = [parent.key for parent in graph.node_map[current].parents if parent.key[0] == node[0]]
+        current = parents[0] if parents else None
+    return current if current is not None else (node[0], None)
 
 
 @pytest.fixture
