@@ -71,7 +71,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under CI a test that needs an absent server must fail, not skip."""
     config._avis_ci = os.environ.get("CI", "").lower() == "true"  # type: ignore[attr-defined]
     for item in items:
-        if item.get_closest_marker("browser"):
+        # The browser changes nothing by engine; the backup tests run each engine themselves (engine_name).
+        if item.get_closest_marker("browser") or "engine_name" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.engine_independent)
 
 
