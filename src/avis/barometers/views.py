@@ -112,6 +112,8 @@ def edit(request: HttpRequest, barometer_id: int) -> HttpResponse:
 @member_required()
 def preview(request: HttpRequest) -> HttpResponse:
     """The design the form being filled in would give, drawn today (htmx: the set-up page's panel)."""
+    if request.method != "POST":  # nothing typed yet: the panel says what to fill in
+        return render(request, "barometers/_preview.html", {"preview": None, "problems": {}})
     organisation = request.organisation  # type: ignore[attr-defined]
     barometer_id = request.POST.get("barometer_id", "")
     existing = _barometer(request, int(barometer_id)) if barometer_id.isdigit() else None
