@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from avis.cases.models import CaseEvent
+from avis.cases.services import announce_case_event
 from avis.surveys.models import Invitation, Response
 from avis.surveys.services import submit_response
 from tests.helpers import answer, open_all_day, post_interaction
@@ -29,7 +31,10 @@ def respond(org, api: Client) -> Callable[..., Response]:  # noqa: ANN001
         **answers: Any,
     ) -> Response:
         """Answer one new survey. ``handled_by``: the agent's id (``agent`` is the answer about
-        them); ``at``: answer at that moment, through the service (HTTP cannot set the clock)."""
+        them); ``at``: answer at that moment, through the service (HTTP cannot set the clock).
+
+        The worker's part follows at once: the case's announcements (e-mails, texts, webhooks),
+        which a test in a transaction never sees woken, its commit being rolled back."""
         event = f"evt-{next(counter)}"
         reply = post_interaction(
             api, event, customer=customer, touchpoint=touchpoint, agent=handled_by, team=team
@@ -38,9 +43,13 @@ def respond(org, api: Client) -> Callable[..., Response]:  # noqa: ANN001
         invitation = Invitation.objects.get(interaction__external_id=event)
         values = {k: str(v) for k, v in answers.items()}
         if at is not None:
-            return submit_response(token=invitation.token, answers=values, now=at)
-        page = answer(invitation.token, **values)
-        assert page.status_code == 200, page.content
-        return Response.objects.get(invitation=invitation)
+            response = submit_response(token=invitation.token, answers=values, now=at)
+        else:
+            page = answer(invitation.token, **values)
+            assert page.status_code == 200, page.content
+            response = Response.objects.get(invitation=invitation)
+        for event_id in CaseEvent.objects.filter(to_announce=True).values_list("id", flat=True):
+            announce_case_event(event_id=event_id)
+        return response
 
     return respond

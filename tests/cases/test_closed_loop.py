@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
 from avis.cases.models import Case
+from avis.cases.services import sweep_announcements
+from avis.messaging.models import MessageKind, OutboundMessage
 from avis.surveys.models import Invitation
 from tests.factories import PASSWORD
 from tests.helpers import answer, open_all_day, post_interaction
@@ -39,6 +43,20 @@ def test_detractor_opens_a_case_and_managers_are_emailed(org, invitation, smtp_s
     assert recipients == sorted([org.admin_email, org.manager_email])
     alert = smtp_server.to(org.manager_email)[0]
     assert f"/cases/{case.id}/" in alert.get_payload(decode=True).decode()
+
+
+def test_the_case_is_opened_before_the_thank_you_page_and_announced_by_the_worker(org, invitation) -> None:
+    """The respondent waits for the case (the real-time promise), not for the e-mails: a worker
+    sends those; when its wake-up is lost (here: the test's transaction never commits), the
+    minute's sweep announces the case, once."""
+    answer(invitation.token, nps="2", comment="Toujours en panne.")
+    case = Case.objects.get()
+    notifications = OutboundMessage.objects.filter(kind=MessageKind.NOTIFICATION)
+    assert not notifications.exists()
+    assert sweep_announcements(now=case.opened_at + timedelta(seconds=30)) == 0  # its worker is on it
+    assert sweep_announcements(now=case.opened_at + timedelta(minutes=2)) == 1
+    assert org.manager_email in set(notifications.values_list("recipient", flat=True))
+    assert sweep_announcements(now=case.opened_at + timedelta(minutes=3)) == 0
 
 
 @pytest.mark.django_db(transaction=True)

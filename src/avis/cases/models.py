@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -149,9 +150,13 @@ class CaseEvent(models.Model):
     note = models.TextField(blank=True)
     response = models.ForeignKey(Response, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     data = models.JSONField(default=dict, blank=True)
+    # An answer's case opened or joined in the respondent's request is announced (managers'
+    # e-mails, the owner's text, webhooks) by a worker: True until it has been.
+    to_announce = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["at", "id"]
+        indexes = [models.Index(fields=["at"], condition=Q(to_announce=True), name="caseevent_to_announce")]
 
     def __str__(self) -> str:
         return f"{self.kind} on case {self.case_id}"

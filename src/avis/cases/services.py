@@ -392,7 +392,8 @@ def open_case_for_response(*, response: Response, answers: Sequence[Answer] | No
     rules = alert_rules_for(organisation=response.organisation)
     if not matching_rules(rules, response, answers, last_unhappy_at=None):
         return None  # a repeat contact counts only with another rule met
-    with transaction.atomic():
+    # Within the answer's transaction (no savepoint: a failure here fails the answer, as it should).
+    with transaction.atomic(savepoint=False):
         # One customer answering twice at once: the second waits, then joins the first's case.
         Customer.objects.select_for_update().filter(id=response.customer_id).first()
         met = matching_rules(rules, response, answers, last_unhappy_at=_last_unhappy_at(response))
@@ -430,8 +431,13 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
         opened_at=response.completed_at,
         due_at=deadline_from(organisation=organisation, start=response.completed_at),
     )
-    CaseEvent.objects.create(
-        organisation=organisation, case=case, at=case.opened_at, kind=EventKind.OPENED, response=response
+    opened = CaseEvent.objects.create(
+        organisation=organisation,
+        case=case,
+        at=case.opened_at,
+        kind=EventKind.OPENED,
+        response=response,
+        to_announce=True,
     )
     found = _next_owner(case, from_level=0, now=case.opened_at)
     if found is not None:
@@ -444,7 +450,7 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
             kind=EventKind.ASSIGNED,
             note=found[0].get_username(),
         )
-    _announce(case, "case.opened", at=case.opened_at)
+    _announce_later(opened)
     return case
 
 
@@ -456,16 +462,63 @@ def _join_case(
     if callback is not None:  # the latest word on being called back is the one that counts
         case.do_not_call = callback == "no"
     case.save(update_fields=["reasons", "severity", "do_not_call"])
-    CaseEvent.objects.create(
+    joined = CaseEvent.objects.create(
         organisation_id=case.organisation_id,
         case=case,
         at=response.completed_at,
         kind=EventKind.JOINED,
         response=response,
         data={"reasons": reasons},
+        to_announce=True,
     )
-    _announce(case, "case.joined", at=response.completed_at)
+    _announce_later(joined)
     return case
+
+
+# What the worker announces of an event the respondent's request left to it.
+ANNOUNCED = {EventKind.OPENED: "case.opened", EventKind.JOINED: "case.joined"}
+ANNOUNCE_SWEEP_AFTER = timedelta(minutes=1)
+
+
+def _announce_later(event: CaseEvent) -> None:
+    """The respondent waits for the case, not for telling people about it: the event is marked
+    ``to_announce`` in the answer's transaction, and a worker is woken once it commits (the sweep
+    finds it if the wake-up is lost)."""
+    from avis.cases.tasks import announce_case_events
+
+    transaction.on_commit(lambda: wake(lambda: announce_case_events([event.id]), what="a case announcement"))
+
+
+def announce_case_event(*, event_id: int) -> bool:
+    """Announce an answer's case opened or joined (``_announce``), once; False if it already was."""
+    with transaction.atomic():
+        event = (
+            CaseEvent.objects.select_for_update()
+            .select_related("case__organisation")
+            .filter(id=event_id, to_announce=True)
+            .first()
+        )
+        if event is None:
+            return False
+        _announce(event.case, ANNOUNCED[event.kind], at=event.at)
+        CaseEvent.objects.filter(id=event.id).update(to_announce=False)
+    return True
+
+
+def sweep_announcements(*, now: datetime | None = None) -> int:
+    """Announce the cases a lost wake-up (queue down, worker killed) left unannounced for a minute."""
+    now = now or timezone.now()
+    waiting = list(
+        CaseEvent.objects.filter(to_announce=True, at__lte=now - ANNOUNCE_SWEEP_AFTER)
+        .order_by("at", "id")
+        .values_list("id", "organisation_id")[:1000]
+    )
+    count = 0
+    for event_id, organisation_id in waiting:
+        # One organisation's failing announcement is logged; the others' still go out.
+        with apart("sweep_announcements", organisation_id):
+            count += announce_case_event(event_id=event_id)
+    return count
 
 
 # ---------------------------------------------------------------- notifications

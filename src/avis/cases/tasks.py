@@ -12,6 +12,17 @@ def deliver_webhook(delivery_id: int) -> str:
     return services.deliver_webhook(delivery_id=delivery_id)
 
 
+@db_task()
+def announce_case_events(event_ids: list[int]) -> int:
+    """The e-mails, texts and webhooks of cases that respondents' answers opened or joined."""
+    return sum(services.announce_case_event(event_id=event_id) for event_id in event_ids)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_case_announcements() -> int:
+    return services.sweep_announcements()
+
+
 @db_periodic_task(crontab(minute="*"))
 def escalate_overdue_cases() -> int:
     return services.escalate_overdue_cases()
