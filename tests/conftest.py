@@ -71,9 +71,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under CI a test that needs an absent server must fail, not skip."""
     config._avis_ci = os.environ.get("CI", "").lower() == "true"  # type: ignore[attr-defined]
     for item in items:
-        # The browser changes nothing by engine; the backup tests run each engine themselves (engine_name).
-        if item.get_closest_marker("browser") or "engine_name" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        # What changes nothing by engine runs on SQLite only: the browser, a test that touches no
+        # database, the backup tests (they run each engine themselves: engine_name).
+        touches_database = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(fixtures)
+        if item.get_closest_marker("browser") or "engine_name" in fixtures or not touches_database:
             item.add_marker(pytest.mark.engine_independent)
+    # The longest first, so that no test process is left alone with one at the end (pytest-xdist
+    # hands tests out in this order); the order is the same in every process, as xdist requires.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def need_server(host: str, port: int, what: str) -> None:
