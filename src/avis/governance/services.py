@@ -468,7 +468,7 @@ def decide_contacts(
     sampler = inclusion_sampler(organisation)
     priorities = {tp_id: rules.priority(code) for tp_id, code in sampler.touchpoints.items()}
     customer_ids = sorted({interaction.customer_id for interaction in interactions})
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # within the ingest's transaction: no savepoint
         # Hold every customer of the batch until commit: a concurrent decision
         # for the same customer waits here, then counts the invitations this one
         # made, so the caps hold (SQLite's IMMEDIATE transactions do the same).

@@ -64,15 +64,18 @@ def _ingest(
             with transaction.atomic():
                 recorded = record_interactions(organisation=organisation, items=items, now=now)
                 fresh = [r.interaction for r in recorded if r.created and r.interaction is not None]
-                surveyable = set(active_surveys_by_touchpoint(organisation=organisation))
+                surveys = active_surveys_by_touchpoint(organisation=organisation)
                 decisions = decide_contacts(
                     organisation=organisation,
                     interactions=fresh,
-                    surveyable_touchpoint_ids=surveyable,
+                    surveyable_touchpoint_ids=set(surveys),
                     now=now,
                     replay=replay,
                 )
-                invitations = create_invitations(organisation=organisation, decisions=decisions)
+                # The surveys governance decided against, read once.
+                invitations = create_invitations(
+                    organisation=organisation, decisions=decisions, surveys=surveys
+                )
                 queue_invitations(organisation=organisation, invitations=invitations)
             break
         except OperationalError as exc:

@@ -50,7 +50,7 @@ def queue_invitations(
         )
         for inv in invitations
     ]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # within the ingest's transaction: no savepoint
         insert_rows(rows)
         enqueue_on_commit(rows)
     return rows

@@ -211,16 +211,23 @@ def new_token() -> str:
 
 
 def create_invitations(
-    *, organisation: Organisation, decisions: Sequence[Decision], expires_at: datetime | None = None
+    *,
+    organisation: Organisation,
+    decisions: Sequence[Decision],
+    expires_at: datetime | None = None,
+    surveys: dict[int, Survey] | None = None,
 ) -> list[Invitation]:
     """One invitation per decision to invite or defer, on the channel governance chose.
 
     ``expires_at``: when they all expire (a barometer's fieldwork end), instead of the usual time to live.
+    ``surveys``: the active surveys by touchpoint, when the caller read them already (the ingest did,
+    to decide): the same ones, and a query fewer.
     """
     wanted = [d for d in decisions if d.outcome != Outcome.SKIP]
     if not wanted:
         return []
-    surveys = active_surveys_by_touchpoint(organisation=organisation)
+    if surveys is None:
+        surveys = active_surveys_by_touchpoint(organisation=organisation)
     ttl = timedelta(days=settings.AVIS_INVITATION_TTL_DAYS)
     invitations = [
         new_row(
@@ -241,7 +248,7 @@ def create_invitations(
         )
         for decision in wanted
     ]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # within the ingest's transaction: no savepoint
         insert_rows(invitations)
     return invitations
 
@@ -250,7 +257,7 @@ def mark_invitation_sent(*, invitation_id: int, at: datetime) -> None:
     mark_invitations_sent(invitation_ids=[invitation_id], at=at)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # within the booking's transaction: no savepoint
 def mark_invitations_sent(
     *, invitation_ids: Collection[int], at: datetime, remind_at: datetime | None = None
 ) -> list[int]:
