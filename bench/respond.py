@@ -12,7 +12,7 @@ unhappy: NPS 2, not resolved, a comment — a case opens). Baseline first, then 
 same run. Printed: respondents/s, ``POST`` p50/p99 (and ``GET``'s), errors; the answers
 stored are counted in the database afterwards. The last line is the ratio of throughputs.
 
-    .venv/bin/python bench/respond.py [--n 2000] [--clients 8] [--threads 8]
+    .venv/bin/python bench/respond.py [--n 2000] [--clients 8] [--threads 8] [--respondent-threads 4]
         [--postgres-url postgres://postgres@127.0.0.1:5432] [--keep-db]
 """
 
@@ -193,6 +193,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="respondents on each side")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     parser.add_argument("--threads", type=int, default=None, help="avis serve --threads (else its default)")
+    parser.add_argument(
+        "--respondent-threads",
+        type=int,
+        default=None,
+        help="avis serve --respondent-threads (else its default)",
+    )
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--keep-db", action="store_true", help="leave the database for a look afterwards")
     parser.add_argument("--child", choices=["setup", "count"], help=argparse.SUPPRESS)
@@ -248,6 +254,8 @@ def run(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     serve = [sys.executable, "-m", "avis.cli", "serve", "--port", str(PORT), "--no-worker", "--log-file", "-"]
     if args.threads:
         serve += ["--threads", str(args.threads)]
+    if args.respondent_threads is not None:
+        serve += ["--respondent-threads", str(args.respondent_threads)]
     web = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
     try:
         wait_for(f"{site}/login/", 120)
@@ -266,7 +274,8 @@ def run(args: argparse.Namespace, database: str, var_dir: Path) -> None:
     stored = json.loads(counts_file.read_text(encoding="utf-8"))
     print(
         f"{args.n} respondents a side (GET + POST, every fourth unhappy), {args.clients} clients, "
-        f"avis serve --threads {args.threads or 'default'}, PostgreSQL"
+        f"avis serve --threads {args.threads or 'default'} --respondent-threads "
+        f"{'default' if args.respondent_threads is None else args.respondent_threads}, PostgreSQL"
     )
     for side in (baseline, avis):
         print(side.line())

@@ -18,6 +18,7 @@ from avis.analytics.models import DailyRollup
 from avis.cases.models import Case
 from avis.messaging.models import MessageKind, OutboundMessage
 from avis.surveys.models import Invitation, InvitationStatus, Response
+from avis.surveys.queries import invitation_for_token
 from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -117,3 +118,19 @@ def test_bad_input_gets_a_clear_page_in_the_respondents_language_and_nothing_is_
 
     assert Response.objects.count() == 1
     assert not Case.objects.exists()
+
+
+def test_the_invitation_read_from_sql_built_once_is_the_one_the_orm_reads(org, api) -> None:
+    """avis/compiled.py: the page's read, its SQL built once per process, gives the same rows."""
+    (token,) = _tokens(org, api, 1)
+    related = ("version", "organisation", "touchpoint", "interaction")
+    expected = Invitation.objects.select_related(*related).get(token=token)
+    for _ in range(2):  # built, then reused
+        found = invitation_for_token(token)
+        for instance, orm in [(found, expected)] + [
+            (getattr(found, r), getattr(expected, r)) for r in related
+        ]:
+            assert type(instance) is type(orm)
+            fields = [field.attname for field in orm._meta.concrete_fields]
+            assert [getattr(instance, f) for f in fields] == [getattr(orm, f) for f in fields]
+    assert invitation_for_token(token[::-1]) is None

@@ -1,0 +1,57 @@
+"""A query of a hot path, turned into SQL once per process and run with a new value each time.
+
+Django builds a queryset's SQL anew at every evaluation. For the respondent's page's one read (an
+invitation with four related rows by ``select_related``) building it took more Python than all the
+rest of the page (``docs/architecture.md``, the respondent's submit path). ``CompiledQuery`` builds
+the queryset once with a stand-in value, keeps its SQL, and on each call runs that SQL with the
+real value and makes the model instances from the rows as Django's own ``ModelIterable`` does:
+the same converters, ``from_db``, and the related rows put in place by Django's populators.
+
+Only for a queryset whose one parameter is the value (checked when it is compiled), with no
+annotations nor prefetching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
+
+STAND_IN = "avis-compiled-stand-in"
+
+
+class CompiledQuery:
+    def __init__(self, build: Callable[[str], QuerySet]) -> None:
+        self.build = build
+        self._plan: tuple[Any, ...] | None = None
+
+    def _compiled(self) -> tuple[Any, ...]:
+        queryset = self.build(STAND_IN)
+        alias = queryset.db
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        if list(params) != [STAND_IN] or compiler.annotation_col_map:
+            raise ValueError("CompiledQuery: the queryset must have one parameter, the value")
+        info, select = compiler.klass_info, compiler.select
+        start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+        names = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(info, select, alias)
+        return (alias, sql, compiler, info["model"], start, end, names, populators)
+
+    def __call__(self, value: str) -> list[Model]:
+        if self._plan is None:
+            self._plan = self._compiled()
+        alias, sql, compiler, model, start, end, names, populators = self._plan
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, [value])
+            rows = cursor.fetchall()
+        found = []
+        for row in compiler.results_iter([rows]):
+            instance = model.from_db(alias, names, row[start:end])
+            for populator in populators:
+                populator.populate(row, instance)
+            found.append(instance)
+        return found
