@@ -82,6 +82,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+@pytest.fixture(scope="session")
+def django_db_keepdb(request: pytest.FixtureRequest, django_db_modify_db_settings: None) -> bool:
+    """Each test process's database starts as a copy of the migrated template (tests/migrated.py)
+    and is kept as it is, not migrated again from nothing."""
+    from django.conf import settings
+
+    from tests.migrated import fresh_database
+
+    if request.config.getvalue("reuse_db"):
+        return True
+    database = settings.DATABASES["default"]
+    name = database["TEST"].get("NAME") or f"test_{database['NAME']}"
+    if database["ENGINE"].endswith("sqlite3"):
+        fresh_database(f"sqlite:///{name}")
+    else:
+        account = database["USER"] + (f":{database['PASSWORD']}" if database.get("PASSWORD") else "")
+        fresh_database(f"postgres://{account}@{database['HOST']}:{database['PORT'] or 5432}/{name}")
+    return True
+
+
 def need_server(host: str, port: int, what: str) -> None:
     try:
         with socket.create_connection((host, port), timeout=1):

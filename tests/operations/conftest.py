@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import need_server
 from tests.messaging.conftest import real_queue  # noqa: F401 (a fixture: the scheduler tests read the queue)
+from tests.migrated import fresh_database
 from tests.ports import free_port  # noqa: F401 (the operations tests import it from here)
 
 POSTGRES = os.environ.get("AVIS_TEST_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
@@ -97,7 +98,9 @@ class Installation:
             )
 
     def set_up(self) -> str:
-        """Migrate and create an organisation with touchpoints and surveys; returns its API key."""
+        """A migrated database (tests/migrated.py) with an organisation with touchpoints and surveys;
+        returns its API key."""
+        fresh_database(self.database_url)
         out = self.avis("shell", "-c", SET_UP).stdout
         return next(line.split()[1] for line in out.splitlines() if line.startswith("KEY "))
 
