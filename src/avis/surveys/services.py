@@ -5,7 +5,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -356,12 +356,7 @@ def submit_response(
     with transaction.atomic():
         # Claiming the invitation is the lock: of a double submit (two taps, two tabs) the second
         # waits on this row, then finds it answered — one response per invitation.
-        claimed = (
-            Invitation.objects.filter(pk=invitation.pk, expires_at__gt=now)
-            .exclude(status__in=[InvitationStatus.RESPONDED, InvitationStatus.CANCELLED])
-            .update(status=InvitationStatus.RESPONDED, responded_at=now, reminder_due_at=None)
-        )
-        if not claimed:
+        if not _claim(invitation.pk, now=now):
             raise InvitationUnavailable(_why_unavailable(invitation.pk))
         if problems:
             transaction.set_rollback(True)  # nothing stored: the page asks again
@@ -404,6 +399,29 @@ def submit_response(
         invitation.reminder_due_at = None  # answered: no reminder
         response_completed.send(sender=Response, response=response, answers=stored)
     return response
+
+
+def _claim(invitation_id: int, *, now: datetime) -> bool:
+    """Mark the invitation answered unless it is answered, cancelled or expired; False if not.
+
+    One UPDATE written out: the ORM's building of it was 870 Python calls of the answer's 10,700.
+    """
+    at = connection.ops.adapt_datetimefield_value(now)  # as the ORM passes it (SQLite: UTC text)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Invitation._meta.db_table)} "  # noqa: S608 - our table's name
+            "SET status = %s, responded_at = %s, reminder_due_at = NULL "
+            "WHERE id = %s AND expires_at > %s AND status NOT IN (%s, %s)",
+            [
+                InvitationStatus.RESPONDED.value,
+                at,
+                invitation_id,
+                at,
+                InvitationStatus.RESPONDED.value,
+                InvitationStatus.CANCELLED.value,
+            ],
+        )
+        return cursor.rowcount == 1
 
 
 def _why_unavailable(invitation_id: int) -> str:
