@@ -76,6 +76,7 @@ class Load:
         self.url = url + "/api/v1/interactions"
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         self.errors = 0
+        self.slow: list[tuple[float, float]] = []  # open loop: (seconds since the start, latency)
 
     def post(self, http) -> float:  # noqa: ANN001
         started = time.perf_counter()
@@ -125,6 +126,7 @@ class Load:
                         time.sleep(wait)
                     self.post(http)
                     latencies.append(time.monotonic() - at)
+                    self.slow.append((at - due[0], latencies[-1]))
 
         threads = [threading.Thread(target=client) for _ in range(64)]
         started = time.monotonic()
@@ -291,6 +293,17 @@ def main() -> None:
                         f"CPU {cpu_line(cpu.used(), seconds)}"
                     )
                     print("  " + sustained, flush=True)
+                    settled = [latency for at, latency in load.slow if at >= 5]
+                    print(
+                        f"  p99 without the first 5 s: {percentile(settled, 0.99) * 1000:.0f} ms",
+                        flush=True,
+                    )
+                    worst = sorted(load.slow, key=lambda pair: -pair[1])[: max(1, len(load.slow) // 100)]
+                    print(
+                        "  its slowest 1 % (second of the run: latency): "
+                        + ", ".join(f"{at:.0f}: {latency * 1000:.0f} ms" for at, latency in sorted(worst)),
+                        flush=True,
+                    )
             finally:
                 cluster.stop()
     finally:

@@ -163,9 +163,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A new PostgreSQL connection per request costs more than a respondent's whole answer (a
     # backend forked, its catalogue caches cold: the page's one join took 5–14 ms to plan
-    # instead of 1; bench/respond.py): each thread keeps its connection for a minute, checked
-    # before reuse so a restarted server costs one retry, not an error page.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 60)
+    # instead of 1; bench/respond.py): each thread keeps its connection ten minutes, checked
+    # before reuse so a restarted server costs one retry, not an error page. Kept one minute,
+    # every thread paid that cold start each minute even under steady load: bench/scale.py's
+    # slowest requests were those (an interaction's ~25 statements planned afresh).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     raise ConfigurationError("DATABASE_URL must point to SQLite or PostgreSQL")
