@@ -21,9 +21,7 @@ import json
 import os
 import pstats
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench")]
 
-from submit_profile import shape  # noqa: E402
+from submit_profile import shape, throwaway_installation  # noqa: E402
 
 
 def payload(n: int) -> str:
@@ -55,33 +53,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative, tottime")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avis.settings")
-    os.environ["AVIS_VAR_DIR"] = tempfile.mkdtemp(prefix="avis-profile-")
-    os.environ["AVIS_HUEY_IMMEDIATE"] = "0"
     os.environ["AVIS_REDIS_URL"] = ""
     os.environ["AVIS_SMS_PROVIDER"] = "simulator"
     os.environ["AVIS_SMS_RATE_LIMIT"] = "0"
     # As bench/scale.py's cluster: no API limit (with Redis it would be counted there, not here).
     os.environ["AVIS_API_RATE_PER_KEY"] = "0"
     os.environ["AVIS_API_RATE_PER_ADDRESS"] = "0"
-    database = ""
-    if args.postgres_url:
-        import psycopg
-
-        database = f"avis_profile_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(f"{args.postgres_url}/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{database}"')
-        os.environ["DATABASE_URL"] = f"{args.postgres_url}/{database}"
-    sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-    try:
+    with throwaway_installation(args.postgres_url):
         run(args)
-    finally:
-        if database:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(f"{args.postgres_url}/postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
 
 
 def report(

@@ -23,18 +23,17 @@ machines would give.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "bench")]
 
 from gateway import start_gateway  # noqa: E402
+from interaction_profile import payload as interaction  # noqa: E402
 from tests.cluster import Cluster, cpu_seconds, gateway_env  # noqa: E402
 
 SET_UP = """
@@ -54,15 +53,7 @@ _numbers_lock = threading.Lock()
 def payload() -> bytes:
     with _numbers_lock:
         n = next(_numbers)
-    return json.dumps(
-        {
-            "external_id": f"S-{n}",
-            "touchpoint": "call_center.call",
-            "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
-            "customer": {"external_id": f"SC-{n}", "phone": f"+336{n % 10**8:08d}", "locale": "fr"},
-            "agent": f"A-{n % 50}",
-        }
-    ).encode()
+    return interaction(n).encode()
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
@@ -47,26 +49,34 @@ def main() -> None:
     parser.add_argument("--postgres-url", default="")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
+    with throwaway_installation(args.postgres_url):
+        run(args)
+
+
+@contextmanager
+def throwaway_installation(postgres_url: str) -> Iterator[None]:
+    """A temporary ``AVIS_VAR_DIR`` (SQLite there), or a PostgreSQL database made for the profile
+    and dropped after it; tasks queued, not run, so that a profile can run them apart."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "avis.settings")
     os.environ["AVIS_VAR_DIR"] = tempfile.mkdtemp(prefix="avis-profile-")
     os.environ["AVIS_HUEY_IMMEDIATE"] = "0"
     database = ""
-    if args.postgres_url:
+    if postgres_url:
         import psycopg
 
         database = f"avis_profile_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(f"{args.postgres_url}/postgres", autocommit=True) as admin:
+        with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{database}"')
-        os.environ["DATABASE_URL"] = f"{args.postgres_url}/{database}"
+        os.environ["DATABASE_URL"] = f"{postgres_url}/{database}"
     sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
     try:
-        run(args)
+        yield
     finally:
         if database:
             from django.db import connections
 
             connections.close_all()
-            with psycopg.connect(f"{args.postgres_url}/postgres", autocommit=True) as admin:
+            with psycopg.connect(f"{postgres_url}/postgres", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
 
 
