@@ -109,3 +109,22 @@ def test_scope_rules_read_numbers_as_numbers_and_words_without_case(org) -> None
         ],
     )
     assert frame_of(barometer).in_scope == 1
+
+
+def test_a_frame_taken_as_of_a_past_moment_reads_the_ledger_as_it_stood_then(org) -> None:
+    """A wave drawn as of a past date (history loaded afterwards, the demo's past waves) does not
+    count the contacts decided after it toward the quarantine or the caps."""
+    customers = region_base(org.organisation, {"north": 3})
+    update_policy(organisation=org.organisation, changes={"quarantine_days": 30})
+    for days, customer in ((10, customers[0]), (-5, customers[1])):  # before the draw, after it
+        interactions = record_study_interactions(
+            organisation=org.organisation,
+            touchpoint=org.touchpoints["call_center.call"],
+            customer_ids=[customer.id],
+            key=f"contact-{days}",
+            at=AT - timedelta(days=days),
+        )
+        record_past_contacts(organisation=org.organisation, interactions=interactions)
+    frame = frame_of(make_barometer(org.organisation))
+    assert frame.exclusions == {"quarantine": 1}
+    assert set(frame.ids[0].tolist()) == {customers[1].id, customers[2].id}

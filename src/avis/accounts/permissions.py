@@ -257,6 +257,7 @@ OPERATIONS: dict[str, Operation] = {
     # Barometers: the team follows them; administrators and analysts set them up and draw their waves.
     "GET /barometers": _reading(),
     "GET /barometers/{barometer_id}": _reading(),
+    "GET /barometers/{barometer_id}/series": _reading(),
     "GET /barometers/{barometer_id}/waves": _reading(),
     "GET /barometers/{barometer_id}/waves/{number}": _reading(),
     "GET /barometers/{barometer_id}/waves/{number}/report": _reading(),

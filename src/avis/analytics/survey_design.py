@@ -436,8 +436,11 @@ def nonresponse_adjustment(
     silent = [str(label) for label, a in zip(labels, answering, strict=True) if a == 0]
     if silent:
         raise ValidationFailed(
-            f"nobody answered in {', '.join(silent)}: its weight cannot be carried; merge it with a "
-            "neighbouring stratum or class",
+            gettext(
+                "nobody answered in %(strata)s: its weight cannot be carried; merge it with a "
+                "neighbouring stratum or class"
+            )
+            % {"strata": ", ".join(silent)},
             field="classes",
         )
     return w[answered] * (sampled / answering)[codes[answered]]
@@ -535,8 +538,11 @@ class SurveyDesign:
         lonely = [self._label(h) for h in np.nonzero(counts == 1)[0]]
         if lonely:
             raise ValidationFailed(
-                f"stratum {', '.join(lonely)} has a single respondent: its variance cannot be estimated; "
-                "merge it with a neighbouring stratum",
+                gettext(
+                    "stratum %(strata)s has a single respondent: its variance cannot be estimated; "
+                    "merge it with a neighbouring stratum"
+                )
+                % {"strata": ", ".join(lonely)},
                 field="strata",
             )
         if np.any(counts > self.population):

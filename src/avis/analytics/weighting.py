@@ -12,6 +12,8 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 from numpy.typing import ArrayLike, NDArray
 
 from avis.errors import ValidationFailed
@@ -205,7 +207,16 @@ def _worst_margin(
         i = int(np.argmax(gaps))
         if gaps[i] >= worst[2]:
             worst = (variable, str(categories[variable][i]), float(gaps[i]))
-    return f"{worst[0]} (category {worst[1]} stays {worst[2]:.2%} off its target)"
+    return gettext("%(margin)s (category %(category)s stays %(gap)s %% off its target)") % {
+        "margin": worst[0],
+        "category": worst[1],
+        "gap": number_format(worst[2] * 100, decimal_pos=2, use_l10n=True),
+    }
+
+
+def _count(value: float) -> str:
+    """A count of customers in the reader's numbers (13,500 or 13 500)."""
+    return number_format(round(value), use_l10n=True, force_grouping=True)
 
 
 def rake(
@@ -299,9 +310,20 @@ def rake(
             ):
                 if not low * available * (1 - 1e-12) <= target <= high * available * (1 + 1e-12):
                     raise RakingFailed(
-                        f"{variable}: the target {target:,.0f} for {category} is out of reach: the bounds "
-                        f"({low:g}–{high:g} × the design weights) allow {low * available:,.0f} to "
-                        f"{high * available:,.0f}; the bounds are too tight for this margin",
+                        gettext(
+                            "%(margin)s: the target %(target)s for %(category)s is out of reach: the bounds "
+                            "(%(low)s–%(high)s × the design weights) allow %(least)s to %(most)s; the "
+                            "bounds are too tight for this margin"
+                        )
+                        % {
+                            "margin": variable,
+                            "target": _count(target),
+                            "category": category,
+                            "low": number_format(low if low % 1 else int(low), use_l10n=True),
+                            "high": number_format(high if high % 1 else int(high), use_l10n=True),
+                            "least": _count(low * available),
+                            "most": _count(high * available),
+                        },
                         field=variable,
                     )
         steps = min(max_iter, NEWTON_STEPS)
@@ -317,8 +339,11 @@ def rake(
         if converged:
             return w
         raise RakingFailed(
-            f"raking did not meet the margins within {steps} steps: the bounds are too tight for these "
-            f"margins with this sample; worst: {_worst_margin(w, variables, codes, targets, categories)}"
+            gettext(
+                "raking did not meet the margins within %(steps)s steps: the bounds are too tight for these "
+                "margins with this sample; worst: %(worst)s"
+            )
+            % {"steps": steps, "worst": _worst_margin(w, variables, codes, targets, categories)}
         )
     w = scaled_base.copy()
     for _ in range(max_iter):
@@ -331,6 +356,9 @@ def rake(
         if max(_relative_gap(w, codes[v], targets[v]) for v in variables) <= tolerance:
             return w
     raise RakingFailed(
-        f"raking did not meet the margins within {max_iter} cycles: the margins are inconsistent with this "
-        f"sample; worst: {_worst_margin(w, variables, codes, targets, categories)}"
+        gettext(
+            "raking did not meet the margins within %(cycles)s cycles: the margins are inconsistent with "
+            "this sample; worst: %(worst)s"
+        )
+        % {"cycles": max_iter, "worst": _worst_margin(w, variables, codes, targets, categories)}
     )

@@ -18,6 +18,7 @@ from avis.barometers.exports import export_wave_answers, wave_export_filename
 from avis.barometers.models import Barometer, Wave
 from avis.barometers.report import render_wave_report_pdf, wave_report_filename
 from avis.barometers.results import wave_results
+from avis.barometers.wave_page import series
 
 router = Router(tags=["barometers"])
 
@@ -166,6 +167,21 @@ class EstimatesOut(Schema):
     questions: list[QuestionEstimatesOut]
 
 
+class SeriesPointOut(Schema):
+    wave: int
+    frame_date: date
+    wording_changed: bool = Field(
+        description="The question was worded differently at the previous wave: a break in the series, "
+        "the two points do not measure the same thing and are not compared"
+    )
+    estimate: EstimateOut
+
+
+class QuestionSeriesOut(Schema):
+    question: str
+    points: list[SeriesPointOut]
+
+
 def _estimate_out(estimate: Any) -> EstimateOut:
     return EstimateOut(
         value=estimate.value,
@@ -230,6 +246,28 @@ def create_barometer(request: HttpRequest, payload: BarometerIn) -> tuple[int, B
 @router.get("/{barometer_id}", response=BarometerOut)
 def get_barometer(request: HttpRequest, barometer_id: int) -> BarometerOut:
     return _barometer_out(queries.barometer(organisation=organisation_of(request), barometer_id=barometer_id))
+
+
+@router.get("/{barometer_id}/series", response=list[QuestionSeriesOut])
+def get_series(request: HttpRequest, barometer_id: int) -> list[QuestionSeriesOut]:
+    """Every scored question's overall estimate wave after wave (waves in fieldwork or closed), with
+    the breaks where its wording changed."""
+    barometer = queries.barometer(organisation=organisation_of(request), barometer_id=barometer_id)
+    return [
+        QuestionSeriesOut(
+            question=code,
+            points=[
+                SeriesPointOut(
+                    wave=point.wave,
+                    frame_date=point.frame_date,  # type: ignore[arg-type]
+                    wording_changed=point.break_before,
+                    estimate=_estimate_out(point.estimate),
+                )
+                for point in points
+            ],
+        )
+        for code, points in series(barometer=barometer).items()
+    ]
 
 
 @router.get("/{barometer_id}/waves", response=list[WaveOut])

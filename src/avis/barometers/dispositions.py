@@ -126,20 +126,16 @@ def assign_dispositions(*, wave: Wave, now: datetime | None = None) -> Counts:
         # The wave's row is the lock: two closings at once would otherwise both write.
         Wave.objects.select_for_update().filter(pk=wave.pk).first()
         dispositions = case_dispositions(wave=wave, now=now)
-        fresh = [found for found in dispositions if not found.final]
-        SampledCase.objects.bulk_update(
-            [
-                SampledCase(
-                    pk=found.case_id,
-                    disposition=found.disposition,
-                    disposition_reason=found.reason,
-                    disposed_at=now,
+        # One statement per (disposition, rule) — a dozen at most — whatever the size of the sample.
+        fresh: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for found in dispositions:
+            if not found.final:
+                fresh[(str(found.disposition), found.reason)].append(found.case_id)
+        for (disposition, reason), case_ids in fresh.items():
+            for start in range(0, len(case_ids), 2000):
+                SampledCase.objects.filter(pk__in=case_ids[start : start + 2000]).update(
+                    disposition=disposition, disposition_reason=reason, disposed_at=now
                 )
-                for found in fresh
-            ],
-            ["disposition", "disposition_reason", "disposed_at"],
-            batch_size=2000,
-        )
     return Counts.of(found.disposition for found in dispositions)
 
 

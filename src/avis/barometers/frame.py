@@ -259,7 +259,9 @@ def frame_queryset(
     for rule in barometer.scope:
         scope &= rule_condition(Exclusion(rule["attribute"], rule["operator"], rule.get("value")))
     parts = {f"s{i}": stratum_part(spec, on=on) for i, spec in enumerate(barometer.strata)}
-    decisions = Decision.objects.filter(organisation_id=organisation_id)
+    # The ledger as it stood at the draw: a wave drawn as of a past date (history loaded, the demo)
+    # does not see the contacts decided after it.
+    decisions = Decision.objects.filter(organisation_id=organisation_id, decided_at__lte=at)
     # A customer with a stratum part missing is "no_stratum" (said by build_frame, which reads the
     # parts once more rather than have the database extract them twice).
     reasons: list[When] = []

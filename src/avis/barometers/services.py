@@ -595,9 +595,11 @@ def start_fieldwork(
 def record_completion(*, invitation_id: int, at: datetime) -> SampledCase | None:
     """A sampled customer answered: the case is complete, and takes a place in its stratum's quota
     if one is left (completes past the quota are kept and weighted, not counted: docs/barometers.md)."""
-    case = SampledCase.objects.filter(invitation_id=invitation_id).first()
-    if case is None:
-        return None
+    # Every answer of the flow passes here: one indexed read, no ORDER BY, for the many that are not
+    # a barometer's.
+    case = next(iter(SampledCase.objects.filter(invitation_id=invitation_id)[:1]), None)
+    if case is None or case.completed_at is not None:
+        return case
     with transaction.atomic():
         # One conditional UPDATE: two answers arriving together cannot both take the last place.
         counted = WaveStratum.objects.filter(id=case.stratum_id, completes__lt=F("target_completes")).update(
@@ -606,7 +608,7 @@ def record_completion(*, invitation_id: int, at: datetime) -> SampledCase | None
         SampledCase.objects.filter(id=case.id, completed_at__isnull=True).update(
             completed_at=at, counted=bool(counted)
         )
-    case.refresh_from_db()
+    case.completed_at, case.counted = at, bool(counted)
     return case
 
 

@@ -62,6 +62,8 @@ class WavePage:
     min_n: int
     previous: Wave | None = None
     key: QuestionFigures | None = None
+    # The key question was worded differently at the previous wave: the two are not compared.
+    reworded: bool = False
     changes: list[ChangeTable] = field(default_factory=list)
     # question code → its points, wave after wave
     trends: dict[str, list[TrendPoint]] = field(default_factory=dict)
@@ -123,6 +125,21 @@ def _changes(now_key: QuestionFigures, before_key: QuestionFigures | None, min_n
     return tables
 
 
+def series(*, barometer: Barometer, now: datetime | None = None) -> dict[str, list[TrendPoint]]:
+    """Each scored question's overall estimate at every wave in fieldwork or closed, with the breaks
+    where its wording changed (the API's series; the results page draws the same)."""
+    last = (
+        Wave.objects.filter(
+            organisation_id=barometer.organisation_id,
+            barometer=barometer,
+            status__in=[WaveStatus.FIELDWORK, WaveStatus.CLOSED],
+        )
+        .order_by("-number")
+        .first()
+    )
+    return _trends(barometer, last, {}, now) if last is not None else {}
+
+
 def _trends(
     barometer: Barometer, upto: Wave, known: dict[int, WaveResults], now: datetime | None
 ) -> dict[str, list[TrendPoint]]:
@@ -175,6 +192,9 @@ def wave_page(*, wave: Wave, now: datetime | None = None) -> WavePage:
         if page.previous is not None:
             known[page.previous.pk] = wave_results(wave=page.previous, now=now)
             before = _figure(known[page.previous.pk], kind)
-        page.changes = _changes(page.key, before, min_n)
+        # Across a change of wording the two waves do not measure the same thing: no difference,
+        # no test, no verdict (the series shows the break).
+        page.reworded = before is not None and before.question.prompt != page.key.question.prompt
+        page.changes = [] if page.reworded else _changes(page.key, before, min_n)
     page.trends = _trends(barometer, wave, known, now)
     return page
