@@ -26,8 +26,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from openpyxl import load_workbook
 
 from avis.accounts.models import Membership
+from avis.analytics.queries import analytics_settings
 from avis.analytics.reports import period_window, report_html
 from avis.audit.services import record
+from avis.barometers.models import Barometer, Wave
+from avis.barometers.report import wave_report_html
 from avis.cases.models import Case, CaseOutcome
 from avis.dashboard.demo.company import ADMIN_EMAIL, MANAGER_EMAIL
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
@@ -291,6 +294,10 @@ def _pages(demo: LoadReport) -> list[str]:
         .first()
         .customer.external_id,
         "membership_id": Membership.objects.filter(organisation=organisation).order_by("id").first().pk,
+        # The demo's quarterly barometer, at its last wave (a file download is not read as a page).
+        "barometer_id": Barometer.objects.get(organisation=organisation).pk,
+        "number": 4,
+        "fmt": "csv",
     }
     urls = []
     for _name, path in _patterns():
@@ -305,6 +312,20 @@ def _pages(demo: LoadReport) -> list[str]:
     urls += [f"/settings/privacy/customer/?id={customer.external_id}", "/cases/?status=closed"]
     if phone is not None:
         urls.append(f"/messaging/simulator/thread?phone={phone.recipient.replace('+', '%2B')}")
+    return urls + _barometer_pages(demo)
+
+
+def _barometer_pages(demo: LoadReport) -> list[str]:
+    """Every wave's results and fieldwork, and each closed wave against the flow."""
+    urls = []
+    for barometer_id, number in Wave.objects.filter(organisation=demo.organisation).values_list(
+        "barometer_id", "number"
+    ):
+        urls += [
+            f"/barometers/{barometer_id}/waves/{number}/",
+            f"/barometers/{barometer_id}/waves/{number}/fieldwork/",
+            f"/barometers/{barometer_id}/against-the-flow/?wave={number}",
+        ]
     return urls
 
 
@@ -351,6 +372,48 @@ def test_the_pdf_report_speaks_words_not_codes(demo: LoadReport) -> None:
             found = codes_in(text, codes) | (english_in(text) if language == "fr" else set())
             assert found == set(), (language, sorted(found))
             assert "Appel au service adhérents" in text or "Call to member services" in text
+
+
+def test_the_barometers_wave_reports_speak_words_not_codes(demo: LoadReport) -> None:
+    """Each wave's PDF report, from the HTML WeasyPrint lays out, in both languages."""
+    codes = _codes(demo.organisation)
+    with time_machine.travel(NOW, tick=False):
+        for wave in Wave.objects.filter(organisation=demo.organisation).select_related("barometer"):
+            for language in ("en", "fr"):
+                text = visible_text(wave_report_html(wave=wave, language=language), language)
+                found = codes_in(text, codes) | (english_in(text) if language == "fr" else set())
+                found |= date_problems(text)
+                if language == "fr":
+                    found |= {f"decimal point {n}" for n in DECIMAL_POINT.findall(text)}
+                assert found == set(), (wave.number, language, sorted(found))
+
+
+VERDICT_ROW = re.compile(r'<tr class="verdict-(\w+)">(.*?)</tr>', re.S)
+ESTIMATE = re.compile(r'<span class="estimate( unreliable)?"[^>]*>.*?n=(\d+)</small>', re.S)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_barometers_pages_claim_nothing_below_the_minimum_n(demo: LoadReport, language: str) -> None:
+    """A verdict (significant rise or fall, or no significant change) only where both sides have
+    the minimum n; every figure below it greyed, none above it."""
+    min_n = analytics_settings(organisation=demo.organisation).min_n
+    client = Client()
+    client.force_login(Membership.objects.get(user__email=MANAGER_EMAIL).user)
+    verdicts = set()
+    with time_machine.travel(NOW, tick=False):
+        for url in _barometer_pages(demo):
+            page = client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+            for verdict, row in VERDICT_ROW.findall(page):
+                verdicts.add(verdict)
+                sides = [int(n) for n in re.findall(r"n=(\d+)", row)]
+                if verdict in ("rise", "fall", "steady"):
+                    assert len(sides) == 2 and min(sides) >= min_n, (url, verdict, sides)
+                elif verdict == "too_few":
+                    assert min(sides) < min_n, (url, sides)
+            for greyed, n in ESTIMATE.findall(page):
+                assert bool(greyed) == (int(n) < min_n), (url, n, greyed)
+    # The demo's small barometer has waves to compare, with subgroups too small to judge.
+    assert "too_few" in verdicts
 
 
 @pytest.mark.parametrize(
@@ -401,7 +464,10 @@ def test_pages_show_times_in_the_organisations_time_zone(org, zone: str, shown: 
 def test_the_respondents_page_speaks_words_not_codes(demo: LoadReport, language: str) -> None:
     """The customer's own page, in the language of their invitation."""
     invitation = (
-        Invitation.objects.filter(organisation=demo.organisation, locale=language, status="sent")
+        # One its customer can still open (a barometer's invitation expires with its fieldwork).
+        Invitation.objects.filter(
+            organisation=demo.organisation, locale=language, status="sent", expires_at__gt=NOW
+        )
         .order_by("-sent_at")
         .first()
     )

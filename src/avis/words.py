@@ -188,7 +188,10 @@ def question_label(code: str, question: Any = None, language: str | None = None)
     with translation.override(language or translation.get_language()):
         if code in QUESTIONS:
             return str(QUESTIONS[code])
-    prompt = getattr(question, "prompt", None) or {}
+    # A question, or an exported answer ({"question": code, "prompt": {...}}) read back by a page.
+    prompt = (
+        question.get("prompt") if isinstance(question, dict) else getattr(question, "prompt", None)
+    ) or {}
     return prompt.get(_language(language)) or prompt.get("en") or prompt.get("fr") or code
 
 

@@ -47,7 +47,7 @@ COMPLAINT = "j'attends toujours mon remboursement depuis 3 semaines"
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker) -> Iterator[LoadReport]:  # noqa: ANN001
     with time_machine.travel(LOADED_AT, tick=True), django_db_blocker.unblock():
-        report = load_demo(customers=600, interactions=5000, seed=11)
+        report = load_demo(customers=600, interactions=5000, seed=11, barometer=False)
         yield report
         drop_demo(report.organisation)
 

@@ -41,7 +41,7 @@ LOCALES = {"fr": "fr-FR", "en": "en-GB"}
 def demo_site(live_server, settings) -> Iterator[tuple[str, LoadReport]]:  # noqa: ANN001
     """Mutuelle Horizon as `avis demo` leaves it, served on a real port, on 2 December at 09:30."""
     with time_machine.travel(TODAY, tick=True):
-        report = load_demo(customers=200, interactions=1500, seed=7)
+        report = load_demo(customers=200, interactions=1500, seed=7, barometer=False)
         live_morning(report)
         settings.AVIS_BASE_URL = live_server.url
         yield live_server.url, report

@@ -16,8 +16,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from avis.analytics.queries import metric_values
+from avis.barometers.against_flow import against_flow
+from avis.barometers.models import Barometer, SampledCase, months_later
+from avis.barometers.results import wave_results
+from avis.barometers.wave_page import wave_page
 from avis.cases.effect import closed_loop_effect
 from avis.cases.models import Case, CaseEvent
+from avis.customers.models import Customer
+from avis.dashboard.demo.barometer import REGIONS
+from avis.dashboard.demo.barometer import TOUCHPOINT as BAROMETER_TOUCHPOINT
 from avis.dashboard.demo.generator import LoadReport, drop_demo, load_demo
 from avis.dashboard.demo.live import LiveFeed
 from avis.dashboard.queries import setup_checklist
@@ -45,13 +52,14 @@ def demo(django_db_setup, django_db_blocker) -> Iterator[LoadReport]:  # noqa: A
 
 def test_history_covers_every_touchpoint_with_answers(demo: LoadReport) -> None:
     organisation = demo.organisation
-    assert Interaction.objects.filter(organisation=organisation).count() == 1500
+    flow = ~Q(touchpoint__code=BAROMETER_TOUCHPOINT)  # the barometer's own invitations aside
+    assert Interaction.objects.filter(flow, organisation=organisation).count() == 1500
     answered = set(
         Response.objects.filter(organisation=organisation).values_list("touchpoint__code", flat=True)
     )
-    assert answered == {"call_center.call", "web.chat", "branch.visit", "claim.settled"}
-    invited = Invitation.objects.filter(organisation=organisation).count()
-    responses = Response.objects.filter(organisation=organisation).count()
+    assert answered == {"call_center.call", "web.chat", "branch.visit", "claim.settled", BAROMETER_TOUCHPOINT}
+    invited = Invitation.objects.filter(flow, organisation=organisation).count()
+    responses = Response.objects.filter(flow, organisation=organisation).count()
     assert 0.3 < responses / invited < 0.6
 
 
@@ -120,7 +128,8 @@ def test_the_closed_loop_effect_reads_the_demo_cases_as_they_were_worked(demo: L
 def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:
     for metric in ("nps", "resolution_rate", "response_rate"):
         values = metric_values(organisation=demo.organisation, metric=metric, period="month")
-        assert {v.touchpoint for v in values} == {
+        # The barometer's touchpoint has figures too where its questionnaire asks the metric.
+        assert {v.touchpoint for v in values} - {BAROMETER_TOUCHPOINT} == {
             "call_center.call",
             "web.chat",
             "branch.visit",
@@ -136,6 +145,7 @@ def test_metrics_carry_sample_sizes_and_intervals(demo: LoadReport) -> None:
 
 def test_online_chat_measures_effort_and_easier_chats_are_the_resolved_ones(demo: LoadReport) -> None:
     values = metric_values(organisation=demo.organisation, metric="ces", period="quarter")
+    values = [v for v in values if v.touchpoint != BAROMETER_TOUCHPOINT]  # asks how easy we are to reach
     assert {v.touchpoint for v in values} == {"web.chat"}
     # Enough effort answers to read (19 to 30 with this small demo, depending on the instant it is built).
     assert sum(v.estimate.n for v in values) >= 15
@@ -143,7 +153,9 @@ def test_online_chat_measures_effort_and_easier_chats_are_the_resolved_ones(demo
         if value.estimate.n > 1:
             assert 1 <= value.estimate.value <= 7
             assert value.estimate.ci_low <= value.estimate.value <= value.estimate.ci_high
-    effort = Answer.objects.filter(organisation=demo.organisation, kind="ces")
+    effort = Answer.objects.filter(
+        organisation=demo.organisation, kind="ces", response__touchpoint__code="web.chat"
+    )
     resolved = effort.filter(response__answers__question__code="resolved", response__answers__choice="yes")
     unresolved = effort.filter(response__answers__question__code="resolved", response__answers__choice="no")
     assert mean(resolved.values_list("number", flat=True)) > mean(unresolved.values_list("number", flat=True))
@@ -199,6 +211,43 @@ def test_live_feed_brings_new_interactions_and_answers(demo: LoadReport) -> None
     assert sum(t.answers for t in ticks) > 0
     assert Response.objects.filter(organisation=organisation).count() == answers_before + sum(
         t.answers for t in ticks
+    )
+
+
+def test_the_quarterly_barometer_has_four_closed_waves_beside_the_flow(demo: LoadReport) -> None:
+    """Four past waves run through the barometer's services: drawn, sent, answered, closed with final
+    dispositions, weighted; the third rewords a question (a break in its series); the last ones sit
+    in the history's six months, so the page against the flow has the flow's figures beside them."""
+    organisation = demo.organisation
+    barometer = Barometer.objects.get(organisation=organisation)
+    waves = list(barometer.waves.order_by("number"))
+    assert [w.status for w in waves] == ["closed"] * 4
+    assert [w.frame_date for w in waves[1:]] == [months_later(w.frame_date, 3) for w in waves[:3]]
+    assert waves[-1].fieldwork_ends_at < LOADED_AT
+    assert set(
+        Customer.objects.filter(organisation=organisation).values_list("attributes__region", flat=True)
+    ) == {name for name, _ in REGIONS}
+    for wave in waves:
+        cases = SampledCase.objects.filter(wave=wave)
+        assert cases.exists() and not cases.filter(disposition="").exists()
+        assert {"I", "UH"} <= set(cases.values_list("disposition", flat=True))
+        # Governance at each draw, as the ledger stood then: opt-outs, caps, quarantine.
+        assert (
+            wave.exclusions and wave.frame_size < Customer.objects.filter(organisation=organisation).count()
+        )
+    results = wave_results(wave=waves[-1])
+    assert results.report is not None and results.figures, results.problem
+    assert waves[2].version_id != waves[1].version_id == waves[0].version_id
+    page = wave_page(wave=waves[-1])
+    assert [p.break_before for p in page.trends["csat_3"]] == [False, False, True, False]
+    assert not any(p.break_before for p in page.trends["nps"])
+    found = against_flow(wave=waves[-1])
+    nps = next(m for m in found.metrics if m.metric == "nps")
+    assert nps.overall.flow.n > 0 and nps.overall.difference is not None
+    assert {side.label for side in nps.regions if side.flow is not None} == {name for name, _ in REGIONS}
+    # The barometer's sampled customers were asked through governance: the ledger says why.
+    assert Decision.objects.filter(organisation=organisation, reason="barometer_sample").count() == (
+        SampledCase.objects.filter(wave__barometer=barometer, invitation__isnull=False).count()
     )
 
 

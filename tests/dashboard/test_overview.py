@@ -35,7 +35,7 @@ TODAY = datetime(2026, 12, 2, 9, 30, tzinfo=PARIS)
 @pytest.fixture(scope="module")
 def demo(django_db_setup, django_db_blocker) -> Iterator[LoadReport]:  # noqa: ANN001
     with time_machine.travel(TODAY, tick=True), django_db_blocker.unblock():
-        report = load_demo(customers=200, interactions=1500, seed=7)
+        report = load_demo(customers=200, interactions=1500, seed=7, barometer=False)
         live_morning(report)
         yield report
         drop_demo(report.organisation)

@@ -73,6 +73,9 @@ class WeightedOverview:
     not_raked: str = ""  # why raking failed; the figures then carry the design weights only
     # With ``by_attribute``: the figure per value of that customer attribute (same weights).
     groups: dict[str, WeightedEstimate] = field(default_factory=dict)
+    # ``dropped`` as (dimension, value) pairs — a touchpoint by its code, a team by its code — for
+    # the pages to name them in words.
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _population_shares(
@@ -145,12 +148,13 @@ def weighted_overview(
     }
     base = design_weights([r[5] if r[5] else 1.0 for r in rows])
     population = _population_shares(organisation, since, until, exclude_touchpoints)
-    margins, dropped = {}, []
+    margins: dict = {}
+    left_out: list[tuple[str, str]] = []
     for name in MARGINS:
         present = set(sample[name])
         kept = {k: v for k, v in population[name].items() if k in present}
-        dropped += [
-            f"{name} {codes.get(k, k) if name == 'touchpoint' else k}"
+        left_out += [
+            (name, str(codes.get(k, k) if name == "touchpoint" else k))
             for k in population[name]
             if k not in present
         ]
@@ -179,4 +183,6 @@ def weighted_overview(
         for label in sorted(set(labels)):
             mask = labels == label
             groups[label] = measure.estimator(values[mask], weights[mask])
-    return WeightedOverview(metric, figures, tuple(margins), sorted(dropped), not_raked, groups)
+    left_out.sort()
+    dropped = [f"{name} {value}" for name, value in left_out]
+    return WeightedOverview(metric, figures, tuple(margins), dropped, not_raked, groups, left_out)

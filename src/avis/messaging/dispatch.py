@@ -31,7 +31,7 @@ from avis.messaging.rate_limit import limit_for, wait_for_turn
 from avis.messaging.receipts import mark_failed_phone
 from avis.messaging.rendering import first_question, render_invitation, sms_invitation_text
 from avis.surveys.models import InvitationStatus, SurveyVersion
-from avis.surveys.services import cancel_invitation, mark_invitation_sent, mark_invitations_sent
+from avis.surveys.services import cancel_invitation, mark_invitations_sent
 
 logger = logging.getLogger(__name__)
 
@@ -493,8 +493,12 @@ def record_historical_delivery(*, organisation: Organisation, until: datetime) -
         for start in range(0, len(ids), 2000):
             messages = _load_for_sending(ids[start : start + 2000])
             _record_sent_texts(messages, texts=texts, status=MessageStatus.SENT, sent_at=F("not_before"))
+            # One statement per moment rather than per message: a barometer's wave leaves at once.
+            by_moment: dict[datetime, list[int]] = {}
             for message in messages:
-                mark_invitation_sent(invitation_id=message.invitation_id, at=message.not_before)  # type: ignore[arg-type]
+                by_moment.setdefault(message.not_before, []).append(message.invitation_id)  # type: ignore[arg-type]
+            for moment, invitation_ids in by_moment.items():
+                mark_invitations_sent(invitation_ids=invitation_ids, at=moment)
     return len(ids)
 
 

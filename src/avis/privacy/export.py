@@ -209,6 +209,8 @@ def _messages(customer: Customer) -> dict[str, list[dict[str, Any]]]:
 def _answer(a: Answer) -> dict[str, Any]:
     return {
         "question": a.question.code,
+        # The question as worded to the customer ({"fr": …, "en": …}): what they were asked.
+        "prompt": a.question.prompt,
         "kind": a.kind,
         "number": a.number,
         "choice": a.choice or None,

@@ -28,11 +28,14 @@ from rich.progress import Progress
 from avis.accounts.models import ApiKey, Organisation, Role
 from avis.accounts.services import add_member, create_api_key, create_organisation
 from avis.analytics.sentiment import train_sentiment_model
+from avis.barometers.models import Barometer
 from avis.cases.models import Case, CaseOutcome, CaseStatus
 from avis.cases.services import mark_customer_contacted, resolve_case, take_case
 from avis.customers.models import Channel, Customer
 from avis.customers.services import opt_out_customer
 from avis.dashboard.demo.answers import Lived, answer_delay, answers_for, live_through, will_answer
+from avis.dashboard.demo.barometer import LEAST_BASE, assign_regions, load_barometer
+from avis.dashboard.demo.barometer import TOUCHPOINT as BAROMETER_TOUCHPOINT
 from avis.dashboard.demo.company import (
     ADMIN_EMAIL,
     AGENT_BY_CODE,
@@ -168,7 +171,17 @@ def drop_demo(organisation: Organisation) -> None:
     Touchpoints, surveys and questions are protected against deletion while
     anything refers to them, so the rows that refer to them go first.
     """
-    for model in (Case, Answer, Response, OutboundMessage, Invitation, Decision, Interaction, Survey):
+    for model in (
+        Barometer,
+        Case,
+        Answer,
+        Response,
+        OutboundMessage,
+        Invitation,
+        Decision,
+        Interaction,
+        Survey,
+    ):
         model.objects.filter(organisation=organisation).delete()  # type: ignore[attr-defined]
     organisation.delete()
 
@@ -470,16 +483,22 @@ def _answer_history(invited: Sequence[_Invited], *, now: datetime, rng: random.R
 
 
 def _follow_up_history(
-    organisation: Organisation, *, now: datetime, rng: random.Random, steps: _Steps
+    organisation: Organisation,
+    *,
+    now: datetime,
+    rng: random.Random,
+    steps: _Steps,
+    barometer: bool = False,
 ) -> int:
-    """The managers' past work: most cases called back within a day and closed, recent ones open."""
+    """The managers' past work: most cases called back within a day and closed, recent ones open.
+
+    The barometer's cases (its detractors) are followed up apart, with the barometer's own
+    generator: the history's are followed up exactly as without a barometer."""
     manager = get_user_model().objects.get(username=MANAGER_EMAIL)
-    cases = list(
-        Case.objects.filter(organisation=organisation, status=CaseStatus.NEW)
-        .order_by("opened_at")
-        .values_list("id", "opened_at", "customer__locale")
-    )
-    task = steps.start("Cases followed up", len(cases))
+    found = Case.objects.filter(organisation=organisation, status=CaseStatus.NEW)
+    found = (found.filter if barometer else found.exclude)(touchpoint__code=BAROMETER_TOUCHPOINT)
+    cases = list(found.order_by("opened_at").values_list("id", "opened_at", "customer__locale"))
+    task = steps.start("Barometer cases" if barometer else "Cases followed up", len(cases))
     outcomes = (
         (CaseOutcome.SOLVED, 0.42),
         (CaseOutcome.COMPENSATED, 0.14),
@@ -540,8 +559,10 @@ def load_demo(
     seed: int = 2025,
     now: datetime | None = None,
     progress: Progress | None = None,
+    barometer: bool = True,
 ) -> LoadReport:
-    """Create Mutuelle Horizon and its last six months; the API key is made last, as a completion mark."""
+    """Create Mutuelle Horizon and its last six months, and (``barometer``) its quarterly barometer's
+    four past waves; the API key is made last, as a completion mark."""
     started = clock.monotonic()
     now = now or timezone.now()
     rng = random.Random(seed)  # noqa: S311 - a reproducible simulation, not a secret
@@ -549,9 +570,16 @@ def load_demo(
 
     organisation = _set_up_organisation()
     people = make_people(rng, customers)
+    assign_regions(people, seed=seed)
     events = make_history(rng, people, interactions, now=now)
     invited, opt_outs = _ingest_history(organisation, events, now=now, rng=rng, steps=steps)
     answered = _answer_history(invited, now=now, rng=rng, steps=steps)
+    # Before the members join, as the history: its detractors' cases email nobody.
+    built = (
+        load_barometer(organisation=organisation, customers=customers, now=now, seed=seed, steps=steps)
+        if barometer and customers >= LEAST_BASE
+        else None
+    )
     # Members join after the history so that its cases do not email them by the thousand.
     add_member(organisation=organisation, email=ADMIN_EMAIL, role=Role.ADMIN, password=DEMO_PASSWORD)
     add_member(
@@ -563,6 +591,9 @@ def load_demo(
         last_name="Vasseur",
     )
     closed = _follow_up_history(organisation, now=now, rng=rng, steps=steps)
+    if built is not None:
+        barometer_rng = random.Random(f"barometer-cases-{seed}")  # noqa: S311 - a simulation
+        closed += _follow_up_history(organisation, now=now, rng=barometer_rng, steps=steps, barometer=True)
     # What the nightly task would do: the demo's comments are read with a model learned from them.
     train_sentiment_model(organisation=organisation, now=now)
     _, plaintext = create_api_key(organisation=organisation, name=API_KEY_NAME)
@@ -576,4 +607,7 @@ def load_demo(
         "cases_closed": closed,
         "opt_outs": opt_outs,
     }
+    if built is not None:
+        counts["barometer_waves"] = len(built.waves)
+        counts["barometer_answers"] = built.answers
     return LoadReport(organisation, plaintext, clock.monotonic() - started, counts)
