@@ -31,7 +31,6 @@ from avis.accounts.models import Organisation
 from avis.barometers.models import RECURRENCE_MONTHS, Barometer, Recurrence, SampledCase, Wave, months_later
 from avis.barometers.services import close_wave, create_barometer, draw_wave, plan_wave, start_fieldwork
 from avis.customers.models import Channel
-from avis.customers.services import opt_out_customer
 from avis.interactions.services import create_touchpoint
 from avis.messaging.dispatch import record_historical_delivery
 from avis.surveys.design import DraftChanges, QuestionTexts, change_draft, create_survey, publish_survey
@@ -62,7 +61,6 @@ PROMOTERS, DETRACTORS = 0.46, 0.17
 FALL = (0.26, 0.36)  # promoters, detractors in the falling region at the last wave: NPS −10 from +29
 # Answering a relationship survey, with no contact to talk about: fewer than after a contact.
 RESPONSE = {Channel.EMAIL: 0.42, Channel.SMS: 0.36}
-STOP_AMONG_SILENT = 0.03
 
 SURVEY_NAME = "Baromètre relation adhérents"
 KINDS = ("csat", "csat", "csat", "nps", "ces", "text")
@@ -178,7 +176,7 @@ def _set_up(organisation: Organisation, survey: Any, *, customers: int, at: date
         metric="nps",
         confidence=0.95,
         allocation="proportional",
-        minimum_per_stratum=10 if full else 0,
+        minimum_per_stratum=10 if full else 8,  # enough respondents per stratum to weight a small wave
         expected_response_rate=0.4,
         recurrence="quarterly",
         fieldwork_days=FIELDWORK_DAYS,
@@ -269,14 +267,9 @@ def _run_wave(
     answering: list[tuple[datetime, SampledCase]] = []
     for case in cases:
         invitation = case.invitation
+        # No STOP is simulated: an opt-out is recorded at the moment the demo is loaded, and would
+        # cancel invitations of the history still open then (the history would not be the same).
         if rng.random() >= RESPONSE.get(invitation.channel, 0.36):
-            if rng.random() < STOP_AMONG_SILENT:
-                opt_out_customer(
-                    organisation=organisation,
-                    external_id=case.customer.external_id,
-                    channel=Channel.SMS if invitation.channel == Channel.SMS else Channel.ALL,
-                    source="sms_stop" if invitation.channel == Channel.SMS else "email_link",
-                )
             continue
         # Most answer in the first days; a few at the end of the fortnight.
         delay = timedelta(hours=min(24 * FIELDWORK_DAYS - 1, 6 * math.exp(rng.gauss(0, 1.4))))
