@@ -23,6 +23,7 @@ from typing import Any
 
 from django import template
 from django.core.signals import request_started
+from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -333,6 +334,15 @@ def percent_label(share: float, digits: int = 0) -> str:
     return f"{formats.number_format(share * 100, digits)} %"
 
 
+def bound_label(value: float, digits: int = 0) -> str:
+    """An interval's bound, with more decimals where rounding would put a bound that is not zero on
+    zero: "[0 ; 34]" beside "significant rise" would read as contradicting it ("[0.3 ; 34]" does not)."""
+    shown = digits
+    while shown < 3 and value != 0 and round(value, shown) == 0:
+        shown += 1
+    return floatformat(value, shown)
+
+
 def month_label(month: Any) -> str:
     """A month (a date or its ISO text, as the API gives it) as the reader says it: "December 2026"."""
     if isinstance(month, str):
@@ -358,6 +368,7 @@ register.filter("dimension_label", dimension_label)
 register.filter("month_label", month_label)
 register.filter("moment_label", moment_label)
 register.filter("percent_label", percent_label)
+register.filter("bound_label", bound_label)
 register.filter("decision_label", decision_label)
 register.filter("case_status_label", case_status_label)
 register.filter("case_event_label", case_event_label)
