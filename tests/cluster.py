@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.clock import NOW_VARIABLE, SINCE_VARIABLE, SITE_DIR
 from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,10 +328,15 @@ class Cluster:
         self.var.mkdir()
 
     def env(self, **more: str) -> dict[str, str]:
+        # The processes keep the test's clock (tests/clock.py): at AVIS_TEST_NOW, an interaction the
+        # clients date five minutes ago must not be in the future for the web processes.
+        clock = {name: os.environ[name] for name in (NOW_VARIABLE, SINCE_VARIABLE) if name in os.environ}
+        paths = ([str(SITE_DIR)] if clock else []) + [str(ROOT / "src"), str(ROOT)]
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AVIS_", "DJANGO_"))},
+            **clock,
             "DJANGO_SETTINGS_MODULE": "avis.settings",
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join(paths),
             "AVIS_VAR_DIR": str(self.var),
             "AVIS_SECRET_KEY": "cluster-test-secret-key-not-for-production-0123456789",
             "DATABASE_URL": self.postgres.url,
