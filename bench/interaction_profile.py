@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
-import pstats
 import sys
 import time
 from collections import Counter
@@ -30,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench")]
 
-from submit_profile import shape, throwaway_installation  # noqa: E402
+from submit_profile import print_profile, shape, throwaway_installation  # noqa: E402
 
 
 def payload(n: int) -> str:
@@ -66,19 +64,22 @@ def main() -> None:
 def report(
     label: str, profile: cProfile.Profile, shapes: Counter, times: Counter, per: list[int], args: Any
 ) -> None:
-    print(f"\n=== {label}: {min(per)}–{max(per)} statements each, {sum(per) / len(per):.1f} on average")
-    total_sql = sum(times.values()) or 1.0
-    for sql, n in shapes.most_common():
-        print(f"{n / len(per):5.2f}× {100 * times[sql] / total_sql:5.1f}% of SQL  {sql}")
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
     where = (
         r"avis|django|ninja|huey|pydantic|psycopg"
         if args.sort == "tottime"
         else r"avis|django/(db/backends|core/handlers)|ninja|huey"
     )
-    stats.sort_stats(args.sort).print_stats(where, args.top)
-    print(out.getvalue()[-9000:])
+    print_profile(
+        f"{label}: {min(per)}–{max(per)} statements each, {sum(per) / len(per):.1f} on average",
+        shapes,
+        times,
+        len(per),
+        profile,
+        sort=args.sort,
+        where=where,
+        top=args.top,
+        tail=9000,
+    )
 
 
 def run(args: argparse.Namespace) -> None:

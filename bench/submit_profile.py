@@ -150,16 +150,39 @@ def run(args: argparse.Namespace) -> None:
                 for query in queries.captured_queries:
                     shapes[shape(query["sql"])] += 1
                     times[shape(query["sql"])] += float(query["time"])
-            print(f"\n=== {label} {method}: {min(per_request)}–{max(per_request)} statements per request")
-            total_sql = sum(times.values()) or 1.0
-            for sql, n in shapes.most_common():
-                print(f"{n / len(batch):5.1f}× {100 * times[sql] / total_sql:5.1f}% of SQL  {sql}")
-            out = io.StringIO()
-            stats = pstats.Stats(profile, stream=out)
-            stats.sort_stats("cumulative").print_stats(
-                r"avis|django/(db/backends|template|core/handlers)", args.top
+            print_profile(
+                f"{label} {method}: {min(per_request)}–{max(per_request)} statements per request",
+                shapes,
+                times,
+                len(batch),
+                profile,
+                sort="cumulative",
+                where=r"avis|django/(db/backends|template|core/handlers)",
+                top=args.top,
+                tail=6000,
             )
-            print(out.getvalue()[-6000:])
+
+
+def print_profile(
+    heading: str,
+    shapes: Counter,
+    times: Counter,
+    requests: int,
+    profile: cProfile.Profile,
+    *,
+    sort: str,
+    where: str,
+    top: int,
+    tail: int,
+) -> None:
+    """Statements per request by shape with their share of SQL time, then cProfile's lines."""
+    print(f"\n=== {heading}")
+    total_sql = sum(times.values()) or 1.0
+    for sql, n in shapes.most_common():
+        print(f"{n / requests:5.2f}× {100 * times[sql] / total_sql:5.1f}% of SQL  {sql}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats(sort).print_stats(where, top)
+    print(out.getvalue()[-tail:])
 
 
 if __name__ == "__main__":
