@@ -125,17 +125,18 @@ def _language_of_each_test_is_its_own() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _process_caches_of_each_test_are_its_own() -> Iterator[None]:
-    """The per-process caches of published questions, their pages and alert rules are keyed by ids,
-    which a rolled-back test hands out again to the next one; a Redis outage one test made is its own."""
+    """The per-process caches of published questions, their pages and an organisation's alert rules,
+    calendar and ladder are keyed by ids, which a rolled-back test hands out again to the next one;
+    a Redis outage one test made is its own."""
     yield
     from avis.cache import forget_outage
-    from avis.cases.services import forget_alert_rules
+    from avis.kept import forget_everything
     from avis.surveys.queries import forget_version_questions
     from avis.surveys.respondent_page import forget_respondent_pages
 
     forget_version_questions()
     forget_respondent_pages()
-    forget_alert_rules()
+    forget_everything()
     forget_outage()
 
 

@@ -118,6 +118,8 @@ def test_fieldwork_invites_through_the_flow_counts_quotas_and_reminds_non_respon
         # Tests run in a transaction that never commits: the outbox is handed over by hand.
         dispatch.deliver_messages(message_ids=list(OutboundMessage.objects.values_list("id", flat=True)))
     assert not Invitation.objects.exclude(status="sent").exists()
+    # Marked as drawn into the sample: only their answers look for a sampled case.
+    assert set(Invitation.objects.values_list("sampled", flat=True)) == {True}
     decisions = Decision.objects.filter(reason="barometer_sample")
     assert decisions.count() == SampledCase.objects.filter(wave=wave).count()
     assert {d.send_before for d in decisions} == {DRAW + timedelta(days=barometer.fieldwork_days)}

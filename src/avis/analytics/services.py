@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,15 +73,18 @@ def _enter_ledger(ledger: type[RolledUpResponse | RolledUpInvitation], keys: Col
     """
     if not keys:
         return []
+    with connection.cursor() as cursor:
+        cursor.execute(_ledger_sql(connection.vendor, ledger, len(keys)), list(keys))
+        return [key for (key,) in cursor.fetchall()]
+
+
+@lru_cache(maxsize=64)
+def _ledger_sql(vendor: str, ledger: type[RolledUpResponse | RolledUpInvitation], count: int) -> str:
+    """Built once per ledger and number of keys: every answer enters both ledgers."""
     table = connection.ops.quote_name(ledger._meta.db_table)
     column = connection.ops.quote_name(ledger._meta.pk.column)
-    rows = ", ".join(["(%s)"] * len(keys))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({column}) VALUES {rows} ON CONFLICT DO NOTHING RETURNING {column}",  # noqa: S608
-            list(keys),
-        )
-        return [key for (key,) in cursor.fetchall()]
+    rows = ", ".join(["(%s)"] * count)
+    return f"INSERT INTO {table} ({column}) VALUES {rows} ON CONFLICT DO NOTHING RETURNING {column}"  # noqa: S608
 
 
 def _zone(organisation: Organisation) -> ZoneInfo:
@@ -114,20 +118,25 @@ def _add_rows(organisation_id: int, rows: Mapping[tuple[object, ...], Mapping[st
     stored, as ``_add_statistics``)."""
     if not rows:
         return
+    params: list[object] = []
+    for key, counts in rows.items():
+        params += [organisation_id, *key, *(counts.get(m, 0) for m in ROLLUP_MEASURES)]
+    with connection.cursor() as cursor:
+        cursor.execute(_add_rows_sql(connection.vendor, len(rows)), params)
+
+
+@lru_cache(maxsize=16)
+def _add_rows_sql(vendor: str, count: int) -> str:
+    """Built once per number of rows (an answer adds one to three)."""
     quote = connection.ops.quote_name
     table = quote(DailyRollup._meta.db_table)
     columns = ", ".join(quote(c) for c in (*ROLLUP_KEY_COLUMNS, *ROLLUP_MEASURES))
     row = "(" + ", ".join(["%s"] * (len(ROLLUP_KEY_COLUMNS) + len(ROLLUP_MEASURES))) + ")"
     updates = ", ".join(f"{quote(m)} = {table}.{quote(m)} + excluded.{quote(m)}" for m in ROLLUP_MEASURES)
-    params: list[object] = []
-    for key, counts in rows.items():
-        params += [organisation_id, *key, *(counts.get(m, 0) for m in ROLLUP_MEASURES)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(rows))} "  # noqa: S608
-            f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates}",
-            params,
-        )
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * count)} "  # noqa: S608
+        f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates}"
+    )
 
 
 @transaction.atomic(savepoint=False)  # within the submit's transaction: no savepoint of its own

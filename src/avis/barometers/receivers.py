@@ -8,5 +8,8 @@ from avis.surveys.signals import response_completed
 
 @receiver(response_completed)
 def count_barometer_complete(sender: object, response: object, **kwargs: object) -> None:
-    """A sampled customer's answer completes its case and takes a place in its stratum's quota."""
+    """A sampled customer's answer completes its case and takes a place in its stratum's quota.
+    The flow's answers (the invitation was not drawn into a wave) cost no statement here."""
+    if not response.invitation.sampled:  # type: ignore[attr-defined]
+        return
     record_completion(invitation_id=response.invitation_id, at=response.completed_at)  # type: ignore[attr-defined]

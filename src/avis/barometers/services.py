@@ -563,7 +563,9 @@ def start_fieldwork(
         customers = {case.customer_id: case.customer for case in reachable}
         for decision in decisions:
             decision.customer = customers[decision.customer_id]
-        invitations = create_invitations(organisation=organisation, decisions=decisions, expires_at=ends)
+        invitations = create_invitations(
+            organisation=organisation, decisions=decisions, expires_at=ends, sampled=True
+        )
         for invitation in invitations:
             invitation.customer = customers[invitation.customer_id]
         queue_invitations(organisation=organisation, invitations=invitations)

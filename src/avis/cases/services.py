@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time as time_module
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -10,7 +9,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Max
-from django.db.models.signals import post_delete, post_save
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -19,6 +17,7 @@ from django.utils.translation import gettext as _
 from avis.accounts.models import Organisation
 from avis.accounts.queries import manager_emails, sms_number_for
 from avis.audit.services import record, snapshot
+from avis.bulk import insert_rows, new_row
 from avis.cases import webhooks
 from avis.cases.calendar import DEFAULT_HOURS, add_business_hours, next_waking_open_moment
 from avis.cases.models import (
@@ -46,6 +45,7 @@ from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
 from avis.isolation import apart
+from avis.kept import KeptPerOrganisation
 from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.queue import wake
@@ -83,30 +83,17 @@ def ensure_alert_rules(*, organisation: Organisation) -> list[AlertRule]:
         ]
 
 
-# The rules every submit evaluates, per organisation, read once per process and kept
-# RULES_TTL seconds: a rule saved in this process applies at once (the cache is emptied on
-# every save or delete of a rule), one saved in another process within RULES_TTL.
-RULES_TTL = 10.0
-_rules_cache: dict[int, tuple[float, tuple[AlertRule, ...]]] = {}
+# The rules every submit evaluates: read once per process and kept a few seconds (avis/kept.py).
+_kept_alert_rules = KeptPerOrganisation(
+    "alert-rules",
+    lambda organisation: tuple(ensure_alert_rules(organisation=organisation)),
+    models=[AlertRule],
+)
 
 
 def alert_rules_for(*, organisation: Organisation) -> list[AlertRule]:
     """``ensure_alert_rules``, from the process's cache when fresh."""
-    now = time_module.monotonic()
-    cached = _rules_cache.get(organisation.pk)
-    if cached is None or now - cached[0] > RULES_TTL:
-        cached = (now, tuple(ensure_alert_rules(organisation=organisation)))
-        _rules_cache[organisation.pk] = cached
-    return list(cached[1])
-
-
-def forget_alert_rules(**kwargs: object) -> None:
-    """Empty the cache: a rule changed (connected to AlertRule's post_save and post_delete)."""
-    _rules_cache.clear()
-
-
-post_save.connect(forget_alert_rules, sender=AlertRule, dispatch_uid="forget_alert_rules_saved")
-post_delete.connect(forget_alert_rules, sender=AlertRule, dispatch_uid="forget_alert_rules_deleted")
+    return list(_kept_alert_rules(organisation))
 
 
 _RULE_FIELDS = (
@@ -204,6 +191,12 @@ def calendar_of(*, organisation: Organisation) -> BusinessCalendar:
     )
 
 
+# Read by every case opened or escalated (each answer that opens one waits for it): kept a few seconds.
+_kept_calendar = KeptPerOrganisation(
+    "calendar", lambda organisation: calendar_of(organisation=organisation), models=[BusinessCalendar]
+)
+
+
 @transaction.atomic
 def save_calendar(
     *, organisation: Organisation, hours: Mapping[str, Sequence[str]], sla_hours: int
@@ -230,7 +223,7 @@ def save_calendar(
 
 def deadline_from(*, organisation: Organisation, start: datetime) -> datetime:
     """When a case opened (or escalated) at ``start`` must have been handled: the SLA in open hours."""
-    calendar = calendar_of(organisation=organisation)
+    calendar = _kept_calendar(organisation)
     return add_business_hours(
         start,
         calendar.sla_hours,
@@ -276,7 +269,7 @@ def _owner_by(rule: AssignmentRule, case: Case, *, now: datetime, claim: bool) -
 
 def _next_owner(case: Case, *, from_level: int, now: datetime) -> tuple[Any, int] | None:
     """The first owner the assignment ladder gives from ``from_level`` on, other than the current one."""
-    rules = list(AssignmentRule.objects.filter(organisation_id=case.organisation_id))
+    rules = _kept_ladder(case.organisation)  # in the instance's cache wherever a case is assigned
     for level, rule in enumerate(rules):
         if level < from_level:
             continue
@@ -284,6 +277,16 @@ def _next_owner(case: Case, *, from_level: int, now: datetime) -> tuple[Any, int
         if user is not None and user.pk != case.assigned_to_id:
             return user, level
     return None
+
+
+# Read by every case opened (the answer waits for it) or escalated: kept a few seconds.
+_kept_ladder = KeptPerOrganisation(
+    "assignment-ladder",
+    lambda organisation: tuple(
+        AssignmentRule.objects.filter(organisation=organisation).select_related("user")
+    ),
+    models=[AssignmentRule],
+)
 
 
 @transaction.atomic
@@ -396,7 +399,10 @@ def open_case_for_response(*, response: Response, answers: Sequence[Answer] | No
     with transaction.atomic(savepoint=False):
         # One customer answering twice at once: the second waits, then joins the first's case.
         Customer.objects.select_for_update().filter(id=response.customer_id).first()
-        met = matching_rules(rules, response, answers, last_unhappy_at=_last_unhappy_at(response))
+        # The customer's last unhappy answer matters only to a repeat-contact rule.
+        repeat = any(rule.condition == Condition.REPEAT_CONTACT and rule.is_active for rule in rules)
+        last = _last_unhappy_at(response) if repeat else None
+        met = matching_rules(rules, response, answers, last_unhappy_at=last)
         reasons = list(dict.fromkeys(rule.condition for rule in met))
         severity = max(rule.severity for rule in met)
         case = (
@@ -416,9 +422,12 @@ def open_case_for_response(*, response: Response, answers: Sequence[Answer] | No
 
 
 def _new_case(response: Response, reasons: list[str], severity: int, *, callback: str | None) -> Case:
+    """The case, assigned, and its events, in two statements (``bulk.insert_rows``): the respondent
+    waits for them. The owner is chosen before the case is written, so it is written once."""
     organisation = response.organisation
-    case = Case.objects.create(
-        organisation_id=response.organisation_id,
+    case = new_row(
+        Case,
+        organisation=organisation,
         response=response,
         customer_id=response.customer_id,
         interaction_id=response.interaction_id,
@@ -431,26 +440,34 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
         opened_at=response.completed_at,
         due_at=deadline_from(organisation=organisation, start=response.completed_at),
     )
-    opened = CaseEvent.objects.create(
-        organisation=organisation,
-        case=case,
-        at=case.opened_at,
-        kind=EventKind.OPENED,
-        response=response,
-        to_announce=True,
-    )
     found = _next_owner(case, from_level=0, now=case.opened_at)
     if found is not None:
         case.assigned_to, case.escalation_level = found
-        case.save(update_fields=["assigned_to", "escalation_level"])
-        CaseEvent.objects.create(
+    insert_rows([case])
+    events = [
+        new_row(
+            CaseEvent,
             organisation=organisation,
             case=case,
             at=case.opened_at,
-            kind=EventKind.ASSIGNED,
-            note=found[0].get_username(),
+            kind=EventKind.OPENED,
+            response=response,
+            to_announce=True,
         )
-    _announce_later(opened)
+    ]
+    if found is not None:
+        events.append(
+            new_row(
+                CaseEvent,
+                organisation=organisation,
+                case=case,
+                at=case.opened_at,
+                kind=EventKind.ASSIGNED,
+                note=found[0].get_username(),
+            )
+        )
+    insert_rows(events)
+    _announce_later(events[0])
     return case
 
 

@@ -163,6 +163,9 @@ class Invitation(models.Model):
     # When its one reminder may be written, if it gets one: set as it leaves, cleared once the
     # reminder is written or found moot. Only the invitations still waiting are in the index.
     reminder_due_at = models.DateTimeField(null=True, blank=True)
+    # Drawn into a barometer wave's designed sample (barometers.SampledCase): its answer completes
+    # the sampled case. Known from the row the page reads, so the flow's answers look nothing up.
+    sampled = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
