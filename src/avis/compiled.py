@@ -39,17 +39,30 @@ class CompiledQuery:
         start, end = info["select_fields"][0], info["select_fields"][-1] + 1
         names = [column[0].target.attname for column in select[start:end]]
         populators = get_related_populators(info, select, alias)
-        return (alias, sql, compiler, info["model"], start, end, names, populators)
+        # The columns' converters, found once: Django's results_iter looks them up for every row set,
+        # which was a third of the read's Python (48 columns).
+        columns = [column[0] for column in select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("CompiledQuery: no composite fields")
+        converters = list(compiler.get_converters(columns).items())
+        return (alias, sql, converters, info["model"], start, end, names, populators)
 
     def __call__(self, value: str) -> list[Model]:
         if self._plan is None:
             self._plan = self._compiled()
-        alias, sql, compiler, model, start, end, names, populators = self._plan
-        with connections[alias].cursor() as cursor:
+        alias, sql, converters, model, start, end, names, populators = self._plan
+        connection = connections[alias]
+        with connection.cursor() as cursor:
             cursor.execute(sql, [value])
             rows = cursor.fetchall()
         found = []
-        for row in compiler.results_iter([rows]):
+        for fetched in rows:
+            row = list(fetched)
+            for position, (functions, expression) in converters:  # as the compiler's apply_converters
+                converted = row[position]
+                for convert in functions:
+                    converted = convert(converted, expression, connection)
+                row[position] = converted
             instance = model.from_db(alias, names, row[start:end])
             for populator in populators:
                 populator.populate(row, instance)
