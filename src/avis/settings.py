@@ -490,6 +490,10 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # django-axes logs each refusal with the typed address; the audit trail keeps them instead.
         "axes": {"level": "WARNING"},
+        # waitress warns "Task queue depth is N" for every request that waits for a thread: under a
+        # burst of respondents (their own lane of threads, dashboard/.../serve.py) that is every
+        # request, a line each and the CPU to write it; the queue's wait shows in the latency metrics.
+        "waitress.queue": {"level": "ERROR"},
     },
 }
 

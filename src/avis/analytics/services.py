@@ -145,19 +145,39 @@ def record_response_in_rollups(*, response: Response, answers: Sequence[Answer] 
 
     Its invitation is counted as sent first if its send was not (answered before the send was
     recorded), so ``responded`` never exceeds ``invited``. The counts are computed in Python from
-    ``answers`` (the submit's, in hand; read when not given) and added in one upsert.
+    ``answers`` (the submit's, in hand; read when not given) and added in one upsert; on PostgreSQL
+    the two ledgers and the upsert are one statement (every respondent's answer waits for it).
     """
-    claimed = _enter_ledger(RolledUpResponse, [response.pk])
-    if not claimed:
+    if connection.vendor == "postgresql":
+        rows, invited = _response_rows(response, _answers_of(response, answers))
+        return _count_response_once(response, rows, invited)
+    if not _enter_ledger(RolledUpResponse, [response.pk]):
         return False
-    if answers is None:
-        answers = list(
-            Answer.objects.filter(organisation_id=response.organisation_id, response_id=response.pk)
-        )
+    rows, invited = _response_rows(response, _answers_of(response, answers))
+    if _enter_ledger(RolledUpInvitation, [response.invitation_id]):
+        rows[invited]["invited"] += 1
+    _add_rows(response.organisation_id, rows)
+    return True
+
+
+def _answers_of(response: Response, answers: Sequence[Answer] | None) -> Sequence[Answer]:
+    if answers is not None:
+        return answers
+    return list(Answer.objects.filter(organisation_id=response.organisation_id, response_id=response.pk))
+
+
+RollupKey = tuple[object, ...]
+
+
+def _response_rows(
+    response: Response, answers: Sequence[Answer]
+) -> tuple[dict[RollupKey, Counter[str]], RollupKey]:
+    """The counts one response adds, per roll-up key, and the key its invitation is counted under
+    (whose ``invited`` the caller adds if the invitation's send was not counted yet)."""
     invitation = response.invitation
     zone = _zone(response.organisation)
     team, agent = response.team_id or 0, response.agent_id or 0
-    rows: dict[tuple[object, ...], Counter[str]] = defaultdict(Counter)
+    rows: dict[RollupKey, Counter[str]] = defaultdict(Counter)
 
     def day(moment: datetime) -> date:
         return moment.astimezone(zone).date()
@@ -177,10 +197,58 @@ def record_response_in_rollups(*, response: Response, answers: Sequence[Answer] 
     ] += 1
     invited = (invitation.touchpoint_id, team, agent, invitation.channel, day(invitation.planned_at))
     rows[invited]["responded"] += 1
-    if _enter_ledger(RolledUpInvitation, [invitation.pk]):
-        rows[invited]["invited"] += 1
-    _add_rows(response.organisation_id, rows)
-    return True
+    return rows, invited
+
+
+def _count_response_once(
+    response: Response, rows: Mapping[RollupKey, Counter[str]], invited: RollupKey
+) -> bool:
+    """PostgreSQL: both ledgers and the upsert in one statement (``_count_once_sql``)."""
+    params: list[object] = [response.pk, response.invitation_id]
+    for key, counts in rows.items():
+        params += [
+            response.organisation_id,
+            *key,
+            *(counts.get(m, 0) for m in ROLLUP_MEASURES),
+            key == invited,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(_count_once_sql(len(rows)), params)
+        return cursor.fetchone()[0] == 1
+
+
+@lru_cache(maxsize=8)
+def _count_once_sql(count: int) -> str:
+    """The response enters its ledger; only if it did (``counted``), its invitation enters its own
+    (``invited``: a send not counted yet adds to ``invited`` on its row, flagged in the values) and
+    the rows are added where they are stored, as ``_add_rows`` does."""
+    quote = connection.ops.quote_name
+    table = quote(DailyRollup._meta.db_table)
+    responses, response = quote(RolledUpResponse._meta.db_table), quote(RolledUpResponse._meta.pk.column)
+    invitations, invitation = (
+        quote(RolledUpInvitation._meta.db_table),
+        quote(RolledUpInvitation._meta.pk.column),
+    )
+    names = [quote(c) for c in (*ROLLUP_KEY_COLUMNS, *ROLLUP_MEASURES)]
+    row = "(" + ", ".join(["%s"] * (len(names) + 1)) + ")"
+    chosen = ", ".join(
+        f"v.{name} + (v.is_invited::int * (SELECT count(*) FROM invited))::int"  # noqa: S608 - a column name
+        if name == quote("invited")
+        else f"v.{name}"
+        for name in names
+    )
+    updates = ", ".join(f"{quote(m)} = {table}.{quote(m)} + excluded.{quote(m)}" for m in ROLLUP_MEASURES)
+    return (
+        f"WITH counted AS (INSERT INTO {responses} ({response}) VALUES (%s) "  # noqa: S608 - names from the models
+        f"ON CONFLICT DO NOTHING RETURNING {response}), "
+        f"invited AS (INSERT INTO {invitations} ({invitation}) SELECT %s FROM counted "
+        f"ON CONFLICT DO NOTHING RETURNING {invitation}), "
+        f"added AS (INSERT INTO {table} ({', '.join(names)}) "
+        f"SELECT {chosen} FROM (VALUES {', '.join([row] * count)}) AS v ({', '.join(names)}, is_invited) "
+        f"WHERE EXISTS (SELECT 1 FROM counted) "
+        f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates}) "
+        "SELECT count(*) FROM counted"
+    )
 
 
 @transaction.atomic
