@@ -68,3 +68,23 @@ class CompiledQuery:
                 populator.populate(row, instance)
             found.append(instance)
         return found
+
+
+def keep_long_statements_parsed() -> None:
+    """Let psycopg keep its parse of our longest statements too.
+
+    psycopg turns each statement's ``%s`` into the server's form once and keeps it (an LRU of 128),
+    but only for statements of at most 4,096 characters and 50 parameters; longer ones are split
+    with a regular expression at every execution. The respondent's hot statements are longer (the
+    invitation's read names 48 columns; the answer's claim-and-store takes 12 + 13 per answer
+    values): their splitting was 5 % of a respondent's Python under load. The limits are module
+    constants of psycopg (3.1–3.3), read at each execution; unknown to another version, nothing
+    changes.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:  # no PostgreSQL driver: nothing to tune
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH") and hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 16384)
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 200)

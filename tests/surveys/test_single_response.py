@@ -42,3 +42,31 @@ def test_answers_in_english_for_an_english_customer(org, api) -> None:
     page = Client().get(f"/s/{token}").content.decode()
     assert "How likely are you to recommend Assurances du Centre" in page
     assert 'lang="en"' in page
+
+
+def test_one_customer_answering_two_surveys_at_once_gets_one_case(org, api) -> None:
+    """Two unhappy answers of one customer on one touchpoint, submitted together: the second waits
+    for the first's lock on the customer, then finds its case and joins it."""
+    open_all_day(org.organisation, quarantine_days=0)
+    for event in ("evt-1", "evt-2"):
+        post_interaction(api, event, customer="C-1")
+    tokens = list(Invitation.objects.filter(customer__external_id="C-1").values_list("token", flat=True))
+    assert len(tokens) == 2, "the policy let both interactions be surveyed"
+    start = threading.Barrier(2)
+
+    def submit(token: str) -> int:
+        try:
+            start.wait()
+            return Client().post(f"/s/{token}", {"nps": "2", "resolved": "no"}).status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(submit, tokens)) == [200, 200]
+
+    case = Case.objects.get()
+    assert sorted(case.events.values_list("kind", flat=True)) == ["joined", "opened"]
+    assert set(Response.objects.values_list("id", flat=True)) == {
+        case.response_id,
+        case.events.get(kind="joined").response_id,
+    }

@@ -45,7 +45,8 @@ def test_a_happy_answer_costs_one_read_and_one_short_transaction(
         assert client.get(f"/s/{token}").status_code == 200
     # 9: the page's read, then BEGIN, the claim, the response, its answers, the two roll-up
     # ledgers, the roll-up upsert, COMMIT. On PostgreSQL 5: the claim, the response and its
-    # answers are one statement, the ledgers and the upsert another. An invitation no barometer wave drew (not ``sampled``) looks no sampled case up.
+    # answers are one statement, the ledgers and the upsert another. An invitation no barometer
+    # wave drew (not ``sampled``) looks no sampled case up.
     with django_assert_max_num_queries(9 if connection.vendor == "sqlite" else 5):
         page = client.post(f"/s/{token}", HAPPY)
     assert page.status_code == 200

@@ -9,4 +9,7 @@ class SurveysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from avis.compiled import keep_long_statements_parsed
         from avis.surveys import receivers  # noqa: F401  (connects the signal receivers)
+
+        keep_long_statements_parsed()  # the respondent's statements are long
