@@ -438,13 +438,9 @@ def _claim_and_store(
         return True
     response_fields, answer_fields = _stored_fields()
     params = _claim_params(invitation_id, now)
-    params += [
-        field.get_db_prep_save(getattr(response, field.attname), connection) for field in response_fields
-    ]
+    params += [_prepared(field, getattr(response, field.attname)) for field in response_fields]
     for answer in answers:
-        params += [
-            field.get_db_prep_save(getattr(answer, field.attname), connection) for field in answer_fields
-        ]
+        params += [_prepared(field, getattr(answer, field.attname)) for field in answer_fields]
     with connection.cursor() as cursor:
         cursor.execute(_store_sql(len(answers)), params)
         stored = cursor.fetchone()
@@ -456,6 +452,17 @@ def _claim_and_store(
         answer.pk, answer.response_id = answer_id, response_id
         answer._state.adding, answer._state.db = False, connection.alias
     return True
+
+
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
+def _prepared(field: Field, value: object) -> object:
+    """The value as PostgreSQL's driver takes it: a plain one as it is (what the field's own
+    preparation returns for it, at a tenth of the cost), anything else through the field."""
+    if type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None):  # type: ignore[attr-defined]
+        return value
+    return field.get_db_prep_save(value, connection)
 
 
 @lru_cache(maxsize=1)
