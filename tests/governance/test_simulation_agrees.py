@@ -83,7 +83,7 @@ def _simulated(org, history) -> dict[str, tuple[str, str]]:  # noqa: ANN001
     simulate(
         history=history,
         policies=[load_policy(spec="current", organisation=org.organisation)],
-        organisation_id=org.organisation.id,
+        draw_salt=org.organisation.slug,
         sampling=Sampling(org.organisation),
         on_decision=lambda _policy, key, outcome, reason: verdicts.__setitem__(key, (outcome, reason)),
     )

@@ -194,9 +194,13 @@ class Verdict:
     displaces: list[Solicitation] = field(default_factory=list)
 
 
-def inclusion_draw(*, organisation_id: int, key: str) -> float:
-    """A uniform number in [0, 1) fixed by the interaction, so a replay draws the same."""
-    digest = hashlib.blake2b(f"{organisation_id}:{key}".encode(), digest_size=8).digest()
+def inclusion_draw(*, salt: str, key: str) -> float:
+    """A uniform number in [0, 1) fixed by the interaction, so a replay draws the same.
+
+    ``salt`` is the organisation's slug: two organisations draw independently, and the same
+    history draws the same in every installation (the demo's figures do not depend on how many
+    organisations were created before it; its database key would)."""
+    digest = hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 

@@ -537,7 +537,7 @@ def decide_contacts(
                 candidate=candidate,
                 at=at,
                 probability=probability,
-                draw=inclusion_draw(organisation_id=organisation.id, key=candidate.key),
+                draw=inclusion_draw(salt=organisation.slug, key=candidate.key),
                 sampling=sampling,
             )
             outranked += [(displaced.ref, candidate.key) for displaced in verdict.displaces]

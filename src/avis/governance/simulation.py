@@ -348,7 +348,7 @@ def simulate(
     *,
     history: Iterable[HistoryRow],
     policies: Sequence[SimulatedPolicy],
-    organisation_id: int = 0,
+    draw_salt: str = "",
     surveyable: Callable[[str], bool] = lambda touchpoint: True,
     sampling: SideSampler | None = None,
     samplers: Sequence[SideSampler | None] = (),
@@ -393,7 +393,7 @@ def simulate(
             )
             for row in rows
         }
-        draws = {row.key: inclusion_draw(organisation_id=organisation_id, key=row.key) for row in rows}
+        draws = {row.key: inclusion_draw(salt=draw_salt, key=row.key) for row in rows}
         candidates = [
             (
                 Candidate(

@@ -98,7 +98,7 @@ class _Replays:
         progress: Callable[[int], None] | None,
     ) -> None:
         self.history, self.goals, self.assumptions, self.progress = history, goals, assumptions, progress
-        self.organisation_id = organisation.id if organisation is not None else 0
+        self.draw_salt = organisation.slug if organisation is not None else ""  # as live draws
         self.surveyable: Callable[[str], bool] = lambda touchpoint: True
         if organisation is not None:
             from avis.surveys.models import Survey
@@ -126,7 +126,7 @@ class _Replays:
         result = simulate(
             history=self.history(),
             policies=[side.policy for side in sides],
-            organisation_id=self.organisation_id,
+            draw_salt=self.draw_salt,
             surveyable=self.surveyable,
             samplers=samplers,
             goals=self.goals,
