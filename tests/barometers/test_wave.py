@@ -3,11 +3,13 @@ reminders to non-responders, final dispositions; and the bad inputs refused with
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.apps import apps
 from django.db.models import Count
 
 from avis.barometers.models import SampledCase, WaveStatus, WaveStratum
@@ -26,7 +28,7 @@ from avis.messaging.models import MessageKind, OutboundMessage
 from avis.surveys.models import Invitation
 from avis.surveys.services import submit_response
 from tests.barometers.setup import make_barometer, region_base
-from tests.helpers import open_all_day
+from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")
@@ -186,3 +188,24 @@ def test_the_periodic_pass_closes_a_wave_past_its_fieldwork_and_lifts_the_hold(o
     assert wave.status == WaveStatus.CLOSED
     assert not SampledCase.objects.filter(wave=wave, disposition="").exists()
     assert not Decision.objects.filter(reason="barometer_sample", send_before__gt=after).exists()
+
+
+def test_upgrading_marks_the_invitations_of_waves_already_in_fieldwork_as_sampled(org, api) -> None:
+    """barometers.0003 on a database whose wave went out before ``Invitation.sampled`` existed:
+    its invitations are marked, so their answers still complete their cases; the flow's are not."""
+    wave = drawn(org, margin=20.0)
+    with time_machine.travel(DRAW, tick=False):
+        start_fieldwork(organisation=org.organisation, barometer_id=wave.barometer.id, number=1, now=DRAW)
+    with time_machine.travel(DRAW, tick=False):
+        flow = post_interaction(api, "evt-flow", customer="FLOW-1")
+    assert flow.status_code == 200, flow.content
+    Invitation.objects.update(sampled=False)  # as the column's default left them
+    upgrade = importlib.import_module("avis.barometers.migrations.0003_sampled_invitations")
+    upgrade.mark_sampled(apps, None)
+    drawn_ids = set(SampledCase.objects.filter(wave=wave).values_list("invitation_id", flat=True))
+    assert set(Invitation.objects.filter(sampled=True).values_list("id", flat=True)) == drawn_ids
+    assert Invitation.objects.filter(sampled=False).count() == 1  # the flow's
+    case = SampledCase.objects.filter(wave=wave).select_related("invitation").first()
+    answer(case.invitation, DRAW + timedelta(days=1))
+    case.refresh_from_db()
+    assert case.completed_at is not None
