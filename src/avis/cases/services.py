@@ -468,28 +468,13 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
     if found is not None:
         case.assigned_to, case.escalation_level = found
     insert_rows([case])
-    events = [
-        new_row(
-            CaseEvent,
-            organisation=organisation,
-            case=case,
-            at=case.opened_at,
-            kind=EventKind.OPENED,
-            response=response,
-            to_announce=True,
-        )
-    ]
+
+    def event(kind: str, **more: Any) -> CaseEvent:
+        return new_row(CaseEvent, organisation=organisation, case=case, at=case.opened_at, kind=kind, **more)
+
+    events = [event(EventKind.OPENED, response=response, to_announce=True)]
     if found is not None:
-        events.append(
-            new_row(
-                CaseEvent,
-                organisation=organisation,
-                case=case,
-                at=case.opened_at,
-                kind=EventKind.ASSIGNED,
-                note=found[0].get_username(),
-            )
-        )
+        events.append(event(EventKind.ASSIGNED, note=found[0].get_username()))
     insert_rows(events)
     _announce_later(events[0])
     return case
