@@ -11,15 +11,17 @@ import gzip
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from avis.analytics.models import DailyRollup
+from avis.bulk import new_row
 from avis.cases.models import Case
 from avis.messaging.models import MessageKind, OutboundMessage
-from avis.surveys.models import Invitation, InvitationStatus, Response
-from avis.surveys.queries import invitation_for_token
+from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
+from avis.surveys.queries import invitation_for_token, version_questions
+from avis.surveys.services import _claim_and_store
 from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -139,3 +141,39 @@ def test_the_invitation_read_from_sql_built_once_is_the_one_the_orm_reads(org, a
             fields = [field.attname for field in orm._meta.concrete_fields]
             assert [getattr(instance, f) for f in fields] == [getattr(orm, f) for f in fields]
     assert invitation_for_token(token[::-1]) is None
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite keeps any length in a varchar column")
+def test_a_value_too_long_for_its_column_is_refused_not_cut(org, api) -> None:
+    """The one statement that stores an answer on PostgreSQL casts its values to their columns'
+    types; a cast to varchar(40) would cut a longer choice silently, where an INSERT refuses it."""
+    (token,) = _tokens(org, api, 1)
+    invitation = invitation_for_token(token)
+    question = next(q for q in version_questions(invitation.version) if q.code == "resolved")
+    long_choice = new_row(
+        Answer,
+        organisation_id=invitation.organisation_id,
+        question=question,
+        kind=question.kind,
+        attribution=question.attribution,
+        touchpoint_id=invitation.touchpoint_id,
+        answered_at=timezone.now(),
+        choice="x" * 41,
+    )
+    response = new_row(
+        Response,
+        organisation_id=invitation.organisation_id,
+        invitation=invitation,
+        survey_id=invitation.survey_id,
+        version_id=invitation.version_id,
+        customer_id=invitation.customer_id,
+        interaction_id=invitation.interaction_id,
+        touchpoint_id=invitation.touchpoint_id,
+        channel=invitation.channel,
+        locale=invitation.locale,
+        completed_at=timezone.now(),
+    )
+    long_choice.response = response
+    with pytest.raises(DataError), transaction.atomic():
+        _claim_and_store(invitation.pk, response, [long_choice], now=timezone.now())
+    assert not Answer.objects.exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -479,16 +480,21 @@ def _stored_fields() -> tuple[list[Field], list[Field]]:
 def _store_sql(answers: int) -> str:
     """PostgreSQL: the claim, then the response only if the claim took a row, then its answers.
 
-    Each value is cast to its column's type: a column of nulls in ``VALUES`` would be text. The
-    answers' keys come back in the order of ``VALUES``, which the sequence numbers them in."""
+    Each value is cast to its column's type: a column of nulls in ``VALUES`` would be text. A cast
+    to ``varchar(n)`` would cut a longer text silently, so texts are cast without their length
+    and the column refuses one too long, as a plain ``INSERT`` does. The answers' keys come back
+    in the order of ``VALUES``, which the sequence numbers them in."""
     quote = connection.ops.quote_name
     response_fields, answer_fields = _stored_fields()
 
+    def typed(field: Field) -> str:
+        return re.sub(r"^varchar\(\d+\)$", "varchar", field.db_type(connection) or "")
+
     def params(fields: list[Field]) -> str:
-        return ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+        return ", ".join(f"%s::{typed(field)}" for field in fields)
 
     def values(fields: list[Field]) -> str:
-        return ", ".join(f"v.{quote(field.column)}::{field.db_type(connection)}" for field in fields)
+        return ", ".join(f"v.{quote(field.column)}::{typed(field)}" for field in fields)
 
     def columns(fields: list[Field]) -> str:
         return ", ".join(quote(field.column) for field in fields)
