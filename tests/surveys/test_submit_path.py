@@ -16,12 +16,11 @@ from django.test import Client
 from django.utils import timezone
 
 from avis.analytics.models import DailyRollup
-from avis.bulk import new_row
 from avis.cases.models import Case
 from avis.messaging.models import MessageKind, OutboundMessage
 from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
 from avis.surveys.queries import invitation_for_token, version_questions
-from avis.surveys.services import _claim_and_store
+from avis.surveys.services import _claim_and_store, _unsaved_answer
 from tests.helpers import open_all_day, post_interaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,30 +149,8 @@ def test_a_value_too_long_for_its_column_is_refused_not_cut(org, api) -> None:
     (token,) = _tokens(org, api, 1)
     invitation = invitation_for_token(token)
     question = next(q for q in version_questions(invitation.version) if q.code == "resolved")
-    long_choice = new_row(
-        Answer,
-        organisation_id=invitation.organisation_id,
-        question=question,
-        kind=question.kind,
-        attribution=question.attribution,
-        touchpoint_id=invitation.touchpoint_id,
-        answered_at=timezone.now(),
-        choice="x" * 41,
-    )
-    response = new_row(
-        Response,
-        organisation_id=invitation.organisation_id,
-        invitation=invitation,
-        survey_id=invitation.survey_id,
-        version_id=invitation.version_id,
-        customer_id=invitation.customer_id,
-        interaction_id=invitation.interaction_id,
-        touchpoint_id=invitation.touchpoint_id,
-        channel=invitation.channel,
-        locale=invitation.locale,
-        completed_at=timezone.now(),
-    )
-    long_choice.response = response
+    now = timezone.now()
+    response, (long_choice,) = _unsaved_answer(invitation, [(question, {"choice": "x" * 41})], now=now)
     with pytest.raises(DataError), transaction.atomic():
-        _claim_and_store(invitation.pk, response, [long_choice], now=timezone.now())
+        _claim_and_store(invitation.pk, response, [long_choice], now=now)
     assert not Answer.objects.exists()

@@ -359,41 +359,7 @@ def submit_response(
             values.append((question, _read_answer(question, answers.get(question.code))))
         except ValidationFailed as exc:
             problems[question.code] = exc.message
-    interaction = invitation.interaction
-    # Built as ``bulk.new_row`` does (no save(): no model signal has a receiver here): the ORM's own
-    # create and bulk_create were a third of a happy answer's Python.
-    response = new_row(
-        Response,
-        organisation_id=invitation.organisation_id,
-        invitation=invitation,
-        survey_id=invitation.survey_id,
-        version_id=invitation.version_id,
-        customer_id=invitation.customer_id,
-        interaction_id=invitation.interaction_id,
-        touchpoint_id=invitation.touchpoint_id,
-        agent_id=interaction.agent_id,
-        team_id=interaction.team_id,
-        channel=invitation.channel,
-        locale=invitation.locale,
-        completed_at=now,
-    )
-    stored = [
-        new_row(
-            Answer,
-            organisation_id=invitation.organisation_id,
-            response=response,
-            question=question,
-            kind=question.kind,
-            attribution=question.attribution,
-            touchpoint_id=invitation.touchpoint_id,
-            agent_id=interaction.agent_id,
-            team_id=interaction.team_id,
-            answered_at=now,
-            **value,
-        )
-        for question, value in values
-        if value is not None
-    ]
+    response, stored = _unsaved_answer(invitation, [(q, v) for q, v in values if v is not None], now=now)
     with transaction.atomic():
         # Claiming the invitation is the lock: of a double submit (two taps, two tabs) the second
         # waits on this row, then finds it answered — one response per invitation.
@@ -411,6 +377,47 @@ def submit_response(
         invitation.reminder_due_at = None  # answered: no reminder
         response_completed.send(sender=Response, response=response, answers=stored)
     return response
+
+
+def _unsaved_answer(
+    invitation: Invitation, values: Sequence[tuple[Question, dict[str, object]]], *, now: datetime
+) -> tuple[Response, list[Answer]]:
+    """The response and its answers, not yet stored, built as ``bulk.new_row`` does (no save(): no
+    model signal has a receiver here; the ORM's own create and bulk_create were a third of a happy
+    answer's Python)."""
+    interaction = invitation.interaction
+    response = new_row(
+        Response,
+        organisation_id=invitation.organisation_id,
+        invitation=invitation,
+        survey_id=invitation.survey_id,
+        version_id=invitation.version_id,
+        customer_id=invitation.customer_id,
+        interaction_id=invitation.interaction_id,
+        touchpoint_id=invitation.touchpoint_id,
+        agent_id=interaction.agent_id,
+        team_id=interaction.team_id,
+        channel=invitation.channel,
+        locale=invitation.locale,
+        completed_at=now,
+    )
+    answers = [
+        new_row(
+            Answer,
+            organisation_id=invitation.organisation_id,
+            response=response,
+            question=question,
+            kind=question.kind,
+            attribution=question.attribution,
+            touchpoint_id=invitation.touchpoint_id,
+            agent_id=interaction.agent_id,
+            team_id=interaction.team_id,
+            answered_at=now,
+            **value,
+        )
+        for question, value in values
+    ]
+    return response, answers
 
 
 _CLAIM = (
