@@ -13,6 +13,7 @@ annotations nor prefetching.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,7 @@ class CompiledQuery:
             self._plan = self._compiled()
         alias, sql, converters, model, start, end, names, populators = self._plan
         connection = connections[alias]
-        with connection.cursor() as cursor:
+        with prepared_cursor(connection) as cursor:
             cursor.execute(sql, [value])
             rows = cursor.fetchall()
         found = []
@@ -88,3 +89,17 @@ def keep_long_statements_parsed() -> None:
     if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH") and hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
         _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, 16384)
         _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, 200)
+
+
+def prepared_cursor(connection: Any) -> Any:
+    """A cursor for a hot statement: on PostgreSQL parsed and planned once per connection
+    (``avis/postgresql/base.py``), elsewhere Django's own."""
+    make = getattr(connection, "prepared_cursor", None)
+    return make() if make is not None else connection.cursor()
+
+
+def cast_type(field: Any, connection: Any) -> str:
+    """The column's type, for a cast of a value bound to it in a hand-written statement. Without a
+    ``varchar``'s length: a cast to ``varchar(n)`` cuts a longer text silently, where the column
+    refuses it as a plain ``INSERT`` does."""
+    return re.sub(r"^varchar\(\d+\)$", "varchar", field.db_type(connection) or "")

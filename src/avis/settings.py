@@ -169,8 +169,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # slowest requests were those (an interaction's ~25 statements planned afresh).
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("AVIS_DB_CONN_MAX_AGE", 600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend, but a quiet connection's check asks its socket, not the server, and the
+    # respondent's statements are prepared (avis/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "avis.postgresql"
 else:
     raise ConfigurationError("DATABASE_URL must point to SQLite or PostgreSQL")
+
+# Off only behind a pooler that keeps no prepared statement across its transactions (PgBouncer
+# before 1.21 in transaction mode): docs/deployment.md.
+AVIS_DB_PREPARED_STATEMENTS = env_bool("AVIS_DB_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from avis.analytics.services import record_invitations_in_rollups, record_response_in_rollups
-from avis.surveys.signals import invitation_sent, response_completed
+from avis.analytics.services import record_invitations_in_rollups, rollups_of_response_storing
+from avis.surveys.signals import AnswerWrite, invitation_sent, response_storing
 
 
-@receiver(response_completed)
+@receiver(response_storing)
 def add_response_to_rollups(
-    sender: object, response: object, answers: object = None, **kwargs: object
-) -> None:
-    record_response_in_rollups(response=response, answers=answers)  # type: ignore[arg-type]
+    sender: object, response: object, answers: object, **kwargs: object
+) -> AnswerWrite:
+    return rollups_of_response_storing(response=response, answers=answers)  # type: ignore[arg-type]
 
 
 @receiver(invitation_sent)

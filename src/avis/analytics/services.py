@@ -33,9 +33,11 @@ from avis.analytics.rollups import (
     daily_response_counts,
 )
 from avis.audit.services import record, snapshot
+from avis.compiled import cast_type, prepared_cursor
 from avis.errors import ValidationFailed
 from avis.isolation import apart
 from avis.surveys.models import Answer, Invitation, InvitationStatus, Response
+from avis.surveys.signals import AnswerWrite
 
 ROLLUP_KEY_COLUMNS = ("organisation_id", "touchpoint_id", "team_key", "agent_key", "channel", "day")
 
@@ -204,7 +206,28 @@ def _count_response_once(
     response: Response, rows: Mapping[RollupKey, Counter[str]], invited: RollupKey
 ) -> bool:
     """PostgreSQL: both ledgers and the upsert in one statement (``_count_once_sql``)."""
-    params: list[object] = [response.pk, response.invitation_id]
+    params = [response.pk, *_count_once_params(response, rows, invited)]
+    with prepared_cursor(connection) as cursor:
+        ctes = _count_once_sql(len(rows), stored=False)
+        cursor.execute(f"WITH {ctes} SELECT count(*) FROM counted", params)  # noqa: S608 - names from the models
+        return cursor.fetchone()[0] == 1
+
+
+def rollups_of_response_storing(*, response: Response, answers: Sequence[Answer]) -> AnswerWrite:
+    """A response about to be stored: its counts, added by the answer's own statement on PostgreSQL
+    (with it or not at all), by the answer's transaction on SQLite."""
+    if connection.vendor != "postgresql":
+        return AnswerWrite(then=lambda: record_response_in_rollups(response=response, answers=answers))
+    rows, invited = _response_rows(response, answers)
+    return AnswerWrite(
+        ctes=_count_once_sql(len(rows), stored=True), params=_count_once_params(response, rows, invited)
+    )
+
+
+def _count_once_params(
+    response: Response, rows: Mapping[RollupKey, Counter[str]], invited: RollupKey
+) -> list[object]:
+    params: list[object] = [response.invitation_id]
     for key, counts in rows.items():
         params += [
             response.organisation_id,
@@ -212,16 +235,15 @@ def _count_response_once(
             *(counts.get(m, 0) for m in ROLLUP_MEASURES),
             key == invited,
         ]
-    with connection.cursor() as cursor:
-        cursor.execute(_count_once_sql(len(rows)), params)
-        return cursor.fetchone()[0] == 1
+    return params
 
 
-@lru_cache(maxsize=8)
-def _count_once_sql(count: int) -> str:
-    """The response enters its ledger; only if it did (``counted``), its invitation enters its own
-    (``invited``: a send not counted yet adds to ``invited`` on its row, flagged in the values) and
-    the rows are added where they are stored, as ``_add_rows`` does."""
+@lru_cache(maxsize=16)
+def _count_once_sql(count: int, *, stored: bool) -> str:
+    """The response enters its ledger (its key a parameter, or ``stored``'s: the answer's own
+    statement); only if it did (``counted``), its invitation enters its own (``invited``: a send
+    not counted yet adds to ``invited`` on its row, flagged in the values) and the rows are added
+    where they are stored, as ``_add_rows`` does. Common table expressions, for a ``WITH``."""
     quote = connection.ops.quote_name
     table = quote(DailyRollup._meta.db_table)
     responses, response = quote(RolledUpResponse._meta.db_table), quote(RolledUpResponse._meta.pk.column)
@@ -230,7 +252,13 @@ def _count_once_sql(count: int) -> str:
         quote(RolledUpInvitation._meta.pk.column),
     )
     names = [quote(c) for c in (*ROLLUP_KEY_COLUMNS, *ROLLUP_MEASURES)]
-    row = "(" + ", ".join(["%s"] * (len(names) + 1)) + ")"
+    # Each value cast to its column's type: bound on the server, a text would stay text.
+    types = {field.column: cast_type(field, connection) for field in DailyRollup._meta.concrete_fields}
+    row = (
+        "("
+        + ", ".join([*(f"%s::{types[c]}" for c in (*ROLLUP_KEY_COLUMNS, *ROLLUP_MEASURES)), "%s::boolean"])
+        + ")"
+    )
     chosen = ", ".join(
         f"v.{name} + (v.is_invited::int * (SELECT count(*) FROM invited))::int"  # noqa: S608 - a column name
         if name == quote("invited")
@@ -238,16 +266,16 @@ def _count_once_sql(count: int) -> str:
         for name in names
     )
     updates = ", ".join(f"{quote(m)} = {table}.{quote(m)} + excluded.{quote(m)}" for m in ROLLUP_MEASURES)
+    source = "SELECT id FROM stored" if stored else "VALUES (%s::bigint)"
     return (
-        f"WITH counted AS (INSERT INTO {responses} ({response}) VALUES (%s) "  # noqa: S608 - names from the models
+        f"counted AS (INSERT INTO {responses} ({response}) {source} "  # noqa: S608 - names from the models
         f"ON CONFLICT DO NOTHING RETURNING {response}), "
-        f"invited AS (INSERT INTO {invitations} ({invitation}) SELECT %s FROM counted "
+        f"invited AS (INSERT INTO {invitations} ({invitation}) SELECT %s::bigint FROM counted "
         f"ON CONFLICT DO NOTHING RETURNING {invitation}), "
         f"added AS (INSERT INTO {table} ({', '.join(names)}) "
         f"SELECT {chosen} FROM (VALUES {', '.join([row] * count)}) AS v ({', '.join(names)}, is_invited) "
         f"WHERE EXISTS (SELECT 1 FROM counted) "
-        f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates}) "
-        "SELECT count(*) FROM counted"
+        f"ON CONFLICT ({', '.join(quote(k) for k in ROLLUP_KEY_COLUMNS)}) DO UPDATE SET {updates})"
     )
 
 

@@ -5,16 +5,16 @@ from typing import Any
 from django.dispatch import receiver
 
 from avis.cases.erasure import erase_customer_cases
-from avis.cases.services import open_case_for_response
+from avis.cases.services import case_of_response_storing
 from avis.customers.signals import customer_erased
-from avis.surveys.signals import response_completed
+from avis.surveys.signals import AnswerWrite, response_storing
 
 
-@receiver(response_completed)
+@receiver(response_storing)
 def open_case_when_unhappy(
-    sender: object, response: object, answers: object = None, **kwargs: object
-) -> None:
-    open_case_for_response(response=response, answers=answers)  # type: ignore[arg-type]
+    sender: object, response: Any, answers: Any, **kwargs: object
+) -> AnswerWrite | None:
+    return case_of_response_storing(response=response, answers=answers)
 
 
 @receiver(customer_erased)

@@ -43,6 +43,7 @@ from avis.cases.models import (
     WebhookEndpoint,
 )
 from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
+from avis.compiled import prepared_cursor
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
 from avis.isolation import apart
@@ -51,6 +52,7 @@ from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
 from avis.queue import wake
 from avis.surveys.models import Answer, Response
+from avis.surveys.signals import AnswerWrite
 
 OPEN_STATUSES = (CaseStatus.NEW, CaseStatus.IN_PROGRESS, CaseStatus.CONTACTED, CaseStatus.REOPENED)
 # How a customer can be contacted back; only these, so "do not call" cannot be dodged by
@@ -385,6 +387,16 @@ def _callback_answer(answers: Sequence[Answer]) -> str | None:
     return next((a.choice for a in answers if a.question.code == CALLBACK_QUESTION and a.choice), None)
 
 
+def case_of_response_storing(*, response: Response, answers: Sequence[Answer]) -> AnswerWrite | None:
+    """A response about to be stored: if its answers meet an alert rule, its case is opened (or
+    joined) once it is stored, in its transaction. The rules (cached) are evaluated on the answers
+    in hand: a happy answer costs no statement here, and needs no transaction."""
+    rules = alert_rules_for(organisation=response.organisation)
+    if not matching_rules(rules, response, answers, last_unhappy_at=None):
+        return None  # a repeat contact counts only with another rule met
+    return AnswerWrite(then=lambda: open_case_for_response(response=response, answers=answers))
+
+
 def open_case_for_response(*, response: Response, answers: Sequence[Answer] | None = None) -> Case | None:
     """Open a case when the response meets an alert rule — or add it to the customer's open
     case on the same subject (touchpoint), so one unhappy customer is one case.
@@ -417,13 +429,13 @@ def open_case_for_response(*, response: Response, answers: Sequence[Answer] | No
 # an unhappy answer's Python). A new statement each, so that the second, after waiting for the
 # first's lock, sees what the customer's other answer committed meanwhile.
 def _lock_customer(customer_id: int) -> None:
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_case_sql(connection.vendor)[0], [customer_id])
 
 
 def _open_case_of(response: Response) -> int | None:
     """The customer's latest open case on the answer's touchpoint, locked."""
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             _case_sql(connection.vendor)[1],
             [response.organisation_id, response.customer_id, response.touchpoint_id, *OPEN_STATUSES],

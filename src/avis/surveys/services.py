@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row
+from avis.compiled import cast_type, prepared_cursor
 from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
 from avis.governance.services import set_stratum_rates
@@ -37,7 +38,7 @@ from avis.surveys.queries import (
     stratum_observations,
     version_questions,
 )
-from avis.surveys.signals import invitation_sent, response_completed
+from avis.surveys.signals import AnswerWrite, invitation_sent, response_storing
 
 
 class InvitationUnavailable(AvisError):
@@ -338,13 +339,15 @@ def submit_response(
     now: datetime | None = None,
     invitation: Invitation | None = None,
 ) -> Response:
-    """Store the answers to one invitation, once; announce the completed response.
+    """Store the answers to one invitation, once, with what other apps add to it.
 
     ``invitation`` is the row the caller already read for the token (the respondent's page reads
     it to show the questions), so it is not read again. What the respondent waits for is written
-    in a few statements: the invitation claimed (one UPDATE), the response, its answers; the
-    receivers of ``response_completed`` add the roll-ups (one upsert) and open a case when the
-    answers meet an alert rule, from the answers in hand.
+    in as few statements as it can be: the receivers of ``response_storing`` say, from the answers
+    in hand, what they add (the roll-ups' counts; a case when the answers meet an alert rule). On
+    PostgreSQL the claim of the invitation, the response, its answers and the roll-ups are one
+    statement — a happy answer needs no transaction around it; anything to do once the response
+    is stored (a case) makes one, in which it follows.
     """
     now = now or timezone.now()
     if invitation is None:
@@ -359,23 +362,30 @@ def submit_response(
             values.append((question, _read_answer(question, answers.get(question.code))))
         except ValidationFailed as exc:
             problems[question.code] = exc.message
-    response, stored = _unsaved_answer(invitation, [(q, v) for q, v in values if v is not None], now=now)
-    with transaction.atomic():
-        # Claiming the invitation is the lock: of a double submit (two taps, two tabs) the second
-        # waits on this row, then finds it answered — one response per invitation.
-        if problems:
-            if not _claim(invitation.pk, now=now):  # answered or expired meanwhile: say that instead
+    if problems:
+        with transaction.atomic():
+            # Claiming the invitation is the lock: an answer given meanwhile (another tab) is
+            # said instead of the problems.
+            if not _claim(invitation.pk, now=now):
                 raise InvitationUnavailable(_why_unavailable(invitation.pk))
             transaction.set_rollback(True)  # nothing stored: the page asks again
-            raise AnswersInvalid(problems)
-        if not _claim_and_store(invitation.pk, response, stored, now=now):
+        raise AnswersInvalid(problems)
+    response, stored = _unsaved_answer(invitation, [(q, v) for q, v in values if v is not None], now=now)
+    # Read by the receivers without a query: the organisation's time zone, the invitation's day.
+    response.organisation = invitation.organisation
+    replies = response_storing.send(sender=Response, response=response, answers=stored)
+    writes = [write for _, write in replies if write]
+    afterwards = [write.then for write in writes if write.then is not None]
+    with transaction.atomic() if afterwards or connection.vendor != "postgresql" else nullcontext():
+        # The claim is the lock: of a double submit (two taps, two tabs) the second waits on the
+        # invitation's row, then finds it answered — one response per invitation.
+        if not _claim_and_store(invitation.pk, response, stored, writes, now=now):
             raise InvitationUnavailable(_why_unavailable(invitation.pk))
-        # Read by the receivers without a query: the organisation's time zone, the invitation's day.
-        response.organisation = invitation.organisation
-        invitation.status = InvitationStatus.RESPONDED
-        invitation.responded_at = now
-        invitation.reminder_due_at = None  # answered: no reminder
-        response_completed.send(sender=Response, response=response, answers=stored)
+        for then in afterwards:
+            then()
+    invitation.status = InvitationStatus.RESPONDED
+    invitation.responded_at = now
+    invitation.reminder_due_at = None  # answered: no reminder
     return response
 
 
@@ -433,11 +443,18 @@ def _claim_params(invitation_id: int, now: datetime) -> list[object]:
 
 
 def _claim_and_store(
-    invitation_id: int, response: Response, answers: Sequence[Answer], *, now: datetime
+    invitation_id: int,
+    response: Response,
+    answers: Sequence[Answer],
+    writes: Sequence[AnswerWrite] = (),
+    *,
+    now: datetime,
 ) -> bool:
-    """Claim the invitation (``_claim``) and, if it was free, store the response and its answers;
-    False if it was not. On PostgreSQL one statement (``_store_sql``): a round trip and the
-    statement's Python instead of three of each, for every respondent."""
+    """Claim the invitation (``_claim``) and, if it was free, store the response, its answers and
+    the ``writes``' statements; False if it was not. On PostgreSQL one statement (``_store_sql``):
+    a round trip and the statement's Python instead of one of each per table, for every respondent.
+    SQLite has no writing ``WITH``: its receivers write in their ``then``, in the caller's
+    transaction."""
     if connection.vendor != "postgresql":
         if not _claim(invitation_id, now=now):
             return False
@@ -449,8 +466,13 @@ def _claim_and_store(
     params += [_prepared(field, getattr(response, field.attname)) for field in response_fields]
     for answer in answers:
         params += [_prepared(field, getattr(answer, field.attname)) for field in answer_fields]
-    with connection.cursor() as cursor:
-        cursor.execute(_store_sql(len(answers)), params)
+    ctes = ""
+    for write in writes:
+        if write.ctes:
+            ctes += f", {write.ctes}"
+            params += write.params
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_store_sql(len(answers), ctes), params)
         stored = cursor.fetchone()
     if stored is None:
         return False
@@ -483,25 +505,23 @@ def _stored_fields() -> tuple[list[Field], list[Field]]:
     return response, answer
 
 
-@lru_cache(maxsize=16)
-def _store_sql(answers: int) -> str:
+@lru_cache(maxsize=64)
+def _store_sql(answers: int, ctes: str = "") -> str:
     """PostgreSQL: the claim, then the response only if the claim took a row, then its answers.
 
-    Each value is cast to its column's type: a column of nulls in ``VALUES`` would be text. A cast
+    ``ctes`` are the receivers' (``AnswerWrite``), after the answer's own. Each value is cast to
+    its column's type: a column of nulls in ``VALUES`` would be text. A cast
     to ``varchar(n)`` would cut a longer text silently, so texts are cast without their length
     and the column refuses one too long, as a plain ``INSERT`` does. The answers' keys come back
     in the order of ``VALUES``, which the sequence numbers them in."""
     quote = connection.ops.quote_name
     response_fields, answer_fields = _stored_fields()
 
-    def typed(field: Field) -> str:
-        return re.sub(r"^varchar\(\d+\)$", "varchar", field.db_type(connection) or "")
-
     def params(fields: list[Field]) -> str:
-        return ", ".join(f"%s::{typed(field)}" for field in fields)
+        return ", ".join(f"%s::{cast_type(field, connection)}" for field in fields)
 
     def values(fields: list[Field]) -> str:
-        return ", ".join(f"v.{quote(field.column)}::{typed(field)}" for field in fields)
+        return ", ".join(f"v.{quote(field.column)}::{cast_type(field, connection)}" for field in fields)
 
     def columns(fields: list[Field]) -> str:
         return ", ".join(quote(field.column) for field in fields)
@@ -513,7 +533,7 @@ def _store_sql(answers: int) -> str:
         f"SELECT {params(response_fields)} FROM claimed RETURNING id)"
     )
     if not answers:
-        return f"{sql} SELECT stored.id, NULL FROM stored"  # noqa: S608
+        return f"{sql}{ctes} SELECT stored.id, NULL FROM stored"  # noqa: S608
     row = "(" + ", ".join(["%s"] * len(answer_fields)) + ")"
     answer_table = quote(Answer._meta.db_table)
     response_column = quote(Answer._meta.get_field("response").column)
@@ -524,7 +544,7 @@ def _store_sql(answers: int) -> str:
         f"(VALUES {', '.join([row] * answers)}) AS v ({columns(answer_fields)}) RETURNING id"
     )
     keys = "(SELECT array_agg(id ORDER BY id) FROM answered)"
-    return f"{sql}, answered AS ({answered}) SELECT stored.id, {keys} FROM stored"  # noqa: S608
+    return f"{sql}, answered AS ({answered}){ctes} SELECT stored.id, {keys} FROM stored"  # noqa: S608
 
 
 def _claim(invitation_id: int, *, now: datetime) -> bool:
