@@ -30,6 +30,8 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import RawSQL
 
+from avis.compiled import prepared_cursor
+
 M = TypeVar("M", bound=models.Model)
 
 Converter = Callable[[Sequence[Any]], Sequence[Any]]
@@ -106,7 +108,9 @@ def _insert(
     converters = [_converter(field, connection) for field in fields]
     per_statement = min(connection.ops.bulk_batch_size(fields, rows), MAX_ROWS_PER_STATEMENT)
     keys = []
-    with connection.cursor() as cursor:
+    # One row (a case, its event, an interaction's rows one by one): the same few statements all
+    # the time, prepared once per connection on PostgreSQL (avis/postgresql/base.py).
+    with prepared_cursor(connection) if len(rows) == 1 else connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             # Column by column, so that a column of plain values passes in one check.

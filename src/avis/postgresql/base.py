@@ -26,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor, register_tzloader
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgresDatabaseWrapper
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresDatabaseOperations
 from django.db.backends.utils import CursorWrapper
 from psycopg import pq
 
@@ -43,7 +44,22 @@ class PreparedCursor(ServerBindingCursor):
         return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
 
+class DatabaseOperations(PostgresDatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        """A prepared statement's text as the ORM's are logged (with its values written in): psycopg
+        keeps no text for a statement it runs by name. Only for Django's logged cursors (tests,
+        DEBUG)."""
+        if isinstance(cursor, PreparedCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except Exception:  # noqa: BLE001 - a log line, never worth a failed statement
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(PostgresDatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         connection = super().get_new_connection(conn_params)
         if connection.prepare_threshold is None and getattr(settings, "AVIS_DB_PREPARED_STATEMENTS", True):

@@ -7,6 +7,11 @@ once per process with nothing chosen, kept, and each request only marks the choi
 (``?nps=9`` from the e-mail's score, or the answers sent back with a follow-up) in the HTML. A page
 with errors, or the notice of one more question, is rendered in full: they are rare and say more.
 
+A kept page goes as it is to most respondents (nothing chosen yet; the thank-you page), so it is
+also compressed once, when it is rendered: ``page_response`` sends that copy to a browser that takes
+gzip instead of compressing the same bytes at every request (``gzip_page`` leaves an encoded
+response as it is).
+
 ``tests/surveys/test_respondent_page.py`` holds the filled page equal to the full rendering.
 """
 
@@ -14,9 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import re_accepts_gzip
 from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
+from django.utils.text import compress_string
 
 from avis.surveys.models import Question, QuestionKind, SurveyVersion, scale_of
 from avis.surveys.wording import page_questions
@@ -25,6 +33,9 @@ from avis.surveys.wording import page_questions
 # when full, it starts again (a renamed company leaves its old pages behind until then).
 MAX_PAGES = 512
 _pages: dict[tuple[object, ...], str] = {}
+# A kept page's compressed copy, by the page's identity (the kept string itself is what
+# ``questions_page`` returns when it marks nothing).
+_packed: dict[int, tuple[str, bytes]] = {}
 
 
 def _kept(key: tuple[object, ...], render: object) -> str:
@@ -32,8 +43,25 @@ def _kept(key: tuple[object, ...], render: object) -> str:
     if page is None:
         if len(_pages) >= MAX_PAGES:
             _pages.clear()
+            _packed.clear()
         page = _pages[key] = render()  # type: ignore[operator]
+        _packed[id(page)] = (page, compress_string(page.encode()))
     return page
+
+
+def page_response(request: HttpRequest, page: str) -> HttpResponse:
+    """The page as the response; a kept page compressed once, for a browser that takes gzip."""
+    packed = _packed.get(id(page))
+    if (
+        packed is None
+        or packed[0] is not page
+        or not re_accepts_gzip.search(request.headers.get("Accept-Encoding", ""))
+    ):
+        return HttpResponse(page)
+    response = HttpResponse(packed[1])
+    response["Content-Encoding"] = "gzip"
+    patch_vary_headers(response, ("Accept-Encoding",))
+    return response
 
 
 def laid_out(

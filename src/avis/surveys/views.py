@@ -47,7 +47,7 @@ from avis.surveys.queries import (
     version_being_designed,
     version_questions,
 )
-from avis.surveys.respondent_page import laid_out, questions_page, thanks_page
+from avis.surveys.respondent_page import laid_out, page_response, questions_page, thanks_page
 from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_response
 
 
@@ -93,7 +93,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         except AnswersInvalid as exc:
             errors = exc.problems
         else:
-            return HttpResponse(thanks_page(request, language=language, context=context))
+            return page_response(request, thanks_page(request, language=language, context=context))
     touchpoint = invitation.touchpoint.label(language)
     if partial or errors or more:
         company = invitation.organisation.name
@@ -113,7 +113,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         every=every,
         posted=posted,
     )
-    return HttpResponse(page)
+    return page_response(request, page)
 
 
 def _survey_or_404(request: HttpRequest, survey_id: int) -> Survey:
