@@ -19,7 +19,12 @@ from django.db.models.signals import post_delete, post_save
 T = TypeVar("T")
 TTL = 10.0
 
-_every: list[KeptPerOrganisation[Any]] = []
+_every: list[Any] = []  # whatever has a forget(): these caches, and others of the same kind
+
+
+def register(kept: Any) -> None:
+    """A process cache emptied with the others by ``forget_everything``."""
+    _every.append(kept)
 
 
 class KeptPerOrganisation(Generic[T]):

@@ -43,12 +43,12 @@ def test_a_happy_answer_costs_one_read_and_one_write(org, api, django_assert_max
     client.post(f"/s/{first}", HAPPY)  # the version's questions and the rules are now cached
     with django_assert_max_num_queries(1):
         assert client.get(f"/s/{token}").status_code == 200
-    # 9: the page's read, then BEGIN, the claim, the response, its answers, the two roll-up
-    # ledgers, the roll-up upsert, COMMIT. On PostgreSQL 2: the read, and one statement for the
-    # claim, the response, its answers, the ledgers and the upsert, with no transaction around it
-    # (5 before: the roll-ups were a statement of their own, in a transaction). An invitation no
-    # barometer wave drew (not ``sampled``) looks no sampled case up.
-    with django_assert_max_num_queries(9 if connection.vendor == "sqlite" else 2):
+    # 8: BEGIN, the claim, the response, its answers, the two roll-up ledgers, the roll-up upsert,
+    # COMMIT — the answer takes the row its page read (ShownInvitations). On PostgreSQL 1: the
+    # claim, the response, its answers, the ledgers and the upsert are one statement, with no
+    # transaction around it (5 before: the read, the roll-ups a statement of their own, in a
+    # transaction). An invitation no barometer wave drew (not ``sampled``) looks no sampled case up.
+    with django_assert_max_num_queries(8 if connection.vendor == "sqlite" else 1):
         page = client.post(f"/s/{token}", HAPPY)
     assert page.status_code == 200
     assert Invitation.objects.get(token=token).status == InvitationStatus.RESPONDED
@@ -64,6 +64,8 @@ def test_an_unhappy_answer_opens_its_case_before_the_thank_you_page(
     first, token = _tokens(org, api, 2)
     client = Client()
     client.post(f"/s/{first}", UNHAPPY)  # another customer's case: the calendar and the ladder read
+    # No page shown first (an answer sent from an e-mail's form, or from another process): the
+    # answer reads its invitation.
     # 13: the happy answer's 9, and its case: the customer lock, the customer's open case, the
     # case (assigned before it is written), its events. The rules, the calendar and the ladder
     # are kept per process (avis/kept.py); the customer's last unhappy answer is read only for a
@@ -78,6 +80,34 @@ def test_an_unhappy_answer_opens_its_case_before_the_thank_you_page(
     assert sum(DailyRollup.objects.values_list("nps_detractors", flat=True)) == 2
     assert not OutboundMessage.objects.filter(kind=MessageKind.NOTIFICATION).exists()
     assert case.events.get(kind="opened").to_announce
+
+
+def test_an_answer_after_its_page_refuses_an_invitation_answered_cancelled_or_expired_meanwhile(
+    org, api
+) -> None:
+    """The answer takes the row its page read (queries.ShownInvitations), but whether the
+    invitation can still be answered is the claim's to say, at the moment of the answer."""
+    answered, cancelled, expired, fine = _tokens(org, api, 4)
+    respondent = Client(headers={"Accept-Language": "fr"})
+    for token in (answered, cancelled, expired, fine):
+        assert respondent.get(f"/s/{token}").status_code == 200  # each page shown, its row kept
+    assert Client().post(f"/s/{answered}", HAPPY).status_code == 200  # answered in another tab
+    Invitation.objects.filter(token=cancelled).update(status=InvitationStatus.CANCELLED)
+    Invitation.objects.filter(token=expired).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    used = respondent.post(f"/s/{answered}", UNHAPPY)
+    assert used.status_code == 410
+    assert "Vous avez déjà répondu" in used.content.decode()
+    for token in (cancelled, expired):
+        closed = respondent.post(f"/s/{token}", UNHAPPY)
+        assert closed.status_code == 410
+        assert "Cette enquête est close" in closed.content.decode()
+    assert respondent.post(f"/s/{fine}", UNHAPPY).status_code == 200
+    assert respondent.post(f"/s/{fine}", UNHAPPY).status_code == 410  # taken once: read again, used
+
+    assert sorted(Response.objects.values_list("invitation__token", flat=True)) == sorted([answered, fine])
+    assert Answer.objects.filter(response__invitation__token=answered, question__code="nps").get().number == 9
+    assert Case.objects.get().response.invitation.token == fine
 
 
 def test_the_page_comes_compressed_to_a_browser_that_accepts_gzip(org, api) -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Min, Q, prefetch_related_objects
@@ -10,6 +13,7 @@ from avis.compiled import CompiledQuery
 from avis.governance.models import Decision, Dimension, Metric, SamplingGoal
 from avis.governance.precision import StratumObservation
 from avis.interactions.models import Touchpoint
+from avis.kept import register
 from avis.surveys.models import (
     Answer,
     Attribution,
@@ -123,6 +127,54 @@ def invitation_for_token(token: str) -> Invitation | None:
     # than the rest of the request's SQL). Not .first(): its ORDER BY would be one more to plan.
     found = _invitation_by_token(token)
     return found[0] if found else None
+
+
+class ShownInvitations:
+    """The invitations whose page this process showed in the last minutes, for their answer.
+
+    A respondent's ``POST`` follows the ``GET`` of the same page a minute later, and the process
+    that showed the page (the only one of ``avis serve``; behind nginx, the one the recipe's
+    ``hash $request_uri`` sends a token to) would read the same row again: the page's one read,
+    half of what PostgreSQL did for a respondent. The answer takes the row the page read instead.
+    Only what the page read is trusted — the survey version, the company, the touchpoint, the
+    agent; whether the invitation can still be answered is the claim's to say (``submit_response``
+    claims it with a conditional ``UPDATE``: answered, cancelled or expired meanwhile, the answer
+    is refused and says why). Each row is taken once (a second ``POST`` reads the row again); kept
+    at most ``ttl`` seconds and ``most`` rows, the oldest dropped first.
+    """
+
+    def __init__(self, *, most: int = 2000, ttl: float = 30 * 60) -> None:
+        self.most, self.ttl = most, ttl
+        self._shown: OrderedDict[str, tuple[float, Invitation]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, invitation: Invitation) -> None:
+        with self._lock:
+            self._shown[invitation.token] = (time.monotonic(), invitation)
+            self._shown.move_to_end(invitation.token)
+            while len(self._shown) > self.most:
+                self._shown.popitem(last=False)
+
+    def take(self, token: str) -> Invitation | None:
+        with self._lock:
+            shown = self._shown.pop(token, None)
+        if shown is None or time.monotonic() - shown[0] > self.ttl:
+            return None
+        return shown[1]
+
+    def forget(self, **kwargs: object) -> None:
+        with self._lock:
+            self._shown.clear()
+
+
+shown_invitations = ShownInvitations()
+register(shown_invitations)
+
+
+def invitation_for_answer(token: str) -> Invitation | None:
+    """The invitation an answer is for: the row its page was shown from, if this process showed it
+    (``ShownInvitations``), else read (``invitation_for_token``)."""
+    return shown_invitations.take(token) or invitation_for_token(token)
 
 
 # Its SQL is built once per process (avis/compiled.py): building it was most of the page's Python.

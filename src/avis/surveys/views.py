@@ -39,8 +39,10 @@ from avis.surveys.editor_form import (
 from avis.surveys.models import InvitationStatus, Question, Survey
 from avis.surveys.queries import (
     draft_of,
+    invitation_for_answer,
     invitation_for_token,
     organisation_surveys,
+    shown_invitations,
     survey_for_editing,
     survey_versions,
     touchpoints_without_survey,
@@ -62,7 +64,8 @@ from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_
 @never_cache
 @gzip_page
 def respond(request: HttpRequest, token: str) -> HttpResponse:
-    invitation = invitation_for_token(token)
+    answering = request.method == "POST"
+    invitation = invitation_for_answer(token) if answering else invitation_for_token(token)
     if invitation is None:
         return render(request, "surveys/unavailable.html", {"state": "unknown"}, status=404)
     language = invitation.locale
@@ -95,6 +98,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         else:
             return page_response(request, thanks_page(request, language=language, context=context))
     touchpoint = invitation.touchpoint.label(language)
+    shown_invitations.keep(invitation)  # the page is shown: its answer takes this row (ShownInvitations)
     if partial or errors or more:
         company = invitation.organisation.name
         context |= laid_out(questions, every, language=language, company=company, touchpoint=touchpoint)
