@@ -14,7 +14,8 @@ annotations nor prefetching.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -103,3 +104,24 @@ def cast_type(field: Any, connection: Any) -> str:
     ``varchar``'s length: a cast to ``varchar(n)`` cuts a longer text silently, where the column
     refuses it as a plain ``INSERT`` does."""
     return re.sub(r"^varchar\(\d+\)$", "varchar", field.db_type(connection) or "")
+
+
+_PLAIN = frozenset({int, str, bool, type(None)})
+
+
+def bound_value(field: Any, value: Any, connection: Any) -> Any:
+    """The value as the database driver takes it for ``field``'s column in a hand-written
+    statement: a plain one as it is (what the field's own preparation returns for it, at a tenth
+    of the cost), anything else through the field."""
+    if type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def typed_params(fields: Sequence[Any], connection: Any) -> str:
+    """``%s::type, …``: one parameter per field, cast to its column's type (``cast_type``)."""
+    return ", ".join(f"%s::{cast_type(field, connection)}" for field in fields)
+
+
+def column_names(fields: Sequence[Any], connection: Any) -> str:
+    return ", ".join(connection.ops.quote_name(field.column) for field in fields)

@@ -43,7 +43,7 @@ from avis.cases.models import (
     WebhookEndpoint,
 )
 from avis.cases.rules import CALLBACK_QUESTION, DEFAULT_RULES, matching_rules
-from avis.compiled import prepared_cursor
+from avis.compiled import bound_value, column_names, prepared_cursor, typed_params
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
 from avis.isolation import apart
@@ -418,11 +418,15 @@ def open_case_for_response(*, response: Response, answers: Sequence[Answer] | No
         met = matching_rules(rules, response, answers, last_unhappy_at=last)
         reasons = list(dict.fromkeys(rule.condition for rule in met))
         severity = max(rule.severity for rule in met)
-        case_id = _open_case_of(response)
+        callback = _callback_answer(answers)
+        if connection.vendor == "postgresql":  # the open case looked up and the new one written at once
+            case, case_id = _new_case_unless_open(response, reasons, severity, callback=callback)
+        else:
+            case, case_id = None, _open_case_of(response)
         if case_id is not None:  # rare: the ORM's full row, to join it
             case = Case.objects.select_for_update().get(id=case_id)
-            return _join_case(case, response, reasons, severity, callback=_callback_answer(answers))
-        return _new_case(response, reasons, severity, callback=_callback_answer(answers))
+            return _join_case(case, response, reasons, severity, callback=callback)
+        return case or _new_case(response, reasons, severity, callback=callback)
 
 
 # The two reads of every answer that opens a case, written out (the ORM built each anew: a tenth of
@@ -460,6 +464,84 @@ def _case_sql(vendor: str) -> tuple[str, str]:
 def _new_case(response: Response, reasons: list[str], severity: int, *, callback: str | None) -> Case:
     """The case, assigned, and its events, in two statements (``bulk.insert_rows``): the respondent
     waits for them. The owner is chosen before the case is written, so it is written once."""
+    case, events = _case_rows(response, reasons, severity, callback=callback)
+    insert_rows([case])
+    insert_rows(events)
+    _announce_later(events[0])
+    return case
+
+
+def _new_case_unless_open(
+    response: Response, reasons: list[str], severity: int, *, callback: str | None
+) -> tuple[Case | None, int | None]:
+    """PostgreSQL: in one statement (``_new_case_sql``), the customer's open case on the answer's
+    touchpoint looked up (locked), and only if there is none the new case and its events written
+    — the statement after the customer's lock, so it sees a case the customer's other answer
+    committed meanwhile. The new case, or the open one's key."""
+    case, events = _case_rows(response, reasons, severity, callback=callback)
+    case_fields, event_fields = _case_columns()
+    params: list[object] = [
+        response.organisation_id,
+        response.customer_id,
+        response.touchpoint_id,
+        *OPEN_STATUSES,
+    ]
+    params += [bound_value(field, getattr(case, field.attname), connection) for field in case_fields]
+    for event in events:
+        params += [bound_value(field, getattr(event, field.attname), connection) for field in event_fields]
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_new_case_sql(len(events)), params)
+        open_id, case_id, event_ids = cursor.fetchone()
+    if open_id is not None:
+        return None, open_id
+    case.pk, case._state.adding, case._state.db = case_id, False, connection.alias
+    for event, event_id in zip(events, event_ids, strict=True):
+        event.pk, event.case_id = event_id, case_id
+        event._state.adding, event._state.db = False, connection.alias
+    _announce_later(events[0])
+    return case, None
+
+
+@lru_cache(maxsize=1)
+def _case_columns() -> tuple[list[Any], list[Any]]:
+    """The case's columns but its key; its event's but its key and its case."""
+    case = [field for field in Case._meta.concrete_fields if not field.primary_key]
+    event = [
+        field for field in CaseEvent._meta.concrete_fields if not field.primary_key and field.name != "case"
+    ]
+    return case, event
+
+
+@lru_cache(maxsize=4)
+def _new_case_sql(events: int) -> str:
+    quote = connection.ops.quote_name
+    case_fields, event_fields = _case_columns()
+    cases, noted = quote(Case._meta.db_table), quote(CaseEvent._meta.db_table)
+
+    def typed(fields: list[Any]) -> str:
+        return typed_params(fields, connection)
+
+    def columns(fields: list[Any]) -> str:
+        return column_names(fields, connection)
+
+    row = f"({typed(event_fields)})"
+    case_column = quote(CaseEvent._meta.get_field("case").column)
+    # Only names from the models go into the text; every value is a parameter.
+    return (
+        f"WITH open AS ({_case_sql(connection.vendor)[1]}), "  # noqa: S608 - the customer's open case
+        f"new AS (INSERT INTO {cases} ({columns(case_fields)}) SELECT {typed(case_fields)} "
+        "WHERE NOT EXISTS (SELECT 1 FROM open) RETURNING id), "
+        f"noted AS (INSERT INTO {noted} ({case_column}, {columns(event_fields)}) "
+        "SELECT new.id, v.* FROM new, "
+        f"(VALUES {', '.join([row] * events)}) AS v ({columns(event_fields)}) RETURNING id) "
+        "SELECT (SELECT id FROM open), (SELECT id FROM new), (SELECT array_agg(id ORDER BY id) FROM noted)"
+    )
+
+
+def _case_rows(
+    response: Response, reasons: list[str], severity: int, *, callback: str | None
+) -> tuple[Case, list[CaseEvent]]:
+    """The new case for the answer, its owner chosen, and its events (opened; assigned), unsaved."""
     organisation = response.organisation
     case = new_row(
         Case,
@@ -479,7 +561,6 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
     found = _next_owner(case, from_level=0, now=case.opened_at)
     if found is not None:
         case.assigned_to, case.escalation_level = found
-    insert_rows([case])
 
     def event(kind: str, **more: Any) -> CaseEvent:
         return new_row(CaseEvent, organisation=organisation, case=case, at=case.opened_at, kind=kind, **more)
@@ -487,9 +568,7 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
     events = [event(EventKind.OPENED, response=response, to_announce=True)]
     if found is not None:
         events.append(event(EventKind.ASSIGNED, note=found[0].get_username()))
-    insert_rows(events)
-    _announce_later(events[0])
-    return case
+    return case, events
 
 
 def _join_case(

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
 from avis.bulk import insert_rows, new_row
-from avis.compiled import cast_type, prepared_cursor
+from avis.compiled import bound_value, cast_type, column_names, prepared_cursor, typed_params
 from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
 from avis.governance.services import set_stratum_rates
@@ -463,9 +463,9 @@ def _claim_and_store(
         return True
     response_fields, answer_fields = _stored_fields()
     params = _claim_params(invitation_id, now)
-    params += [_prepared(field, getattr(response, field.attname)) for field in response_fields]
+    params += [bound_value(field, getattr(response, field.attname), connection) for field in response_fields]
     for answer in answers:
-        params += [_prepared(field, getattr(answer, field.attname)) for field in answer_fields]
+        params += [bound_value(field, getattr(answer, field.attname), connection) for field in answer_fields]
     ctes = ""
     for write in writes:
         if write.ctes:
@@ -482,17 +482,6 @@ def _claim_and_store(
         answer.pk, answer.response_id = answer_id, response_id
         answer._state.adding, answer._state.db = False, connection.alias
     return True
-
-
-_PLAIN = frozenset({int, str, bool, type(None)})
-
-
-def _prepared(field: Field, value: object) -> object:
-    """The value as PostgreSQL's driver takes it: a plain one as it is (what the field's own
-    preparation returns for it, at a tenth of the cost), anything else through the field."""
-    if type(value) in _PLAIN or (type(value) is datetime and value.tzinfo is not None):  # type: ignore[attr-defined]
-        return value
-    return field.get_db_prep_save(value, connection)
 
 
 @lru_cache(maxsize=1)
@@ -518,13 +507,13 @@ def _store_sql(answers: int, ctes: str = "") -> str:
     response_fields, answer_fields = _stored_fields()
 
     def params(fields: list[Field]) -> str:
-        return ", ".join(f"%s::{cast_type(field, connection)}" for field in fields)
+        return typed_params(fields, connection)
 
     def values(fields: list[Field]) -> str:
         return ", ".join(f"v.{quote(field.column)}::{cast_type(field, connection)}" for field in fields)
 
     def columns(fields: list[Field]) -> str:
-        return ", ".join(quote(field.column) for field in fields)
+        return column_names(fields, connection)
 
     claim = _CLAIM.format(invitations=quote(Invitation._meta.db_table))
     sql = (
