@@ -165,6 +165,24 @@ def _mark_saved(objs: Sequence[M], keys: list[Any], alias: str) -> None:
         obj._state.db = alias
 
 
+@lru_cache(maxsize=64)
+def columns_but_key(model: type[models.Model], without: str = "") -> list[models.Field[Any, Any]]:
+    """A model's columns but its key (and the foreign key named ``without``): what a hand-written
+    ``INSERT`` of it names."""
+    return [field for field in model._meta.concrete_fields if not field.primary_key and field.name != without]
+
+
+def mark_inserted_with(
+    parent: models.Model, key: Any, children: Sequence[M], keys: Sequence[Any], *, link: str, alias: str
+) -> None:
+    """A row and its children written by one hand-written statement: their keys set and their
+    instances saved, as ``insert_rows`` leaves them; ``link`` is the children's column of it."""
+    _mark_saved([parent], [key], alias)
+    for child in children:
+        setattr(child, link, key)
+    _mark_saved(children, list(keys), alias)
+
+
 def _insert_fields(model: type[models.Model]) -> list[models.Field[Any, Any]] | None:
     opts = model._meta
     if type(opts.pk) not in _AUTO_KEYS:

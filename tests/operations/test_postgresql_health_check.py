@@ -16,21 +16,21 @@ pytestmark = [
 ]
 
 
-def _last_statement_of(pid: int) -> str:
-    """What PostgreSQL says the backend ``pid`` ran last, read from another connection."""
+def _from_another_connection(sql: str, pid: int) -> object:
+    """What PostgreSQL answers about the backend ``pid``, asked from another connection."""
     db = settings.DATABASES["default"]
     with psycopg.connect(
         host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True
     ) as other:
-        return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+        return other.execute(sql, [pid]).fetchone()[0]
+
+
+def _last_statement_of(pid: int) -> object:
+    return _from_another_connection("SELECT query FROM pg_stat_activity WHERE pid = %s", pid)
 
 
 def _end_from_the_server(pid: int) -> None:
-    db = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"], autocommit=True
-    ) as other:
-        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+    assert _from_another_connection("SELECT pg_terminate_backend(%s)", pid)
 
 
 def _a_request_begins() -> None:

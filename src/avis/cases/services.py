@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from avis.accounts.models import Organisation
 from avis.accounts.queries import manager_emails, sms_number_for
 from avis.audit.services import record, snapshot
-from avis.bulk import insert_rows, new_row
+from avis.bulk import columns_but_key, insert_rows, mark_inserted_with, new_row
 from avis.cases import webhooks
 from avis.cases.calendar import DEFAULT_HOURS, add_business_hours, next_waking_open_moment
 from avis.cases.models import (
@@ -494,22 +494,14 @@ def _new_case_unless_open(
         open_id, case_id, event_ids = cursor.fetchone()
     if open_id is not None:
         return None, open_id
-    case.pk, case._state.adding, case._state.db = case_id, False, connection.alias
-    for event, event_id in zip(events, event_ids, strict=True):
-        event.pk, event.case_id = event_id, case_id
-        event._state.adding, event._state.db = False, connection.alias
+    mark_inserted_with(case, case_id, events, event_ids, link="case_id", alias=connection.alias)
     _announce_later(events[0])
     return case, None
 
 
-@lru_cache(maxsize=1)
 def _case_columns() -> tuple[list[Any], list[Any]]:
     """The case's columns but its key; its event's but its key and its case."""
-    case = [field for field in Case._meta.concrete_fields if not field.primary_key]
-    event = [
-        field for field in CaseEvent._meta.concrete_fields if not field.primary_key and field.name != "case"
-    ]
-    return case, event
+    return columns_but_key(Case), columns_but_key(CaseEvent, "case")
 
 
 @lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from avis.accounts.models import Organisation
-from avis.bulk import insert_rows, new_row
+from avis.bulk import columns_but_key, insert_rows, mark_inserted_with, new_row
 from avis.compiled import bound_value, cast_type, column_names, prepared_cursor, typed_params
 from avis.errors import AvisError, ValidationFailed
 from avis.governance.models import Decision, Outcome, SamplingGoal
@@ -477,21 +477,15 @@ def _claim_and_store(
     if stored is None:
         return False
     response_id, answer_ids = stored
-    response.pk, response._state.adding, response._state.db = response_id, False, connection.alias
-    for answer, answer_id in zip(answers, answer_ids or [], strict=True):
-        answer.pk, answer.response_id = answer_id, response_id
-        answer._state.adding, answer._state.db = False, connection.alias
+    mark_inserted_with(
+        response, response_id, answers, answer_ids or [], link="response_id", alias=connection.alias
+    )
     return True
 
 
-@lru_cache(maxsize=1)
 def _stored_fields() -> tuple[list[Field], list[Field]]:
     """The response's columns but its key; the answer's but its key and its response."""
-    response = [field for field in Response._meta.concrete_fields if not field.primary_key]
-    answer = [
-        field for field in Answer._meta.concrete_fields if not field.primary_key and field.name != "response"
-    ]
-    return response, answer
+    return columns_but_key(Response), columns_but_key(Answer, "response")
 
 
 @lru_cache(maxsize=64)
