@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from django.db import DataError, connection, transaction
@@ -130,6 +131,20 @@ def test_the_page_comes_compressed_to_a_browser_that_accepts_gzip(org, api) -> N
     assert gzip.decompress(thanks.content) == Client().post(f"/s/{token}", HAPPY).content
 
 
+def test_no_respondent_page_is_kept_by_a_browser_or_a_proxy(org, api) -> None:
+    """The page, the thank-you page and the pages that refuse an answer carry what Django's
+    ``never_cache`` writes (avis.http.never_cached writes it without parsing)."""
+    (token,) = _tokens(org, api, 1)
+    client = Client(headers={"Accept-Encoding": "gzip"})
+    before = timezone.now().replace(microsecond=0)
+    pages = [client.get(f"/s/{token}"), client.post(f"/s/{token}", HAPPY), client.post(f"/s/{token}", HAPPY)]
+    pages.append(client.get("/s/unknown-token"))
+    assert [page.status_code for page in pages] == [200, 200, 410, 404]
+    for page in pages:
+        assert page["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+        assert parsedate_to_datetime(page["Expires"]) >= before
+
+
 def test_bad_input_gets_a_clear_page_in_the_respondents_language_and_nothing_is_stored_twice(
     org, api
 ) -> None:
@@ -166,19 +181,29 @@ def test_bad_input_gets_a_clear_page_in_the_respondents_language_and_nothing_is_
     assert not Case.objects.exists()
 
 
-def test_the_invitation_read_from_sql_built_once_is_the_one_the_orm_reads(org, api) -> None:
+def test_the_invitation_read_from_sql_built_once_is_the_one_the_orm_reads(
+    org, api, django_assert_num_queries
+) -> None:
     """avis/compiled.py: the page's read, its SQL built once per process, gives the same rows."""
     (token,) = _tokens(org, api, 1)
     related = ("version", "organisation", "touchpoint", "interaction")
     expected = Invitation.objects.select_related(*related).get(token=token)
     for _ in range(2):  # built, then reused
         found = invitation_for_token(token)
-        for instance, orm in [(found, expected)] + [
-            (getattr(found, r), getattr(expected, r)) for r in related
-        ]:
-            assert type(instance) is type(orm)
-            fields = [field.attname for field in orm._meta.concrete_fields]
-            assert [getattr(instance, f) for f in fields] == [getattr(orm, f) for f in fields]
+        with django_assert_num_queries(0):  # what it read, it read: no column loaded afterwards
+            for instance, orm in [(found, expected)] + [
+                (getattr(found, r), getattr(expected, r)) for r in related
+            ]:
+                assert type(instance) is type(orm)
+                read = [
+                    f.attname
+                    for f in orm._meta.concrete_fields
+                    if f.attname not in instance.get_deferred_fields()
+                ]
+                assert [getattr(instance, f) for f in read] == [getattr(orm, f) for f in read]
+    # Only the columns the page and its answer use (RESPONDENT_COLUMNS): not, say, the interaction's
+    # attributes, a JSON document of the caller's that the page never shows.
+    assert "attributes" in found.interaction.get_deferred_fields()
     assert invitation_for_token(token[::-1]) is None
 
 

@@ -9,12 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidde
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.gzip import gzip_page
 
 from avis.accounts.decorators import member_required
 from avis.errors import ValidationFailed
+from avis.http import never_cached
 from avis.messaging.billing import price_per_segment
 from avis.surveys.conditions import applicable_questions
 from avis.surveys.design import (
@@ -61,7 +61,7 @@ from avis.surveys.services import AnswersInvalid, InvitationUnavailable, submit_
 # attacker must already know to make the page reflect anything; it holds no CSRF token nor
 # session (and Django's GZip pads each response at random besides).
 @csrf_exempt
-@never_cache
+@never_cached
 @gzip_page
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     answering = request.method == "POST"
