@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from urllib.parse import urlparse
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -189,3 +190,21 @@ def smtp_server(settings) -> Iterator[Mailbox]:  # noqa: ANN001
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def real_queue():  # noqa: ANN201
+    """Tasks go to the real queue (SQLite file, or Redis when configured) instead of running inline."""
+    from django.conf import settings
+    from huey.contrib.djhuey import HUEY
+
+    if settings.AVIS_REDIS_URL:
+        url = urlparse(settings.AVIS_REDIS_URL)
+        need_server(url.hostname or "127.0.0.1", url.port or 6379, "Redis")
+    HUEY.immediate = False
+    HUEY.flush()
+    try:
+        yield HUEY
+    finally:
+        HUEY.flush()
+        HUEY.immediate = True

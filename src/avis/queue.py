@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 
 from huey import Huey
@@ -49,3 +51,39 @@ def wake(enqueue: Callable[[], object], *, what: str) -> bool:
         logger.warning("the queue is unreachable; %s left for the next sweep (%s)", what, type(exc).__name__)
         return False
     return True
+
+
+class Coalescing:
+    """One kind of wake-up from one process, at most two a ``window``: a burst of answers wakes the
+    worker at its start and once after it, not once per answer.
+
+    For a task that does whatever is waiting in the database (not what one call names), so that one
+    run serves every row committed before it starts. The first wake-up of a quiet spell goes at
+    once. Those that follow within ``window`` seconds ask for one more run, delayed to the window's
+    end (Huey's ``delay``): it finds every row they committed before it; the rest of the window asks
+    for nothing. A wake-up costs the request a queue write (0.3 ms on the embedded queue, a round
+    trip to Redis); answers in a burst, most of them wake nobody. With tasks run inline (tests,
+    ``AVIS_HUEY_IMMEDIATE``), where nothing runs later, each wakes at once. ``clock`` is for tests.
+    """
+
+    def __init__(self, *, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window, self.clock = window, clock
+        self._lock = threading.Lock()
+        self._opened: float | None = None  # when the current window opened
+        self._followed = False  # its follow-up asked for
+
+    def wake(self, enqueue: Callable[[float], object], *, what: str, inline: bool = False) -> bool:
+        """``enqueue(delay)`` unless a run already asked for will find this one's rows."""
+        now = self.clock()
+        with self._lock:
+            if inline or self._opened is None or now - self._opened >= self.window:
+                self._opened, self._followed, delay = now, False, 0.0
+            elif not self._followed:
+                self._followed, delay = True, self._opened + self.window - now
+            else:
+                return True
+        return wake(lambda: enqueue(delay), what=what)
+
+    def forget(self, **kwargs: object) -> None:
+        with self._lock:
+            self._opened, self._followed = None, False

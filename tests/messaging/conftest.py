@@ -7,13 +7,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from urllib.parse import urlparse
 
-import pytest
-from django.conf import settings as django_settings
 from django.db import connection
-
-from tests.conftest import need_server
 
 
 def database_url() -> str:
@@ -52,20 +47,3 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, step: float
             return True
         time.sleep(step)
     return False
-
-
-@pytest.fixture
-def real_queue():  # noqa: ANN201
-    """Tasks go to the real queue (SQLite file, or Redis when configured) instead of running inline."""
-    from huey.contrib.djhuey import HUEY
-
-    if django_settings.AVIS_REDIS_URL:
-        url = urlparse(django_settings.AVIS_REDIS_URL)
-        need_server(url.hostname or "127.0.0.1", url.port or 6379, "Redis")
-    HUEY.immediate = False
-    HUEY.flush()
-    try:
-        yield HUEY
-    finally:
-        HUEY.flush()
-        HUEY.immediate = True

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -47,10 +47,10 @@ from avis.compiled import bound_value, column_names, prepared_cursor, typed_para
 from avis.customers.models import Channel, Customer
 from avis.errors import NotFound, ValidationFailed
 from avis.isolation import apart
-from avis.kept import KeptPerOrganisation
+from avis.kept import KeptPerOrganisation, register
 from avis.messaging.outbox import queue_notification, withdraw_notifications
 from avis.messaging.sms_encoding import gsm7_alternative
-from avis.queue import wake
+from avis.queue import Coalescing, wake
 from avis.surveys.models import Answer, Response
 from avis.surveys.signals import AnswerWrite
 
@@ -467,7 +467,7 @@ def _new_case(response: Response, reasons: list[str], severity: int, *, callback
     case, events = _case_rows(response, reasons, severity, callback=callback)
     insert_rows([case])
     insert_rows(events)
-    _announce_later(events[0])
+    _announce_later()
     return case
 
 
@@ -495,7 +495,7 @@ def _new_case_unless_open(
     if open_id is not None:
         return None, open_id
     mark_inserted_with(case, case_id, events, event_ids, link="case_id", alias=connection.alias)
-    _announce_later(events[0])
+    _announce_later()
     return case, None
 
 
@@ -571,7 +571,7 @@ def _join_case(
     if callback is not None:  # the latest word on being called back is the one that counts
         case.do_not_call = callback == "no"
     case.save(update_fields=["reasons", "severity", "do_not_call"])
-    joined = CaseEvent.objects.create(
+    CaseEvent.objects.create(
         organisation_id=case.organisation_id,
         case=case,
         at=response.completed_at,
@@ -580,7 +580,7 @@ def _join_case(
         data={"reasons": reasons},
         to_announce=True,
     )
-    _announce_later(joined)
+    _announce_later()
     return case
 
 
@@ -589,13 +589,26 @@ ANNOUNCED = {EventKind.OPENED: "case.opened", EventKind.JOINED: "case.joined"}
 ANNOUNCE_SWEEP_AFTER = timedelta(minutes=1)
 
 
-def _announce_later(event: CaseEvent) -> None:
+def _announce_later() -> None:
     """The respondent waits for the case, not for telling people about it: the event is marked
-    ``to_announce`` in the answer's transaction, and a worker is woken once it commits (the sweep
-    finds it if the wake-up is lost)."""
-    from avis.cases.tasks import announce_case_events
+    ``to_announce`` in the answer's transaction, and once it commits a worker is woken to announce
+    what is waiting (``announce_waiting``); a burst of unhappy answers wakes it twice, not once each
+    (``queue.Coalescing``). The minute's sweep finds what a lost wake-up left."""
+    from huey.contrib.djhuey import HUEY
 
-    transaction.on_commit(lambda: wake(lambda: announce_case_events([event.id]), what="a case announcement"))
+    from avis.cases.tasks import announce_waiting_case_events
+
+    def enqueue(delay: float) -> object:
+        return announce_waiting_case_events.schedule(delay=delay) if delay else announce_waiting_case_events()
+
+    transaction.on_commit(
+        lambda: announcement_wakes.wake(enqueue, what="a case announcement", inline=HUEY.immediate)
+    )
+
+
+# A burst of unhappy answers wakes the worker at its start, then once a second at most.
+announcement_wakes = Coalescing(window=1.0)
+register(announcement_wakes)
 
 
 def announce_case_event(*, event_id: int) -> bool:
@@ -617,15 +630,20 @@ def announce_case_event(*, event_id: int) -> bool:
 def sweep_announcements(*, now: datetime | None = None) -> int:
     """Announce the cases a lost wake-up (queue down, worker killed) left unannounced for a minute."""
     now = now or timezone.now()
-    waiting = list(
-        CaseEvent.objects.filter(to_announce=True, at__lte=now - ANNOUNCE_SWEEP_AFTER)
-        .order_by("at", "id")
-        .values_list("id", "organisation_id")[:1000]
-    )
+    waiting = CaseEvent.objects.filter(to_announce=True, at__lte=now - ANNOUNCE_SWEEP_AFTER)
+    return _announce_waiting(waiting, task="sweep_announcements")
+
+
+def announce_waiting() -> int:
+    """Announce every answer's case event waiting to be, oldest first: what a wake-up is for."""
+    return _announce_waiting(CaseEvent.objects.filter(to_announce=True), task="announce_waiting")
+
+
+def _announce_waiting(waiting: QuerySet[CaseEvent], *, task: str) -> int:
     count = 0
-    for event_id, organisation_id in waiting:
+    for event_id, organisation_id in waiting.order_by("at", "id").values_list("id", "organisation_id")[:1000]:
         # One organisation's failing announcement is logged; the others' still go out.
-        with apart("sweep_announcements", organisation_id):
+        with apart(task, organisation_id):
             count += announce_case_event(event_id=event_id)
     return count
 

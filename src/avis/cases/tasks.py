@@ -13,8 +13,15 @@ def deliver_webhook(delivery_id: int) -> str:
 
 
 @db_task()
+def announce_waiting_case_events() -> int:
+    """The e-mails, texts and webhooks of the cases that respondents' answers opened or joined: every
+    one waiting, as one wake-up serves a burst of answers (services._announce_later)."""
+    return services.announce_waiting()
+
+
+@db_task()
 def announce_case_events(event_ids: list[int]) -> int:
-    """The e-mails, texts and webhooks of cases that respondents' answers opened or joined."""
+    """The same for the events named: what an earlier version queued, still run after an upgrade."""
     return sum(services.announce_case_event(event_id=event_id) for event_id in event_ids)
 
 
