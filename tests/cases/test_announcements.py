@@ -55,11 +55,11 @@ def test_a_burst_of_unhappy_answers_wakes_the_worker_twice_and_every_case_is_ann
     announcement_wakes.forget()
     tokens = list(Invitation.objects.order_by("id").values_list("token", flat=True))
 
-    for token in tokens[:3]:  # three customers unhappy within the same second
+    for token in tokens[:3]:  # three customers unhappy within half a second
         assert answer(token, nps="2", comment="Toujours en panne.").status_code == 200
-        clock.now += 0.2
+        clock.now += 0.15
     assert Case.objects.count() == 3
-    # The first answer's wake-up at once; the next two share one run, due at the second's end
+    # The first answer's wake-up at once; the next two share one run, due at the window's end
     # (Huey queues it with its time; the worker keeps it until then).
     first, later = sorted(real_queue.pending(), key=lambda task: task.eta is not None)
     assert first.eta is None
