@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import need_server
-from tests.messaging.conftest import real_queue  # noqa: F401 (a fixture: the scheduler tests read the queue)
 from tests.migrated import fresh_database
 from tests.ports import free_port  # noqa: F401 (the operations tests import it from here)
 
