@@ -16,6 +16,7 @@ from avis.interactions.schemas import InteractionIn
 from avis.surveys.models import Question, QuestionKind, Response, Survey
 from avis.surveys.services import submit_response
 from tests.factories import interaction_payload
+from tests.helpers import open_all_day
 
 _serial = count()
 
@@ -34,7 +35,10 @@ def survey_and_answer(
     comments: list[str] | None = None,
     more: dict[str, list[str]] | None = None,
 ) -> list[Response]:
-    """One interaction per score; None leaves the invitation unanswered."""
+    """One interaction per score; None leaves the invitation unanswered. The sending window is
+    opened all day first: at night or on a Sunday (the suite's drawn instant) each would be
+    deferred, and there would be no invitation to answer."""
+    open_all_day(org.organisation)
     occurred = timezone.now() - timedelta(minutes=5)
     items = []
     for _ in range(len(scores)):
