@@ -3,12 +3,10 @@ announced (cases.services._announce_later, queue.Coalescing)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from avis.cases.models import Case, CaseEvent
-from avis.cases.services import announce_waiting, announcement_wakes, sweep_announcements
+from avis.cases.services import announcement_wakes
 from avis.messaging.models import MessageKind, OutboundMessage
 from avis.queue import Coalescing
 from avis.surveys.models import Invitation
@@ -83,21 +81,3 @@ def test_a_burst_of_unhappy_answers_wakes_the_worker_twice_and_every_case_is_ann
     (alone,) = real_queue.pending()
     assert alone.eta is None
     assert real_queue.execute(alone) == 1
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_wake_up_announces_the_last_minutes_events_and_leaves_older_ones_to_the_sweep(org, api) -> None:
-    """An event whose announcement keeps failing is tried again by the minute's sweep, not by every
-    unhappy answer's wake-up."""
-    open_all_day(org.organisation, quarantine_days=0)
-    for i in range(2):
-        post_interaction(api, f"old-{i}", customer=f"O-{i}")
-    first, second = Invitation.objects.order_by("id").values_list("token", flat=True)
-    for token in (first, second):
-        answer(token, nps="2", comment="Toujours en panne.")
-    CaseEvent.objects.filter(kind="opened").update(to_announce=True)  # as if both had failed
-    old, new = CaseEvent.objects.filter(kind="opened").order_by("id")
-    CaseEvent.objects.filter(id=old.id).update(at=old.at - timedelta(minutes=5))
-    assert announce_waiting(now=new.at) == 1
-    assert list(CaseEvent.objects.filter(to_announce=True).values_list("id", flat=True)) == [old.id]
-    assert sweep_announcements(now=new.at) == 1

@@ -636,13 +636,9 @@ def sweep_announcements(*, now: datetime | None = None) -> int:
     return _announce_waiting(waiting, task="sweep_announcements")
 
 
-def announce_waiting(*, now: datetime | None = None) -> int:
-    """Announce the answers' case events of the last minute waiting to be, oldest first: what a
-    wake-up is for. Older ones are the sweep's, so that one whose announcement keeps failing is
-    tried again once a minute, not at every unhappy answer."""
-    now = now or timezone.now()
-    waiting = CaseEvent.objects.filter(to_announce=True, at__gt=now - ANNOUNCE_SWEEP_AFTER)
-    return _announce_waiting(waiting, task="announce_waiting")
+def announce_waiting() -> int:
+    """Announce every answer's case event waiting to be, oldest first: what a wake-up is for."""
+    return _announce_waiting(CaseEvent.objects.filter(to_announce=True), task="announce_waiting")
 
 
 def _announce_waiting(waiting: QuerySet[CaseEvent], *, task: str) -> int:
